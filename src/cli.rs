@@ -1,0 +1,421 @@
+//! The command line: `serve` (the default) and the subcommands scripts use. Bad input gets a
+//! one-line error on standard error and exit code 2.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::{self, audit::Actor, tokens::Creator};
+use crate::domain::account::{
+    parse_channel_kind, parse_channel_name, parse_email, parse_workspace_name,
+};
+use crate::domain::ip::IpAllowlist;
+use crate::domain::token::{Tier, TokenDraft, TokenName, parse_description};
+use crate::domain::{now, status::Status};
+use crate::error::AppError;
+use crate::{BoxError, auth::password, ops};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Self-hosted API token service",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (also what a bare `keyward` does).
+    Serve,
+    /// Create the first admin and workspace without the browser (password on standard input).
+    Setup {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCmd),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Manage admins.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCmd {
+    /// Create a workspace; prints its slug.
+    Create {
+        name: String,
+        /// Admins who become members (default: the first admin).
+        #[arg(long = "admin")]
+        admins: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChannelCmd {
+    /// Add a channel; prints its id.
+    Add {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        kind: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// Add an admin (password on standard input).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "workspace")]
+        workspaces: Vec<String>,
+    },
+    /// Set a new password for an admin (password on standard input).
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create a token; prints the secret alone on standard output.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+        /// Channel names (or ids) the token is limited to.
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        #[arg(long = "allow-ip")]
+        allow_ips: Vec<String>,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[arg(long, default_value = "standard")]
+        tier: String,
+    },
+    /// Revoke a token.
+    Revoke {
+        #[arg(long)]
+        workspace: String,
+        id: String,
+    },
+    /// List a workspace's tokens.
+    List {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A CLI failure: the message is printed as one line.
+struct Fail(String);
+
+impl<E: Into<BoxError>> From<E> for Fail {
+    fn from(e: E) -> Self {
+        let e: BoxError = e.into();
+        if let Some(app) = e.downcast_ref::<AppError>() {
+            return Self(app_message(app));
+        }
+        Self(e.to_string())
+    }
+}
+
+fn app_message(e: &AppError) -> String {
+    match e {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|(field, msgs)| format!("{field}: {}", msgs.join("; ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+fn fail(msg: impl Into<String>) -> Fail {
+    Fail(msg.into())
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let Some(command) = cli.command else {
+        return serve(cli.config).await;
+    };
+    if matches!(command, Command::Serve) {
+        return serve(cli.config).await;
+    }
+    match run_command(cli.config, command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(msg)) => {
+            eprintln!("error: {}", msg.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    match crate::run_server(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_password() -> Result<String, Fail> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| fail(format!("cannot read the password from standard input: {e}")))?;
+    let pw = input.lines().next().unwrap_or_default().to_owned();
+    password::check_rules(&pw).map_err(|e| fail(format!("{e} (read from standard input)")))?;
+    Ok(pw)
+}
+
+async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace, Fail> {
+    db::workspaces::by_slug(db, slug)
+        .await?
+        .ok_or_else(|| fail(format!("no workspace with slug {slug:?}")))
+}
+
+async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
+    let prefix = config.token_prefix.clone();
+    let catalog = config.permissions.clone();
+    let state = crate::prepare(config).await?;
+    let db = &state.db;
+    match command {
+        Command::Serve => {}
+        Command::Setup { email, workspace } => {
+            let email = parse_email(&email).map_err(fail)?;
+            let name = parse_workspace_name(&workspace).map_err(fail)?;
+            if db::admins::exists(db).await? {
+                return Err(fail(
+                    "an admin already exists; setup is refused (use `keyward admin add`)",
+                ));
+            }
+            let hash = password::hash(read_password()?).await?;
+            let (_, ws) = db::admins::create_first(db, &email, &hash, &name)
+                .await?
+                .ok_or_else(|| fail("an admin already exists; setup is refused"))?;
+            println!("{}", ws.slug);
+        }
+        Command::Workspace(WorkspaceCmd::Create { name, admins }) => {
+            let name = parse_workspace_name(&name).map_err(fail)?;
+            let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+            let mut ids = Vec::new();
+            if admins.is_empty() {
+                let first = db::admins::first(&mut tx)
+                    .await?
+                    .ok_or_else(|| fail("no admin exists yet; run `keyward setup` first"))?;
+                ids.push(first.id);
+            }
+            for email in admins {
+                let admin = db::admins::by_email(&mut tx, email.trim())
+                    .await?
+                    .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
+                ids.push(admin.id);
+            }
+            let ws = db::workspaces::create(&mut tx, &name, &ids).await?;
+            tx.commit().await?;
+            println!("{}", ws.slug);
+        }
+        Command::Channel(ChannelCmd::Add {
+            workspace: slug,
+            kind,
+            name,
+        }) => {
+            let ws = workspace(db, &slug).await?;
+            let name = parse_channel_name(&name).map_err(fail)?;
+            let kind = parse_channel_kind(&kind).map_err(fail)?;
+            let ch = db::channels::create(db, &ws.id, &name, &kind)
+                .await
+                .map_err(|e| {
+                    if db::is_unique_violation(&e) {
+                        fail(format!("a channel named {name:?} already exists"))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            println!("{}", ch.id);
+        }
+        Command::Admin(AdminCmd::Add { email, workspaces }) => {
+            let email = parse_email(&email).map_err(fail)?;
+            let mut wss = Vec::new();
+            for slug in &workspaces {
+                wss.push(workspace(db, slug).await?);
+            }
+            let hash = password::hash(read_password()?).await?;
+            let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+            if db::admins::by_email(&mut tx, &email).await?.is_some() {
+                return Err(fail(format!(
+                    "an admin with email {email:?} already exists"
+                )));
+            }
+            let admin = db::admins::create(&mut tx, &email, &hash).await?;
+            for ws in &wss {
+                db::workspaces::add_member(&mut tx, &ws.id, &admin.id).await?;
+            }
+            tx.commit().await?;
+            println!("{}", admin.id);
+        }
+        Command::Admin(AdminCmd::ResetPassword { email }) => {
+            let mut conn = db.acquire().await?;
+            let admin = db::admins::by_email(&mut conn, email.trim())
+                .await?
+                .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
+            drop(conn);
+            let hash = password::hash(read_password()?).await?;
+            db::admins::set_password(db, &admin.id, &hash).await?;
+            eprintln!("password changed for {}", admin.email);
+        }
+        Command::Token(TokenCmd::Create {
+            workspace: slug,
+            name,
+            description,
+            permissions,
+            channels,
+            allow_ips,
+            expires_in_days,
+            tier,
+        }) => {
+            let ws = workspace(db, &slug).await?;
+            let channel_ids = if channels.is_empty() {
+                None
+            } else {
+                let all = db::channels::list(db, &ws.id).await?;
+                let mut ids = Vec::new();
+                for c in &channels {
+                    let found = all
+                        .iter()
+                        .find(|ch| ch.id == *c || ch.name == *c)
+                        .ok_or_else(|| fail(format!("no channel {c:?} in workspace {slug}")))?;
+                    ids.push(found.id.clone());
+                }
+                Some(ids)
+            };
+            let draft = TokenDraft {
+                name: TokenName::parse(&name).map_err(fail)?,
+                description: parse_description(description.as_deref().unwrap_or_default())
+                    .map_err(fail)?,
+                permissions: catalog
+                    .parse_set(permissions.iter().map(String::as_str))
+                    .map_err(|e| fail(e.join("; ")))?,
+                channels: channel_ids,
+                ip_allowlist: IpAllowlist::parse_lines(allow_ips.iter().map(String::as_str))
+                    .map_err(|e| fail(e.join("; ")))?,
+                expires_at: match expires_in_days {
+                    Some(0) => return Err(fail("--expires-in-days must be at least 1")),
+                    Some(d) => Some(now() + i64::from(d) * 86_400),
+                    None => None,
+                },
+                tier: Tier::parse(&tier).ok_or_else(|| fail("--tier must be standard or admin"))?,
+            };
+            let actor = Actor::cli();
+            let ctx = ops::Ctx {
+                db,
+                workspace_id: &ws.id,
+                actor: &actor,
+                ip: None,
+                on_change: &ops::no_hook,
+            };
+            let by = Creator {
+                kind: "cli",
+                id: None,
+                name: "command line",
+            };
+            let (_, secret) = ops::create(&ctx, &draft, &prefix, &by).await?;
+            println!("{}", secret.expose());
+        }
+        Command::Token(TokenCmd::Revoke {
+            workspace: slug,
+            id,
+        }) => {
+            let ws = workspace(db, &slug).await?;
+            let token = db::tokens::get(db, &ws.id, &id)
+                .await?
+                .ok_or_else(|| fail(format!("no token {id:?} in workspace {slug}")))?;
+            let actor = Actor::cli();
+            let ctx = ops::Ctx {
+                db,
+                workspace_id: &ws.id,
+                actor: &actor,
+                ip: None,
+                on_change: &ops::no_hook,
+            };
+            ops::set_revoked(&ctx, &token, true).await?;
+            eprintln!("revoked {}", token.id);
+        }
+        Command::Token(TokenCmd::List {
+            workspace: slug,
+            json,
+        }) => {
+            let ws = workspace(db, &slug).await?;
+            let mut all = Vec::new();
+            let mut q = db::tokens::ListQuery {
+                limit: 500,
+                ..Default::default()
+            };
+            loop {
+                let (page, more) = db::tokens::list(db, &ws.id, &q).await?;
+                q.after = page.last().map(|t| (t.created_at, t.id.clone()));
+                all.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            let now = now();
+            if json {
+                let list: Vec<_> = all
+                    .iter()
+                    .map(|t| crate::api::model::TokenObject::new(t, now, &state.config))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{:<26} {:<14} {:<22} {:<40} PERMISSIONS",
+                    "ID", "STATUS", "HINT", "NAME"
+                );
+                for t in &all {
+                    let status: Status = t.status(now);
+                    println!(
+                        "{:<26} {:<14} {:<22} {:<40} {}",
+                        t.id,
+                        status.code(),
+                        t.hint,
+                        t.name,
+                        t.permissions.to_stored()
+                    );
+                }
+            }
+        }
+    }
+    state.db.close().await;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Every setting is a command-line flag with an environment variable (clap derive + env).
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use ipnet::IpNet;
+
+use crate::domain::permissions::Catalog;
+use crate::domain::secret::validate_prefix;
+
+/// Settings shared by the server and every subcommand. All flags are `global`, so they may
+/// stand before or after the subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address the server listens on.
+    #[arg(
+        long,
+        env = "KEYWARD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// SQLite database: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    #[arg(
+        long,
+        env = "KEYWARD_DATABASE_URL",
+        default_value = "sqlite://keyward.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Prefix of newly issued secrets: 1-16 characters of `[a-z0-9_]`.
+    #[arg(long, env = "KEYWARD_TOKEN_PREFIX", default_value = "kw_", value_parser = parse_prefix, global = true)]
+    pub token_prefix: String,
+
+    /// Reverse proxies whose `X-Forwarded-For` is trusted (comma-separated IPs or CIDRs).
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net, global = true)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Public base URL (e.g. `https://keyward.example`); used in links and snippets, and an
+    /// `https` URL makes the session cookie `Secure`.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Seconds to wait for in-flight requests after SIGINT/SIGTERM.
+    #[arg(
+        long,
+        env = "KEYWARD_SHUTDOWN_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub shutdown_timeout: u64,
+
+    /// Requests per hour for `standard` tokens.
+    #[arg(
+        long,
+        env = "KEYWARD_RATE_LIMIT_STANDARD",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub rate_limit_standard: u32,
+
+    /// Requests per hour for `admin` tokens.
+    #[arg(
+        long,
+        env = "KEYWARD_RATE_LIMIT_ADMIN",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub rate_limit_admin: u32,
+
+    /// Optional ceiling of requests per hour for a whole workspace.
+    #[arg(long, env = "KEYWARD_RATE_LIMIT_WORKSPACE", global = true)]
+    pub rate_limit_workspace: Option<u32>,
+
+    /// The deployment's own API permissions, `code=Label` separated by commas.
+    #[arg(
+        long,
+        env = "KEYWARD_PERMISSIONS",
+        default_value = Catalog::DEFAULT_SPEC,
+        value_parser = Catalog::parse_spec,
+        global = true
+    )]
+    pub permissions: Catalog,
+
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` works too.
+    #[arg(long, env = "KEYWARD_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration for tests: in-memory database, random port, defaults elsewhere.
+    pub fn for_tests() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: "sqlite::memory:".into(),
+            token_prefix: "kw_".into(),
+            trusted_proxies: Vec::new(),
+            public_url: None,
+            shutdown_timeout: 5,
+            rate_limit_standard: 1000,
+            rate_limit_admin: 5000,
+            rate_limit_workspace: None,
+            permissions: Catalog::default(),
+            log: "warn".into(),
+        }
+    }
+
+    /// Base URL shown to people: the public URL when set, else the listen address.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Requests per hour allowed by a tier.
+    pub fn per_hour(&self, tier: crate::domain::token::Tier) -> u32 {
+        match tier {
+            crate::domain::token::Tier::Standard => self.rate_limit_standard,
+            crate::domain::token::Tier::Admin => self.rate_limit_admin,
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    validate_prefix(s).map(|()| s.to_owned())
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    crate::domain::ip::parse_entry(s.trim())
+}

@@ -1,0 +1,112 @@
+//! The audit log: who did what to which token, when and from where. Never holds a secret.
+
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+use super::Db;
+use crate::domain::now;
+
+/// Who acted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn admin(id: &str, email: &str) -> Self {
+        Self {
+            kind: "admin",
+            id: Some(id.to_owned()),
+            name: email.to_owned(),
+        }
+    }
+
+    pub fn token(id: &str, name: &str) -> Self {
+        Self {
+            kind: "token",
+            id: Some(id.to_owned()),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn cli() -> Self {
+        Self {
+            kind: "cli",
+            id: None,
+            name: "command line".to_owned(),
+        }
+    }
+}
+
+/// One entry to record.
+pub struct NewEntry<'a> {
+    pub workspace_id: &'a str,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub token_id: Option<&'a str>,
+    pub token_name: Option<&'a str>,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+pub async fn record(conn: &mut SqliteConnection, e: NewEntry<'_>) -> Result<(), sqlx::Error> {
+    let at = now();
+    sqlx::query!(
+        "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action,
+                                token_id, token_name, ip, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        e.workspace_id,
+        at,
+        e.actor.kind,
+        e.actor.id,
+        e.actor.name,
+        e.action,
+        e.token_id,
+        e.token_name,
+        e.ip,
+        e.details
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_type: String,
+    pub actor_name: String,
+    pub action: String,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+/// Newest first; `before` is the keyset cursor (an entry id); `token_id` filters.
+pub async fn list(
+    db: &Db,
+    workspace_id: &str,
+    token_id: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let before = before.unwrap_or(i64::MAX);
+    sqlx::query_as!(
+        Entry,
+        r#"SELECT id AS "id!", at, actor_type, actor_name, action, token_id, token_name, ip, details
+         FROM audit_log
+         WHERE workspace_id = ?1 AND id < ?2 AND (?3 IS NULL OR token_id = ?3)
+         ORDER BY id DESC LIMIT ?4"#,
+        workspace_id,
+        before,
+        token_id,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}

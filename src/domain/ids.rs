@@ -1,0 +1,44 @@
+//! Opaque random identifiers (`tok_…`, `ch_…`) and random codes from the OS CSPRNG.
+
+use rand::rngs::SysRng;
+use rand::{RngExt, rand_core::UnwrapErr};
+
+use super::BASE62;
+
+/// `n` base62 characters from the operating system's CSPRNG.
+pub fn random_base62(n: usize) -> String {
+    let mut rng = UnwrapErr(SysRng);
+    (0..n)
+        .map(|_| char::from(BASE62[rng.random_range(0..BASE62.len())]))
+        .collect()
+}
+
+/// A new opaque id such as `tok_3fZ9…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_base62(20))
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_and_distinct() {
+        let (a, b) = (new_id("tok"), new_id("tok"));
+        assert!(a.starts_with("tok_") && a.len() == 24);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

@@ -1,0 +1,208 @@
+//! keyward: a self-hosted API token service. The dashboard (askama + htmx, session cookie),
+//! the bearer JSON API and the verify endpoint are one axum router over one SQLite database.
+//!
+//! Request flow: `app()` layers tracing, body limits and error pages over the dashboard
+//! (`web`, behind sessions and CSRF) and the API (`api`, behind the bearer extractor). SQL
+//! lives in `db`, pure rules in `domain`, shared token changes in `ops`.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod ops;
+pub mod state;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+pub use config::Config;
+pub use state::AppState;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Request bodies above this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+const SESSION_TABLE: &str = "sessions";
+
+pub fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn session_store(state: &AppState) -> Result<SqliteStore, BoxError> {
+    Ok(SqliteStore::new(state.db.clone()).with_table_name(SESSION_TABLE)?)
+}
+
+/// Opens and migrates the database, and prepares the session table.
+pub async fn prepare(config: Config) -> Result<AppState, BoxError> {
+    let db = db::connect(&config.database_url).await?;
+    db::migrate(&db).await?;
+    let state = AppState::new(db, config);
+    session_store(&state)?.migrate().await?;
+    Ok(state)
+}
+
+/// When no admin exists yet, makes the one-time setup code and returns the setup link.
+pub async fn setup_link(state: &AppState) -> Result<Option<String>, BoxError> {
+    if db::admins::exists(&state.db).await? {
+        state.setup.set(None);
+        return Ok(None);
+    }
+    let code = state
+        .setup
+        .get()
+        .unwrap_or_else(|| domain::ids::random_base62(32));
+    state.setup.set(Some(code.clone()));
+    Ok(Some(format!(
+        "{}/setup?code={code}",
+        state.config.base_url()
+    )))
+}
+
+/// The whole application: dashboard, API, health checks, static files.
+pub fn app(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(
+        session_store(&state).unwrap_or_else(|_| SqliteStore::new(state.db.clone())),
+    )
+    .with_name("keyward_session")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(state.config.secure_cookies())
+    .with_expiry(Expiry::OnInactivity(
+        tower_sessions::cookie::time::Duration::hours(12),
+    ));
+    Router::new()
+        .merge(web::router().layer(sessions))
+        .merge(web::static_files::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(from_fn(web::errors::layer))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&state.db).await {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "database not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for at most the
+/// configured timeout.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let cleanup =
+        tokio::spawn(session_store(&state)?.continuously_delete_expired(Duration::from_secs(300)));
+    let timeout = Duration::from_secs(state.config.shutdown_timeout);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stopping_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        res = server => res??,
+        () = deadline => tracing::warn!("shutdown timeout reached; closing remaining connections"),
+    }
+    cleanup.abort();
+    state.db.close().await;
+    Ok(())
+}
+
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal right after start is not lost.
+#[cfg(unix)]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, BoxError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+    })
+}
+
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, BoxError> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// `keyward serve`: prepare, print the setup link if needed, listen, serve until a signal.
+pub async fn run_server(config: Config) -> Result<(), BoxError> {
+    let listen = config.listen;
+    let state = prepare(config).await?;
+    password_warm_up();
+    let signal = shutdown_signal()?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "keyward listening");
+    if let Some(link) = setup_link(&state).await? {
+        println!("No admin yet. Open this one-time setup link to create the first admin: {link}");
+    } else {
+        println!("keyward is serving on http://{addr}");
+    }
+    serve(state, listener, signal).await
+}
+
+fn password_warm_up() {
+    auth::password::warm_up();
+}

@@ -1,0 +1,140 @@
+//! The signed-in admin's own pages: change password, create a workspace.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::{FormErrors, render};
+use crate::auth::session::{self, CurrentAdmin};
+use crate::auth::{csrf, password};
+use crate::db;
+use crate::domain::account::parse_workspace_name;
+use crate::error::AppResult;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(account_page).post(change_password))
+        .route(
+            "/workspaces/new",
+            get(workspace_page).post(create_workspace),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "auth/account.html")]
+struct AccountPage {
+    csrf: String,
+    email: String,
+    errors: FormErrors,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn account_page(me: CurrentAdmin) -> AppResult<Response> {
+    let page = AccountPage {
+        csrf: csrf::token(&me.session).await?,
+        email: me.admin.email,
+        errors: FormErrors::default(),
+        done: false,
+    };
+    Ok(Html(render(&page)?).into_response())
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    me: CurrentAdmin,
+    Form(f): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::default();
+    let stored = db::admins::password_hash(&state.db, &me.admin.id).await?;
+    if !password::verify(f.current, stored).await {
+        errors.add("current", "The current password is incorrect");
+    }
+    if let Err(e) = password::check_rules(&f.password) {
+        errors.add("password", e);
+    } else if f.password != f.password_confirm {
+        errors.add("password_confirm", "The passwords do not match");
+    }
+    let done = errors.is_empty();
+    if done {
+        let hash = password::hash(f.password).await?;
+        db::admins::set_password(&state.db, &me.admin.id, &hash).await?;
+        tracing::info!(admin_id = %me.admin.id, "password changed");
+    }
+    let status = if done {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = AccountPage {
+        csrf: csrf::token(&me.session).await?,
+        email: me.admin.email,
+        errors,
+        done,
+    };
+    Ok((status, Html(render(&page)?)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "auth/new_workspace.html")]
+struct WorkspacePage {
+    csrf: String,
+    name: String,
+    errors: FormErrors,
+}
+
+#[derive(Deserialize)]
+struct WorkspaceForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn workspace_page(me: CurrentAdmin) -> AppResult<Response> {
+    let page = WorkspacePage {
+        csrf: csrf::token(&me.session).await?,
+        name: String::new(),
+        errors: FormErrors::default(),
+    };
+    Ok(Html(render(&page)?).into_response())
+}
+
+async fn create_workspace(
+    State(state): State<AppState>,
+    me: CurrentAdmin,
+    Form(f): Form<WorkspaceForm>,
+) -> AppResult<Response> {
+    let mut errors = FormErrors::default();
+    let name = errors.take("name", parse_workspace_name(&f.name));
+    if !errors.is_empty() {
+        let page = WorkspacePage {
+            csrf: csrf::token(&me.session).await?,
+            name: f.name,
+            errors,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(render(&page)?)).into_response());
+    }
+    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
+    let ws = db::workspaces::create(&mut tx, &name, std::slice::from_ref(&me.admin.id)).await?;
+    tx.commit().await?;
+    session::set_flash(
+        &me.session,
+        "success",
+        format!("Workspace “{}” created.", ws.name),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/w/{}/settings/developer/api-tokens", ws.slug)).into_response())
+}

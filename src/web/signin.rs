@@ -1,0 +1,139 @@
+//! Sign-in and sign-out, with throttling after repeated failures.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::render;
+use crate::auth::session::{self, ADMIN_KEY, safe_next};
+use crate::auth::throttle::minutes_text;
+use crate::auth::{ClientIp, csrf, password};
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(page).post(submit))
+        .route("/logout", post(logout))
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    csrf: String,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> AppResult<Response> {
+    let signed_in: Option<String> = session
+        .get(ADMIN_KEY)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if signed_in.is_some() {
+        return Ok(Redirect::to(safe_next(q.next.as_deref())).into_response());
+    }
+    if !db::admins::exists(&state.db).await? {
+        let page = LoginPage {
+            csrf: String::new(),
+            email: String::new(),
+            next: String::new(),
+            error: Some(
+                "No admin exists yet. Open the setup link the server printed when it started."
+                    .into(),
+            ),
+        };
+        return Ok(Html(render(&page)?).into_response());
+    }
+    let page = LoginPage {
+        csrf: csrf::token(&session).await?,
+        email: String::new(),
+        next: safe_next(q.next.as_deref()).to_owned(),
+        error: None,
+    };
+    Ok(Html(render(&page)?).into_response())
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<LoginForm>,
+) -> AppResult<Response> {
+    let email = f.email.trim().to_lowercase();
+    if let Some(wait) = state.throttle.locked_for(&email, ip) {
+        tracing::warn!(%ip, "sign-in throttled");
+        let message = format!(
+            "Too many failed sign-in attempts. Try again in {}.",
+            minutes_text(wait)
+        );
+        return refuse(&session, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+    }
+    let creds = db::admins::credentials(&state.db, &email).await?;
+    let (id, hash) = match creds {
+        Some(c) => (Some(c.id), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let ok = password::verify(f.password.clone(), hash).await;
+    let Some(admin_id) = id.filter(|_| ok) else {
+        state.throttle.record_failure(&email, ip);
+        tracing::info!(%ip, "sign-in failed");
+        return refuse(
+            &session,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            "Email or password is incorrect.".into(),
+        )
+        .await;
+    };
+    state.throttle.clear_email(&email);
+    session::sign_in(&session, &admin_id).await?;
+    tracing::info!(%admin_id, %ip, "signed in");
+    Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
+}
+
+/// Shows the form again with an error, keeping the email.
+async fn refuse(
+    session: &Session,
+    f: &LoginForm,
+    status: StatusCode,
+    error: String,
+) -> AppResult<Response> {
+    let page = LoginPage {
+        csrf: csrf::token(session).await?,
+        email: f.email.clone(),
+        next: safe_next(f.next.as_deref()).to_owned(),
+        error: Some(error),
+    };
+    Ok((status, Html(render(&page)?)).into_response())
+}
+
+async fn logout(session: Session) -> AppResult<Response> {
+    session::sign_out(&session).await?;
+    Ok(Redirect::to("/login").into_response())
+}

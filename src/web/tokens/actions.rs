@@ -1,0 +1,374 @@
+//! The detail page and the lifecycle actions: revoke, reactivate, regenerate, delete. Each
+//! destructive action is confirmed in a `<dialog>`, or on a plain page without JavaScript.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::form::{REVEAL_KEY, actor};
+use super::list::{ListParams, render_page};
+use super::view::{TokenView, When};
+use crate::auth::session::set_flash;
+use crate::auth::{ClientIp, Member};
+use crate::db::{self, tokens::Token};
+use crate::domain::now;
+use crate::error::{AppError, AppResult};
+use crate::ops;
+use crate::state::AppState;
+use crate::web::format::{clock, date, thousands};
+use crate::web::{Frame, render};
+
+#[derive(Template)]
+#[template(path = "tokens/_reveal.html")]
+struct Reveal<'a> {
+    name: &'a str,
+    secret: &'a str,
+    regenerated: bool,
+    close_url: String,
+    api_base: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens/already_shown.html")]
+struct AlreadyShown {
+    frame: Frame,
+}
+
+pub struct Bar {
+    pub x: i64,
+    pub y: i64,
+    pub height: i64,
+    pub label: String,
+    pub count: String,
+}
+
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    pub max: String,
+    pub first: String,
+    pub last: String,
+    pub total: i64,
+}
+
+pub struct RecentView {
+    pub at: When,
+    pub time: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens/detail.html")]
+struct DetailPage {
+    frame: Frame,
+    base: String,
+    t: TokenView,
+    revoked: bool,
+    chart: Chart,
+    recent: Vec<RecentView>,
+    reveal: String,
+}
+
+const CHART_DAYS: i64 = 30;
+const CHART_HEIGHT: i64 = 100;
+const BAR_STEP: i64 = 20;
+
+fn day_string(unix: i64) -> String {
+    crate::domain::token::rfc3339(unix)
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
+    let start = now - (CHART_DAYS - 1) * 86_400;
+    let counts = db::usage::daily(&state.db, token_id, &day_string(start)).await?;
+    let days: Vec<(i64, i64)> = (0..CHART_DAYS)
+        .map(|i| {
+            let t = start + i * 86_400;
+            let day = day_string(t);
+            (
+                t,
+                counts.iter().find(|c| c.day == day).map_or(0, |c| c.count),
+            )
+        })
+        .collect();
+    let max = days.iter().map(|d| d.1).max().unwrap_or(0);
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, (t, n))| {
+            let height = if max == 0 {
+                0
+            } else {
+                (n * CHART_HEIGHT / max).max(i64::from(*n > 0))
+            };
+            Bar {
+                x: i as i64 * BAR_STEP,
+                y: CHART_HEIGHT - height,
+                height,
+                label: date(*t),
+                count: thousands(*n),
+            }
+        })
+        .collect();
+    Ok(Chart {
+        bars,
+        max: thousands(max),
+        first: date(start),
+        last: date(now),
+        total: days.iter().map(|d| d.1).sum(),
+    })
+}
+
+async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
+    db::tokens::get(&state.db, &m.workspace.id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn detail_page(
+    state: &AppState,
+    m: &Member,
+    token: &Token,
+    reveal: String,
+) -> AppResult<Response> {
+    let now = now();
+    let recent = db::usage::recent(&state.db, &token.id, 20)
+        .await?
+        .into_iter()
+        .map(|r| RecentView {
+            at: When::new(r.at, now),
+            time: clock(r.at),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            ip: r.ip,
+        })
+        .collect();
+    let page = DetailPage {
+        base: m.url("developer/api-tokens"),
+        t: TokenView::new(token, now, state.config.per_hour(token.tier)),
+        revoked: token.revoked_at.is_some(),
+        chart: chart(state, &token.id, now).await?,
+        recent,
+        reveal,
+        frame: m.frame(state, "tokens").await?,
+    };
+    let mut res = Html(render(&page)?).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let token = load(&state, &m, &id).await?;
+    detail_page(&state, &m, &token, String::new()).await
+}
+
+/// Shows a secret held for this session exactly once: over the list after a create, over
+/// the detail page after a regenerate. A reload finds nothing and says so.
+pub async fn reveal_page(State(state): State<AppState>, m: Member) -> AppResult<Response> {
+    let key: Option<String> = m
+        .session
+        .remove(REVEAL_KEY)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let pending = key.and_then(|k| state.reveals.take(&k));
+    let token = match &pending {
+        Some(p) => db::tokens::get(&state.db, &m.workspace.id, &p.token_id).await?,
+        None => None,
+    };
+    let (Some(p), Some(token)) = (pending, token) else {
+        let page = AlreadyShown {
+            frame: m.frame(&state, "tokens").await?,
+        };
+        let mut res = (StatusCode::GONE, Html(render(&page)?)).into_response();
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(res);
+    };
+    let base = m.url("developer/api-tokens");
+    let reveal = render(&Reveal {
+        name: &token.name,
+        secret: p.secret.expose(),
+        regenerated: p.regenerated,
+        close_url: if p.regenerated {
+            format!("{base}/{}", token.id)
+        } else {
+            format!("{base}#token-{}", token.id)
+        },
+        api_base: state.config.base_url(),
+    })?;
+    if p.regenerated {
+        detail_page(&state, &m, &token, reveal).await
+    } else {
+        render_page(&state, &m, &ListParams::default(), reveal).await
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tokens/confirm.html")]
+struct ConfirmPage {
+    frame: Frame,
+    base: String,
+    t: TokenView,
+    action: &'static str,
+    error: Option<String>,
+}
+
+fn action_of(uri: &axum::http::Uri) -> AppResult<&'static str> {
+    let last = uri.path().rsplit('/').next().unwrap_or_default();
+    ["revoke", "regenerate", "delete"]
+        .into_iter()
+        .find(|a| *a == last)
+        .ok_or(AppError::NotFound)
+}
+
+async fn confirm_page(
+    state: &AppState,
+    m: &Member,
+    token: &Token,
+    action: &'static str,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = ConfirmPage {
+        base: m.url("developer/api-tokens"),
+        t: TokenView::new(token, now(), state.config.per_hour(token.tier)),
+        action,
+        error,
+        frame: m.frame(state, "tokens").await?,
+    };
+    Ok((status, Html(render(&page)?)).into_response())
+}
+
+/// GET `…/{id}/revoke|regenerate|delete`: the no-JavaScript confirmation page.
+pub async fn confirm(
+    State(state): State<AppState>,
+    m: Member,
+    OriginalUri(uri): OriginalUri,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let action = action_of(&uri)?;
+    let token = load(&state, &m, &id).await?;
+    confirm_page(&state, &m, &token, action, None).await
+}
+
+fn ctx<'a>(
+    state: &'a AppState,
+    m: &'a Member,
+    actor: &'a db::audit::Actor,
+    ip: std::net::IpAddr,
+) -> ops::Ctx<'a> {
+    ops::Ctx {
+        db: &state.db,
+        workspace_id: &m.workspace.id,
+        actor,
+        ip: Some(ip),
+        on_change: &ops::no_hook,
+    }
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let token = load(&state, &m, &id).await?;
+    let actor = actor(&m);
+    let t = ops::set_revoked(&ctx(&state, &m, &actor, ip), &token, true).await?;
+    set_flash(
+        &m.session,
+        "success",
+        format!("Token “{}” revoked. Requests using it now fail.", t.name),
+    )
+    .await?;
+    Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
+}
+
+pub async fn reactivate(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let token = load(&state, &m, &id).await?;
+    let actor = actor(&m);
+    let t = ops::set_revoked(&ctx(&state, &m, &actor, ip), &token, false).await?;
+    set_flash(
+        &m.session,
+        "success",
+        format!("Token “{}” reactivated.", t.name),
+    )
+    .await?;
+    Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
+}
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let token = load(&state, &m, &id).await?;
+    let actor = actor(&m);
+    let (t, secret) = ops::regenerate(
+        &ctx(&state, &m, &actor, ip),
+        &token,
+        &state.config.token_prefix,
+    )
+    .await?;
+    let key = state.reveals.put(&t.id, secret, true);
+    m.session
+        .insert(REVEAL_KEY, key)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Redirect::to(&m.url("developer/api-tokens/revealed")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm_name: String,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<DeleteForm>,
+) -> AppResult<Response> {
+    let token = load(&state, &m, &id).await?;
+    if f.confirm_name.trim() != token.name {
+        let error = format!(
+            "Type the token’s name, {}, exactly to delete it.",
+            token.name
+        );
+        return confirm_page(&state, &m, &token, "delete", Some(error)).await;
+    }
+    let actor = actor(&m);
+    ops::delete(&ctx(&state, &m, &actor, ip), &token).await?;
+    set_flash(
+        &m.session,
+        "success",
+        format!("Token “{}” deleted.", token.name),
+    )
+    .await?;
+    Ok(Redirect::to(&m.url("developer/api-tokens")).into_response())
+}

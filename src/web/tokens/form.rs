@@ -1,0 +1,415 @@
+//! The create/edit form: every field of a token, inline errors that keep the input, and a
+//! one-use nonce so a double submit creates one token, not two.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::auth::session::set_flash;
+use crate::auth::{ClientIp, Member};
+use crate::db::{
+    self,
+    audit::Actor,
+    channels::Channel,
+    tokens::{Creator, Token},
+};
+use crate::domain::ids::random_base62;
+use crate::domain::ip::IpAllowlist;
+use crate::domain::permissions::PermissionInfo;
+use crate::domain::token::{Tier, TokenDraft, TokenName, parse_description, parse_expiry_choice};
+use crate::domain::{now, token::FieldErrors};
+use crate::error::{AppError, AppResult};
+use crate::ops;
+use crate::state::AppState;
+use crate::web::format::exact;
+use crate::web::{FormErrors, Frame, render};
+
+pub const REVEAL_KEY: &str = "reveal";
+const NONCES_KEY: &str = "create_nonces";
+
+/// The form's fields as typed, kept for re-rendering after an error.
+#[derive(Debug, Default)]
+pub struct TokenForm {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    pub channel_mode: String,
+    pub channels: Vec<String>,
+    pub ip_allowlist: String,
+    pub expiry: String,
+    pub expiry_date: String,
+    pub tier: String,
+    pub nonce: String,
+}
+
+impl TokenForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = Self::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "name" => f.name = v,
+                "description" => f.description = v,
+                "permissions" => f.permissions.push(v),
+                "channel_mode" => f.channel_mode = v,
+                "channels" => f.channels.push(v),
+                "ip_allowlist" => f.ip_allowlist = v,
+                "expiry" => f.expiry = v,
+                "expiry_date" => f.expiry_date = v,
+                "tier" => f.tier = v,
+                "nonce" => f.nonce = v,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn for_new() -> Self {
+        Self {
+            channel_mode: "all".into(),
+            expiry: "30".into(),
+            tier: "standard".into(),
+            ..Self::default()
+        }
+    }
+
+    fn from_token(t: &Token) -> Self {
+        Self {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            permissions: t.permissions.iter().map(str::to_owned).collect(),
+            channel_mode: if t.channels.is_some() { "some" } else { "all" }.into(),
+            channels: t.channel_ids().unwrap_or_default(),
+            ip_allowlist: t.ip_allowlist.entries().collect::<Vec<_>>().join("\n"),
+            expiry: "keep".into(),
+            expiry_date: String::new(),
+            tier: t.tier.code().into(),
+            nonce: String::new(),
+        }
+    }
+
+    /// Validates every field; `current_expiry` backs the edit form's "keep" choice.
+    fn validate(
+        &self,
+        state: &AppState,
+        current_expiry: Option<Option<i64>>,
+    ) -> Result<TokenDraft, FieldErrors> {
+        let mut e = FormErrors::default();
+        let name = TokenName::parse(&self.name)
+            .map_err(|m| e.add("name", m))
+            .ok();
+        let description = e.take("description", parse_description(&self.description));
+        let permissions = state
+            .config
+            .permissions
+            .parse_set(self.permissions.iter().map(String::as_str))
+            .map_err(|ms| ms.into_iter().for_each(|m| e.add("permissions", m)))
+            .ok();
+        let channels = match self.channel_mode.as_str() {
+            "some" if self.channels.is_empty() => {
+                e.add(
+                    "channels",
+                    "Choose at least one channel, or allow all channels",
+                );
+                None
+            }
+            "some" => Some(self.channels.clone()),
+            _ => None,
+        };
+        let ip_allowlist = IpAllowlist::parse_lines(self.ip_allowlist.lines())
+            .map_err(|ms| ms.into_iter().for_each(|m| e.add("ip_allowlist", m)))
+            .unwrap_or_default();
+        let expires_at = match (self.expiry.as_str(), current_expiry) {
+            ("keep", Some(cur)) => cur,
+            (choice, _) => e.take(
+                "expiry",
+                parse_expiry_choice(choice, &self.expiry_date, now()),
+            ),
+        };
+        let tier = Tier::parse(&self.tier).unwrap_or_else(|| {
+            e.add("tier", "Choose a rate limit");
+            Tier::Standard
+        });
+        match (name, permissions) {
+            (Some(name), Some(permissions)) if e.is_empty() => Ok(TokenDraft {
+                name,
+                description,
+                permissions,
+                channels,
+                ip_allowlist,
+                expires_at,
+                tier,
+            }),
+            _ => Err(e.0),
+        }
+    }
+
+    pub fn has_permission(&self, code: &str) -> bool {
+        self.permissions.iter().any(|p| p == code)
+    }
+
+    pub fn has_channel(&self, id: &str) -> bool {
+        self.channels.iter().any(|c| c == id)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tokens/form.html")]
+struct FormPage {
+    frame: Frame,
+    base: String,
+    action: String,
+    editing: Option<(String, String)>,
+    current_expiry: Option<String>,
+    form: TokenForm,
+    errors: FormErrors,
+    api_permissions: Vec<PermissionInfo>,
+    management_permissions: Vec<PermissionInfo>,
+    channels: Vec<Channel>,
+    client_ip: String,
+    standard_per_hour: String,
+    admin_per_hour: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn form_page(
+    state: &AppState,
+    m: &Member,
+    ip: std::net::IpAddr,
+    form: TokenForm,
+    errors: FormErrors,
+    editing: Option<&Token>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let base = m.url("developer/api-tokens");
+    let all = state.config.permissions.all();
+    let page = FormPage {
+        action: editing.map_or_else(|| base.clone(), |t| format!("{base}/{}/edit", t.id)),
+        editing: editing.map(|t| (t.id.clone(), t.name.clone())),
+        current_expiry: editing.and_then(|t| t.expires_at).map(exact),
+        base,
+        form,
+        errors,
+        api_permissions: all.iter().filter(|p| !p.built_in).cloned().collect(),
+        management_permissions: all.iter().filter(|p| p.built_in).cloned().collect(),
+        channels: db::channels::list(&state.db, &m.workspace.id).await?,
+        client_ip: ip.to_string(),
+        standard_per_hour: crate::web::format::thousands(i64::from(
+            state.config.rate_limit_standard,
+        )),
+        admin_per_hour: crate::web::format::thousands(i64::from(state.config.rate_limit_admin)),
+        frame: m.frame(state, "tokens").await?,
+    };
+    Ok((status, Html(render(&page)?)).into_response())
+}
+
+async fn issue_nonce(m: &Member) -> AppResult<String> {
+    let nonce = random_base62(24);
+    let mut nonces: Vec<String> = m
+        .session
+        .get(NONCES_KEY)
+        .await
+        .map_err(session_err)?
+        .unwrap_or_default();
+    nonces.push(nonce.clone());
+    let keep = nonces.len().saturating_sub(20);
+    nonces.drain(..keep);
+    m.session
+        .insert(NONCES_KEY, nonces)
+        .await
+        .map_err(session_err)?;
+    Ok(nonce)
+}
+
+/// Uses up a nonce; `false` when it was already used (a double submit) or never issued.
+async fn spend_nonce(m: &Member, nonce: &str) -> AppResult<bool> {
+    let mut nonces: Vec<String> = m
+        .session
+        .get(NONCES_KEY)
+        .await
+        .map_err(session_err)?
+        .unwrap_or_default();
+    let Some(pos) = nonces.iter().position(|n| n == nonce) else {
+        return Ok(false);
+    };
+    nonces.remove(pos);
+    m.session
+        .insert(NONCES_KEY, nonces)
+        .await
+        .map_err(session_err)?;
+    Ok(true)
+}
+
+fn session_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("session: {e}"))
+}
+
+pub fn actor(m: &Member) -> Actor {
+    Actor::admin(&m.admin.id, &m.admin.email)
+}
+
+pub async fn new_page(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+) -> AppResult<Response> {
+    let form = TokenForm {
+        nonce: issue_nonce(&m).await?,
+        ..TokenForm::for_new()
+    };
+    form_page(
+        &state,
+        &m,
+        ip,
+        form,
+        FormErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let form = TokenForm::from_pairs(pairs);
+    let draft = match form.validate(&state, None) {
+        Ok(d) => d,
+        Err(errors) => {
+            return form_page(
+                &state,
+                &m,
+                ip,
+                form,
+                FormErrors(errors),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    if !spend_nonce(&m, &form.nonce).await? {
+        set_flash(
+            &m.session,
+            "info",
+            "That form was already submitted; no second token was created.",
+        )
+        .await?;
+        return Ok(Redirect::to(&m.url("developer/api-tokens")).into_response());
+    }
+    let actor = actor(&m);
+    let ctx = ops::Ctx {
+        db: &state.db,
+        workspace_id: &m.workspace.id,
+        actor: &actor,
+        ip: Some(ip),
+        on_change: &ops::no_hook,
+    };
+    let by = Creator {
+        kind: "admin",
+        id: Some(&m.admin.id),
+        name: &m.admin.email,
+    };
+    let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix, &by).await {
+        Ok(created) => created,
+        Err(AppError::Validation(errors)) => {
+            return form_page(
+                &state,
+                &m,
+                ip,
+                form,
+                FormErrors(errors),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
+    let key = state.reveals.put(&token.id, secret, false);
+    m.session
+        .insert(REVEAL_KEY, key)
+        .await
+        .map_err(session_err)?;
+    Ok(Redirect::to(&m.url("developer/api-tokens/revealed")).into_response())
+}
+
+pub async fn edit_page(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let token = db::tokens::get(&state.db, &m.workspace.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    form_page(
+        &state,
+        &m,
+        ip,
+        TokenForm::from_token(&token),
+        FormErrors::default(),
+        Some(&token),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    m: Member,
+    ClientIp(ip): ClientIp,
+    Path((_, id)): Path<(String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let token = db::tokens::get(&state.db, &m.workspace.id, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let form = TokenForm::from_pairs(pairs);
+    let draft = match form.validate(&state, Some(token.expires_at)) {
+        Ok(d) => d,
+        Err(errors) => {
+            return form_page(
+                &state,
+                &m,
+                ip,
+                form,
+                FormErrors(errors),
+                Some(&token),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let actor = actor(&m);
+    let ctx = ops::Ctx {
+        db: &state.db,
+        workspace_id: &m.workspace.id,
+        actor: &actor,
+        ip: Some(ip),
+        on_change: &ops::no_hook,
+    };
+    match ops::update(&ctx, &token, &draft).await {
+        Ok(t) => {
+            set_flash(&m.session, "success", format!("Token “{}” saved.", t.name)).await?;
+            Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            form_page(
+                &state,
+                &m,
+                ip,
+                form,
+                FormErrors(errors),
+                Some(&token),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,329 @@
+//! Real browser tests: headless Chromium clicking what a user clicks.
+
+use crate::browser::Browser;
+use crate::helpers::{EMAIL, PASSWORD, TestApp};
+
+#[tokio::test]
+async fn browser_setup_sign_in_tokens_page_and_channels() {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start("browser_setup_sign_in_tokens_page_and_channels").await else {
+        return;
+    };
+
+    // Setup from the printed link lands on the empty API tokens page.
+    b.goto(&app.url(&format!("/setup?code={}", app.setup_code())))
+        .await;
+    b.fill("#email", EMAIL).await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#password_confirm", PASSWORD).await;
+    b.fill("#workspace", "Acme Inc.").await;
+    b.click("button[type=submit]").await;
+    b.wait_until("tokens page", |s| s.contains("No API tokens yet"))
+        .await;
+    assert_eq!(b.path().await, "/w/acme-inc/settings/developer/api-tokens");
+
+    // Sign out and in again.
+    b.click(".account button").await;
+    b.find("#email").await;
+    assert_eq!(b.path().await, "/login");
+    b.fill("#email", EMAIL).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_until("tokens page", |s| s.contains("<h1>API tokens</h1>"))
+        .await;
+
+    // Add a channel (htmx swaps the panel in place).
+    b.click("nav.sidebar a[href$='/settings/channels']").await;
+    b.fill("#channel-name", "WhatsApp Support").await;
+    b.fill("#channel-kind", "whatsapp").await;
+    b.click("#channels-panel form.inline-form button[type=submit]")
+        .await;
+    b.wait_until("new channel row", |s| {
+        s.contains("<td>WhatsApp Support</td>")
+    })
+    .await;
+    assert!(
+        b.source()
+            .await
+            .contains("Channel “WhatsApp Support” added.")
+    );
+
+    // Remove it through the confirmation dialog: Cancel first changes nothing.
+    b.click("#channels-table a[data-dialog]").await;
+    b.click("dialog[open] button[data-dialog-close]").await;
+    assert!(b.source().await.contains("<td>WhatsApp Support</td>"));
+    b.click("#channels-table a[data-dialog]").await;
+    b.click("dialog[open] button[type=submit]").await;
+    b.wait_until("channel removed", |s| s.contains("No channels yet"))
+        .await;
+    b.finish().await;
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+
+/// Sets up through the browser and returns the workspace slug.
+async fn browser_setup(app: &TestApp, b: &Browser) -> String {
+    b.goto(&app.url(&format!("/setup?code={}", app.setup_code())))
+        .await;
+    b.fill("#email", EMAIL).await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#password_confirm", PASSWORD).await;
+    b.fill("#workspace", "Acme Inc.").await;
+    b.click("button[type=submit]").await;
+    b.wait_until("tokens page", |s| s.contains("<h1>API tokens</h1>"))
+        .await;
+    "acme-inc".to_owned()
+}
+
+async fn press(b: &Browser, key: &str) {
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(key)
+        .await
+        .unwrap();
+}
+
+async fn dialog_open(b: &Browser) -> bool {
+    b.js("return document.querySelector('dialog[open]') !== null")
+        .await
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn browser_create_token_reveal_once_and_row_is_active() {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start("browser_create_token_reveal_once_and_row_is_active").await else {
+        return;
+    };
+    let slug = browser_setup(&app, &b).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp Support", "whatsapp")
+        .await
+        .unwrap();
+
+    // An empty submit shows inline errors and creates nothing.
+    b.click("a[href$='/api-tokens/new']").await;
+    b.fill("#ip_allowlist", "not-an-ip").await;
+    b.click("form.token-form button[type=submit]").await;
+    b.wait_until("inline errors", |s| s.contains("Name is required"))
+        .await;
+    assert!(b.source().await.contains("choose at least one permission"));
+    assert_eq!(
+        b.find("#ip_allowlist")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("not-an-ip")
+    );
+    assert_eq!(
+        keyward::db::tokens::count(&app.state.db, &ws.id)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Create with permissions, a channel scope, an IP entry and a 30-day expiry.
+    b.fill("#name", "CI deploy").await;
+    b.click("input[name=permissions][value='messages:send']")
+        .await;
+    b.click("input[name=permissions][value='chats:read']").await;
+    b.click("input[name=channel_mode][value=some]").await;
+    b.click("input[name=channels]").await;
+    b.fill("#ip_allowlist", "").await;
+    b.click("button[data-add-ip]").await;
+    assert_eq!(
+        b.find("#ip_allowlist")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("127.0.0.1")
+    );
+    b.find("#expiry").await.select_by_value("30").await.unwrap();
+    assert!(b.text("#expiry-preview").await.starts_with("Expires on"));
+    b.click("form.token-form button[type=submit]").await;
+
+    // The dialog shows the secret once, with Copy and the warning.
+    b.wait_until("reveal dialog", |s| s.contains("reveal-secret"))
+        .await;
+    assert!(dialog_open(&b).await);
+    let secret = b.text("#reveal-secret").await;
+    let parsed =
+        keyward::domain::secret::Secret::parse(&secret).expect("secret in the SPEC format");
+    assert!(
+        b.text("dialog[open] .warning")
+            .await
+            .contains("won’t be able to see it again")
+    );
+    b.click("dialog[open] button[data-copy]").await;
+    b.wait_until("copied", |s| {
+        s.contains("Copied ✓") || s.contains("press Ctrl+C")
+    })
+    .await;
+    b.click("dialog[open] [data-dialog-done]").await;
+    assert!(!dialog_open(&b).await);
+    let row = b.text("tbody tr").await;
+    assert!(row.contains("CI deploy") && row.contains("Active"), "{row}");
+
+    // After a reload the page holds no secret; the stored hash matches it.
+    b.client.refresh().await.unwrap();
+    let source = b.source().await;
+    assert!(source.contains("CI deploy") && !source.contains(&secret));
+    let token = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
+        .await
+        .unwrap()
+        .expect("stored hash");
+    assert_eq!(token.channels.as_ref().map(Vec::len), Some(1));
+    assert_eq!(
+        token.ip_allowlist.entries().collect::<Vec<_>>(),
+        ["127.0.0.1"]
+    );
+    assert_eq!(token.permissions.to_stored(), "chats:read messages:send");
+    let days = (token.expires_at.unwrap() - keyward::domain::now()) as f64 / 86_400.0;
+    assert!((29.9..=30.0).contains(&days), "{days}");
+    b.finish().await;
+}
+
+#[tokio::test]
+async fn browser_lifecycle_revoke_reactivate_regenerate_expiring_and_delete() {
+    let app = TestApp::spawn().await;
+    let Some(b) =
+        Browser::start("browser_lifecycle_revoke_reactivate_regenerate_expiring_and_delete").await
+    else {
+        return;
+    };
+    let slug = browser_setup(&app, &b).await;
+
+    // A token expiring in 5 days (custom date) shows "Expiring Soon".
+    let in_5_days =
+        keyward::domain::token::rfc3339(keyward::domain::now() + 4 * 86_400)[..10].to_owned();
+    b.goto(&app.url(&format!("/w/{slug}/settings/developer/api-tokens/new")))
+        .await;
+    b.fill("#name", "Zapier").await;
+    b.click("input[name=permissions][value='messages:send']")
+        .await;
+    b.find("#expiry")
+        .await
+        .select_by_value("custom")
+        .await
+        .unwrap();
+    b.js(&format!(
+        "document.getElementById('expiry_date').value = '{in_5_days}'; return true"
+    ))
+    .await;
+    b.click("form.token-form button[type=submit]").await;
+    b.wait_until("reveal", |s| s.contains("reveal-secret"))
+        .await;
+    let old_secret = b.text("#reveal-secret").await;
+    press(&b, ESCAPE).await;
+    assert!(!dialog_open(&b).await, "Escape closes the reveal");
+    assert!(b.text("tbody tr").await.contains("Expiring Soon"));
+    b.click("tbody a.row-link").await;
+    b.find(".detail-head").await;
+
+    // Revoke: Cancel changes nothing, Confirm revokes.
+    b.click(".detail-head a[data-dialog=dialog-revoke]").await;
+    assert!(dialog_open(&b).await);
+    b.click("#dialog-revoke button[data-dialog-close]").await;
+    assert!(!dialog_open(&b).await);
+    assert!(
+        b.text(".detail-head .badge")
+            .await
+            .contains("Expiring Soon")
+    );
+    b.click(".detail-head a[data-dialog=dialog-revoke]").await;
+    b.click("#dialog-revoke button[type=submit]").await;
+    b.wait_until("revoked", |s| s.contains("badge-revoked"))
+        .await;
+    assert!(b.text(".detail-head .badge").await.contains("Revoked"));
+
+    // Reactivate.
+    b.click(".detail-head form button[type=submit]").await;
+    b.wait_until("reactivated", |s| s.contains("reactivated."))
+        .await;
+    assert!(!b.text(".detail-head .badge").await.contains("Revoked"));
+
+    // Regenerate: a new secret is shown; the old one no longer matches any token.
+    b.click(".detail-head a[data-dialog=dialog-regenerate]")
+        .await;
+    b.click("#dialog-regenerate button[type=submit]").await;
+    b.wait_until("new secret", |s| s.contains("reveal-secret"))
+        .await;
+    let new_secret = b.text("#reveal-secret").await;
+    assert_ne!(new_secret, old_secret);
+    let db = &app.state.db;
+    let old = keyward::domain::secret::Secret::parse(&old_secret).unwrap();
+    assert!(
+        keyward::db::tokens::by_hash(db, &old.hash())
+            .await
+            .unwrap()
+            .is_none(),
+        "old secret refused"
+    );
+    b.click("dialog[open] [data-dialog-done]").await;
+
+    // Keyboard: Tab reaches every action; Enter opens a dialog; Escape closes it.
+    b.js("document.querySelector('.detail-head h1').setAttribute('tabindex','-1'); document.querySelector('.detail-head h1').focus(); return true").await;
+    let mut reached = Vec::new();
+    for _ in 0..12 {
+        press(&b, TAB).await;
+        let label = b
+            .js("return document.activeElement.textContent.trim()")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        reached.push(label);
+    }
+    for action in ["Edit", "Regenerate", "Revoke", "Delete"] {
+        assert!(
+            reached.iter().any(|r| r == action),
+            "Tab reaches {action}: {reached:?}"
+        );
+    }
+    b.js("document.querySelector('[data-dialog=dialog-delete]').focus(); return true")
+        .await;
+    press(&b, ENTER).await;
+    assert!(dialog_open(&b).await, "Enter opens the delete dialog");
+    press(&b, ESCAPE).await;
+    assert!(!dialog_open(&b).await, "Escape closes it");
+    let focused = b
+        .js("return document.activeElement.getAttribute('data-dialog')")
+        .await;
+    assert_eq!(focused, "dialog-delete", "focus returns to the opener");
+
+    // Delete: the button stays disabled for a wrong name; the server also refuses one.
+    b.click(".detail-head a[data-dialog=dialog-delete]").await;
+    b.fill("#delete-confirm-name", "Zap").await;
+    assert_eq!(
+        b.find("#delete-submit")
+            .await
+            .prop("disabled")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    b.js("document.getElementById('delete-submit').disabled = false; return true")
+        .await;
+    b.click("#delete-submit").await;
+    b.wait_until("refused", |s| s.contains("exactly to delete it"))
+        .await;
+    b.fill("#confirm_name", "Zapier").await;
+    b.click(".danger-zone button[type=submit]").await;
+    b.wait_until("deleted", |s| s.contains("Token “Zapier” deleted."))
+        .await;
+    assert!(b.source().await.contains("No API tokens yet"));
+    b.finish().await;
+}

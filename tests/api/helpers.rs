@@ -1,0 +1,186 @@
+//! `TestApp`: spawns the app on a random port with a fresh database file, and helpers that act
+//! as a browser would (forms with CSRF tokens, cookies, no automatic redirects).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use keyward::{AppState, Config};
+use reqwest::{Client, Response, redirect::Policy};
+
+pub const EMAIL: &str = "admin@acme.io";
+pub const PASSWORD: &str = "correct horse battery";
+pub const WORKSPACE: &str = "Acme Inc.";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub setup_link: Option<String>,
+    pub dir: PathBuf,
+    pub db_path: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "keyward-test-{}",
+        keyward::domain::ids::random_base62(12)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A cookie-keeping client that does not follow redirects.
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `csrf_token` hidden field of an HTML page.
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a csrf_token field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = temp_dir();
+        let db_path = dir.join("keyward.db");
+        let mut config = Config::for_tests();
+        config.database_url = format!("sqlite://{}", db_path.display());
+        adjust(&mut config);
+        let state = keyward::prepare(config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let setup_link = keyward::setup_link(&state).await.unwrap();
+        tokio::spawn(keyward::serve(
+            state.clone(),
+            listener,
+            std::future::pending(),
+        ));
+        Self {
+            addr,
+            state,
+            setup_link,
+            dir,
+            db_path,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn setup_code(&self) -> String {
+        self.state.setup.get().expect("setup code present")
+    }
+
+    /// Runs the browser setup flow; returns the signed-in client and the workspace slug.
+    pub async fn setup(&self) -> (Client, String) {
+        let c = client();
+        let code = self.setup_code();
+        let page = c
+            .get(self.url(&format!("/setup?code={code}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let csrf = csrf_of(&page.text().await.unwrap());
+        let res = c
+            .post(self.url("/setup"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("code", &code),
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("workspace", WORKSPACE),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        let loc = location(&res);
+        let slug = loc
+            .trim_start_matches("/w/")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        (c, slug)
+    }
+
+    /// Signs in with a fresh client.
+    pub async fn login(&self, email: &str, password: &str) -> (Client, Response) {
+        let c = client();
+        let page = c.get(self.url("/login")).send().await.unwrap();
+        let csrf = csrf_of(&page.text().await.unwrap());
+        let res = c
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (c, res)
+    }
+
+    /// GETs a page and returns its CSRF token.
+    pub async fn csrf(&self, c: &Client, path: &str) -> String {
+        let res = c.get(self.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "GET {path}");
+        csrf_of(&res.text().await.unwrap())
+    }
+
+    /// POSTs a form with the page's CSRF token.
+    pub async fn post_form(
+        &self,
+        c: &Client,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let csrf = self.csrf(c, page).await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        form.extend_from_slice(fields);
+        c.post(self.url(action)).form(&form).send().await.unwrap()
+    }
+
+    /// Creates a second admin (directly in the database) who belongs to a new workspace.
+    pub async fn other_admin_with_workspace(&self, email: &str, ws_name: &str) -> String {
+        let hash = keyward::auth::password::hash(PASSWORD.to_owned())
+            .await
+            .unwrap();
+        let mut tx = self.state.db.begin().await.unwrap();
+        let admin = keyward::db::admins::create(&mut tx, email, &hash)
+            .await
+            .unwrap();
+        let ws = keyward::db::workspaces::create(&mut tx, ws_name, &[admin.id])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        ws.slug
+    }
+}

@@ -1,0 +1,11 @@
+//! One integration-test binary: the real app on a random port with a fresh SQLite database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod browser_tests;
+mod channels;
+mod foundation;
+mod helpers;
+mod shutdown;
+mod tokens_web;

@@ -1,0 +1,135 @@
+//! The real binary: setup link on first start, SIGTERM finishes in-flight requests, exit 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::temp_dir;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `keyward serve` and returns it with its first stdout line.
+fn start(db: &std::path::Path, port: u16) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &format!("sqlite://{}", db.display()),
+        ])
+        .env("KEYWARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
+fn kill(child: &Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn first_start_prints_a_setup_link() {
+    let dir = temp_dir();
+    let port = free_port();
+    let (mut child, line) = start(&dir.join("k.db"), port);
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{port}/setup?code=")),
+        "{line}"
+    );
+    kill(&child, "-INT");
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(10))
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
+    let dir = temp_dir();
+    let port = free_port();
+    let db = dir.join("k.db");
+    let (mut child, line) = start(&db, port);
+    let link = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let code = link.rsplit('=').next().unwrap().to_owned();
+    // A session with a CSRF token, so the server reads the whole body before answering.
+    let c = crate::helpers::client();
+    let page = c.get(&link).send().await.unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = crate::helpers::csrf_of(&page.text().await.unwrap());
+    let body = format!(
+        "csrf_token={csrf}&code={code}&email=admin%40acme.io&password=correct+horse+battery&password_confirm=correct+horse+battery&workspace=Acme"
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /setup HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..20]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    kill(&child, "-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    let early = child.try_wait().unwrap();
+    assert!(
+        early.is_none(),
+        "still serving the in-flight request: {early:?}"
+    );
+    stream.write_all(&body.as_bytes()[20..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+    assert!(
+        response.contains("location: /w/acme/settings/developer/api-tokens"),
+        "{response}"
+    );
+    let status = wait_exit(&mut child, Duration::from_secs(10)).expect("exited");
+    assert!(status.success(), "{status:?}");
+    // The request's write was committed: a restart finds the admin and prints no setup link.
+    let (mut again, line) = start(&db, port);
+    assert!(line.contains("keyward is serving"), "{line}");
+    kill(&again, "-TERM");
+    assert!(
+        wait_exit(&mut again, Duration::from_secs(10))
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
