@@ -25,11 +25,100 @@ pub enum AppError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("Something went wrong on our side.")]
     Internal(String),
+    /// A refused bearer request (SPEC §6), with its stable code.
+    #[error("{}", .0.detail())]
+    Bearer(BearerError),
+    /// A JSON body that could not be read (400, 413, 415) or mapped (422).
+    #[error("{detail}")]
+    Body {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+}
+
+/// Why a bearer request is refused, in the order the checks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BearerError {
+    MissingToken,
+    InvalidToken,
+    TokenRevoked,
+    TokenExpired,
+    IpNotAllowed,
+    InsufficientPermission,
+    ChannelNotAllowed,
+    RateLimited { retry_after: u64 },
+}
+
+impl BearerError {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenRevoked => "token_revoked",
+            Self::TokenExpired => "token_expired",
+            Self::IpNotAllowed => "ip_not_allowed",
+            Self::InsufficientPermission => "insufficient_permission",
+            Self::ChannelNotAllowed => "channel_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken | Self::TokenRevoked | Self::TokenExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::IpNotAllowed | Self::InsufficientPermission | Self::ChannelNotAllowed => {
+                StatusCode::FORBIDDEN
+            }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::MissingToken => "Send a token as `Authorization: Bearer <token>`.",
+            Self::InvalidToken => "The token is malformed, has a bad checksum, or is not known.",
+            Self::TokenRevoked => "The token has been revoked.",
+            Self::TokenExpired => "The token has expired.",
+            Self::IpNotAllowed => "The token may not be used from this IP address.",
+            Self::InsufficientPermission => "The token lacks the permission this request needs.",
+            Self::ChannelNotAllowed => "The token may not act on this channel.",
+            Self::RateLimited { .. } => {
+                "Too many requests for this token or workspace. Retry after the time in Retry-After."
+            }
+        }
+    }
+
+    /// RFC 6750 `WWW-Authenticate` value, when the status calls for one.
+    pub fn www_authenticate(self) -> Option<String> {
+        match self.status() {
+            StatusCode::UNAUTHORIZED if self == Self::MissingToken => {
+                Some(r#"Bearer realm="keyward""#.to_owned())
+            }
+            StatusCode::UNAUTHORIZED => Some(format!(
+                r#"Bearer realm="keyward", error="invalid_token", error_description="{}""#,
+                self.code()
+            )),
+            StatusCode::FORBIDDEN => Some(format!(
+                r#"Bearer realm="keyward", error="insufficient_scope", error_description="{}""#,
+                self.code()
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         Self::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<BearerError> for AppError {
+    fn from(e: BearerError) -> Self {
+        Self::Bearer(e)
     }
 }
 
@@ -43,6 +132,8 @@ impl AppError {
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Bearer(b) => b.status(),
+            Self::Body { status, .. } => *status,
         }
     }
 
@@ -57,6 +148,8 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
+            Self::Bearer(b) => b.code(),
+            Self::Body { code, .. } => code,
         }
     }
 
@@ -124,9 +217,19 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut res = problem(status, self.code(), &detail, errors);
-        if let Self::TooManyRequests { retry_after, .. } = &self {
+        if let Self::TooManyRequests { retry_after, .. }
+        | Self::Bearer(BearerError::RateLimited { retry_after }) = &self
+        {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        if let Some(v) = match &self {
+            Self::Bearer(b) => b.www_authenticate(),
+            _ => None,
+        }
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         res.extensions_mut().insert(ErrorInfo {
             status,

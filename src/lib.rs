@@ -12,8 +12,10 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod ops;
 pub mod state;
+pub mod usage;
 pub mod web;
 
 use std::future::Future;
@@ -96,6 +98,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(web::router().layer(sessions))
         .merge(web::static_files::router())
+        .nest("/api/v1", api::router(&state))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -134,6 +137,11 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     let cleanup =
         tokio::spawn(session_store(&state)?.continuously_delete_expired(Duration::from_secs(300)));
+    let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
+    let flusher = {
+        let (usage, db) = (state.usage.clone(), state.db.clone());
+        tokio::spawn(async move { usage.run_flusher(db, flusher_stop).await })
+    };
     let timeout = Duration::from_secs(state.config.shutdown_timeout);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
@@ -158,6 +166,9 @@ pub async fn serve(
         () = deadline => tracing::warn!("shutdown timeout reached; closing remaining connections"),
     }
     cleanup.abort();
+    // Usage counted by the last requests is written before the process exits.
+    let _ = stop_flusher.send(true);
+    let _ = flusher.await;
     state.db.close().await;
     Ok(())
 }

@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::db::tokens::Token;
 use crate::domain::secret::Secret;
+use crate::limits::Limiter;
+use crate::usage::UsageBuffer;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
@@ -17,6 +20,8 @@ pub struct AppState {
     pub setup: Arc<SetupCode>,
     pub throttle: Arc<LoginThrottle>,
     pub reveals: Arc<Reveals>,
+    pub usage: Arc<UsageBuffer>,
+    pub limiter: Arc<Limiter>,
 }
 
 /// The one-time setup code, present until the first admin exists.
@@ -49,7 +54,25 @@ impl AppState {
             setup: Arc::default(),
             throttle: Arc::default(),
             reveals: Arc::default(),
+            usage: Arc::default(),
+            limiter: Arc::default(),
         }
+    }
+
+    /// Adds usage not yet flushed to a stored token's totals.
+    pub fn overlay_usage(&self, t: &mut Token) {
+        if let Some(p) = self.usage.pending(&t.id) {
+            t.request_count += p.count;
+            if t.last_used_at.is_none_or(|at| p.last_at >= at) {
+                t.last_used_at = Some(p.last_at);
+                t.last_used_ip = Some(p.last_ip);
+            }
+        }
+    }
+
+    /// Per-hour limit of a tier.
+    pub fn per_hour(&self, tier: crate::domain::token::Tier) -> u32 {
+        self.config.per_hour(tier)
     }
 }
 

@@ -1,3 +1,133 @@
-//! The bearer JSON API under `/api/v1`.
+//! The bearer JSON API under `/api/v1`: one file per resource, each with `router()`.
 
+pub mod channels;
+pub mod grant;
+pub mod me;
 pub mod model;
+pub mod tokens;
+pub mod verify;
+
+use axum::extract::{FromRequest, OriginalUri, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::bearer::CallSlot;
+use crate::domain::now;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::usage::Hit;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(me::router())
+        .merge(tokens::router())
+        .merge(channels::router())
+        .merge(verify::router())
+        .layer(from_fn_with_state(state.clone(), track))
+}
+
+/// `{"data": …}`.
+#[derive(Serialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// `{"data": […], "next_cursor": …}`.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn data<T: Serialize>(value: T) -> Json<Data<T>> {
+    Json(Data { data: value })
+}
+
+/// JSON bodies whose rejections are our problem details: 400 malformed, 413 too large,
+/// 415 wrong content type, 422 wrong shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let (code, detail) = match status.as_u16() {
+                    413 => (
+                        "payload_too_large",
+                        "The request body is larger than 64 KiB.".to_owned(),
+                    ),
+                    415 => (
+                        "unsupported_media_type",
+                        "Send the body as JSON with Content-Type: application/json.".to_owned(),
+                    ),
+                    422 => {
+                        let mut errors = crate::domain::token::FieldErrors::new();
+                        crate::domain::token::add_error(&mut errors, "body", rejection.body_text());
+                        return Err(AppError::Validation(errors));
+                    }
+                    _ => (
+                        "invalid_json",
+                        format!("The body is not valid JSON: {}", rejection.body_text()),
+                    ),
+                };
+                Err(AppError::Body {
+                    status,
+                    code,
+                    detail,
+                })
+            }
+        }
+    }
+}
+
+/// Counts every request whose token passed the 401 checks (403s and 429s included) and adds
+/// the rate-limit headers of the tighter budget.
+async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let slot = CallSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().to_string();
+    let uri = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+    let path: String = uri.path().chars().take(200).collect();
+    let mut res = next.run(req).await;
+    if let Some((token_id, ip, budget)) = slot.take() {
+        let at = now();
+        state.usage.record(
+            &token_id,
+            Hit {
+                at,
+                method,
+                path,
+                status: res.status().as_u16(),
+                ip: ip.to_string(),
+            },
+        );
+        let h = res.headers_mut();
+        h.insert("x-ratelimit-limit", HeaderValue::from(budget.limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(budget.remaining));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
+        );
+    }
+    res
+}
+
+/// 404 for anything missing or belonging to another workspace.
+pub fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+pub fn ok<T: Serialize>(value: T) -> Response {
+    data(value).into_response()
+}

@@ -58,3 +58,56 @@ impl TokenObject {
         }
     }
 }
+
+/// A channel as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ChannelObject {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub created_at: String,
+}
+
+impl From<crate::db::channels::Channel> for ChannelObject {
+    fn from(c: crate::db::channels::Channel) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            kind: c.kind,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// `POST /tokens` and `PATCH /tokens/{id}` bodies (on PATCH every field is optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub channels: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub ip_allowlist: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+    pub rate_limit_tier: Option<String>,
+}
+
+/// The token object plus the secret, in create and regenerate responses only.
+#[derive(Debug, Serialize)]
+pub struct WithSecret {
+    #[serde(flatten)]
+    pub token: TokenObject,
+    pub secret: String,
+}

@@ -87,14 +87,25 @@ fn day_string(unix: i64) -> String {
 
 async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
     let start = now - (CHART_DAYS - 1) * 86_400;
-    let counts = db::usage::daily(&state.db, token_id, &day_string(start)).await?;
+    let mut counts = db::usage::daily(&state.db, token_id, &day_string(start)).await?;
+    if let Some(p) = state.usage.pending(token_id) {
+        counts.extend(
+            p.days
+                .into_iter()
+                .map(|(day, count)| db::usage::DayCount { day, count }),
+        );
+    }
     let days: Vec<(i64, i64)> = (0..CHART_DAYS)
         .map(|i| {
             let t = start + i * 86_400;
             let day = day_string(t);
             (
                 t,
-                counts.iter().find(|c| c.day == day).map_or(0, |c| c.count),
+                counts
+                    .iter()
+                    .filter(|c| c.day == day)
+                    .map(|c| c.count)
+                    .sum(),
             )
         })
         .collect();
@@ -127,9 +138,11 @@ async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
 }
 
 async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
-    db::tokens::get(&state.db, &m.workspace.id, id)
+    let mut t = db::tokens::get(&state.db, &m.workspace.id, id)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    state.overlay_usage(&mut t);
+    Ok(t)
 }
 
 async fn detail_page(
@@ -139,18 +152,37 @@ async fn detail_page(
     reveal: String,
 ) -> AppResult<Response> {
     let now = now();
-    let recent = db::usage::recent(&state.db, &token.id, 20)
-        .await?
+    let pending = state
+        .usage
+        .pending(&token.id)
+        .map(|p| p.recent)
+        .unwrap_or_default();
+    let mut recent: Vec<RecentView> = pending
         .into_iter()
-        .map(|r| RecentView {
-            at: When::new(r.at, now),
-            time: clock(r.at),
-            method: r.method,
-            path: r.path,
-            status: r.status,
-            ip: r.ip,
+        .rev()
+        .map(|h| RecentView {
+            at: When::new(h.at, now),
+            time: clock(h.at),
+            method: h.method,
+            path: h.path,
+            status: i64::from(h.status),
+            ip: h.ip,
         })
         .collect();
+    recent.extend(
+        db::usage::recent(&state.db, &token.id, 20)
+            .await?
+            .into_iter()
+            .map(|r| RecentView {
+                at: When::new(r.at, now),
+                time: clock(r.at),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                ip: r.ip,
+            }),
+    );
+    recent.truncate(20);
     let page = DetailPage {
         base: m.url("developer/api-tokens"),
         t: TokenView::new(token, now, state.config.per_hour(token.tier)),

@@ -84,7 +84,8 @@ async fn table(state: &AppState, m: &Member, p: &ListParams) -> AppResult<String
         after: parse_cursor(&p.after),
         limit: PAGE_SIZE,
     };
-    let (tokens, more) = db::tokens::list(&state.db, &m.workspace.id, &q).await?;
+    let (mut tokens, more) = db::tokens::list(&state.db, &m.workspace.id, &q).await?;
+    tokens.iter_mut().for_each(|t| state.overlay_usage(t));
     let now = now();
     let rows: Vec<TokenView> = tokens
         .iter()

@@ -1,0 +1,51 @@
+//! `GET /api/v1/channels` and `/channels/{id}`: only what the token's scope reaches.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+
+use super::model::ChannelObject;
+use super::{Page, not_found, ok};
+use crate::auth::bearer::{AnyToken, Bearer, BearerBeforeRate};
+use crate::db;
+use crate::error::{AppResult, BearerError};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/channels", get(list))
+        .route("/channels/{id}", get(one))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<AnyToken>,
+) -> AppResult<Response> {
+    let all = db::channels::list(&state.db, &caller.token.workspace_id).await?;
+    let data: Vec<ChannelObject> = all
+        .into_iter()
+        .filter(|c| caller.reaches_channel(&c.id))
+        .map(ChannelObject::from)
+        .collect();
+    Ok(Json(Page {
+        data,
+        next_cursor: None,
+    })
+    .into_response())
+}
+
+async fn one(
+    State(state): State<AppState>,
+    BearerBeforeRate(caller, _): BearerBeforeRate<AnyToken>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let channel = db::channels::get(&state.db, &caller.token.workspace_id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !caller.reaches_channel(&channel.id) {
+        return Err(BearerError::ChannelNotAllowed.into());
+    }
+    caller.check_rate()?;
+    Ok(ok(ChannelObject::from(channel)))
+}

@@ -1,0 +1,471 @@
+//! `/api/v1/tokens`: list, read, create, update, regenerate, revoke, reactivate, delete, usage.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use super::grant::{check_grant, check_target};
+use super::model::{TokenBody, TokenObject, WithSecret};
+use super::{ApiJson, Page, not_found, ok};
+use crate::auth::bearer::{Bearer, Caller, TokensDelete, TokensRead, TokensWrite};
+use crate::db::audit::Actor;
+use crate::db::tokens::{Creator, ListQuery, Token};
+use crate::db::{self};
+use crate::domain::ip::IpAllowlist;
+use crate::domain::now;
+use crate::domain::secret::Secret;
+use crate::domain::status::Status;
+use crate::domain::token::{
+    ChannelScope, FieldErrors, Tier, TokenDraft, TokenName, add_error, parse_description,
+    parse_expires_at, rfc3339,
+};
+use crate::error::{AppError, AppResult};
+use crate::ops;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tokens", get(list).post(create))
+        .route("/tokens/{id}", get(one).patch(update).delete(remove))
+        .route("/tokens/{id}/regenerate", post(regenerate))
+        .route("/tokens/{id}/revoke", post(revoke))
+        .route("/tokens/{id}/reactivate", post(reactivate))
+        .route("/tokens/{id}/usage", get(usage))
+}
+
+pub const DEFAULT_LIMIT: i64 = 25;
+pub const MAX_LIMIT: i64 = 100;
+
+fn object(state: &AppState, mut t: Token) -> TokenObject {
+    state.overlay_usage(&mut t);
+    TokenObject::new(&t, now(), &state.config)
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
+    db::tokens::get(&state.db, &caller.token.workspace_id, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+fn encode_cursor(t: &Token) -> String {
+    format!("{}.{}", t.created_at, t.id)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensRead>,
+    Query(q): Query<HashMap<String, String>>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let status = match q.get("status").map(String::as_str) {
+        None | Some("") | Some("all") => None,
+        Some(s) => Status::parse(s).or_else(|| {
+            add_error(
+                &mut errors,
+                "status",
+                "must be one of active, expiring_soon, expired, revoked",
+            );
+            None
+        }),
+    };
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                add_error(
+                    &mut errors,
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_LIMIT}"),
+                );
+                DEFAULT_LIMIT
+            }
+        },
+    };
+    let after = match q.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let parsed = c
+                .split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())));
+            if parsed.is_none() {
+                add_error(
+                    &mut errors,
+                    "cursor",
+                    "is not a cursor returned by this endpoint",
+                );
+            }
+            parsed
+        }
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let query = ListQuery {
+        status,
+        search: q.get("q").cloned().unwrap_or_default(),
+        after,
+        limit,
+    };
+    let (tokens, more) = db::tokens::list(&state.db, &caller.token.workspace_id, &query).await?;
+    let next_cursor = tokens.last().filter(|_| more).map(encode_cursor);
+    let data = tokens.into_iter().map(|t| object(&state, t)).collect();
+    Ok(Json(Page { data, next_cursor }).into_response())
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensRead>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let t = load(&state, &caller, &id).await?;
+    Ok(ok(object(&state, t)))
+}
+
+/// Starting values a body's absent fields fall back to.
+struct Base {
+    name: Option<String>,
+    description: String,
+    permissions: Option<Vec<String>>,
+    channels: ChannelScope,
+    ip_allowlist: IpAllowlist,
+    expires_at: Option<i64>,
+    tier: Tier,
+}
+
+impl Base {
+    fn for_create(caller: &Caller) -> Self {
+        let own = &caller.token;
+        let restricted = !caller.is_admin();
+        Self {
+            name: None,
+            description: String::new(),
+            permissions: None,
+            channels: own.channel_ids(),
+            ip_allowlist: if restricted {
+                own.ip_allowlist.clone()
+            } else {
+                IpAllowlist::default()
+            },
+            expires_at: if restricted { own.expires_at } else { None },
+            tier: Tier::Standard,
+        }
+    }
+
+    fn of(t: &Token) -> Self {
+        Self {
+            name: Some(t.name.clone()),
+            description: t.description.clone(),
+            permissions: Some(t.permissions.iter().map(str::to_owned).collect()),
+            channels: t.channel_ids(),
+            ip_allowlist: t.ip_allowlist.clone(),
+            expires_at: t.expires_at,
+            tier: t.tier,
+        }
+    }
+}
+
+/// Applies a body over a base and validates every field (422 lists each problem).
+fn build(state: &AppState, body: TokenBody, base: Base) -> AppResult<TokenDraft> {
+    let mut e = FieldErrors::new();
+    let name = match body.name.or(base.name) {
+        None => {
+            add_error(&mut e, "name", "is required");
+            None
+        }
+        Some(n) => TokenName::parse(&n)
+            .map_err(|m| add_error(&mut e, "name", m))
+            .ok(),
+    };
+    let description = match body.description {
+        None => base.description,
+        Some(d) => parse_description(&d).unwrap_or_else(|m| {
+            add_error(&mut e, "description", m);
+            String::new()
+        }),
+    };
+    let permissions = match body.permissions.or(base.permissions) {
+        None => {
+            add_error(&mut e, "permissions", "is required");
+            None
+        }
+        Some(p) => state
+            .config
+            .permissions
+            .parse_set(p.iter().map(String::as_str))
+            .map_err(|ms| {
+                ms.into_iter()
+                    .for_each(|m| add_error(&mut e, "permissions", m))
+            })
+            .ok(),
+    };
+    let channels = match body.channels {
+        None => base.channels,
+        Some(None) => None,
+        Some(Some(list)) if list.is_empty() => {
+            add_error(
+                &mut e,
+                "channels",
+                "must list at least one channel id; send null for all channels",
+            );
+            None
+        }
+        Some(Some(mut list)) => {
+            list.sort();
+            list.dedup();
+            Some(list)
+        }
+    };
+    let ip_allowlist = match body.ip_allowlist {
+        None => base.ip_allowlist,
+        Some(None) => IpAllowlist::default(),
+        Some(Some(list)) => IpAllowlist::parse_lines(list.iter().map(String::as_str))
+            .unwrap_or_else(|ms| {
+                ms.into_iter()
+                    .for_each(|m| add_error(&mut e, "ip_allowlist", m));
+                IpAllowlist::default()
+            }),
+    };
+    let expires_at = match body.expires_at {
+        None => base.expires_at,
+        Some(None) => None,
+        Some(Some(s)) => parse_expires_at(&s, now())
+            .map_err(|m| add_error(&mut e, "expires_at", m))
+            .ok(),
+    };
+    let tier = match body.rate_limit_tier {
+        None => base.tier,
+        Some(t) => Tier::parse(&t).unwrap_or_else(|| {
+            add_error(&mut e, "rate_limit_tier", "must be standard or admin");
+            Tier::Standard
+        }),
+    };
+    match (name, permissions) {
+        (Some(name), Some(permissions)) if e.is_empty() => Ok(TokenDraft {
+            name,
+            description,
+            permissions,
+            channels,
+            ip_allowlist,
+            expires_at,
+            tier,
+        }),
+        _ => Err(AppError::Validation(e)),
+    }
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor::token(&caller.token.id, &caller.token.name)
+}
+
+fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ctx<'a> {
+    ops::Ctx {
+        db: &state.db,
+        workspace_id: &caller.token.workspace_id,
+        actor,
+        ip: Some(caller.ip),
+        on_change: &ops::no_hook,
+    }
+}
+
+/// A response that carries a secret: never cached.
+fn with_secret(state: &AppState, status: StatusCode, t: Token, secret: &Secret) -> Response {
+    let location = format!("/api/v1/tokens/{}", t.id);
+    let body = WithSecret {
+        token: object(state, t),
+        secret: secret.expose().to_owned(),
+    };
+    let mut res = (status, super::data(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&location)
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensWrite>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> AppResult<Response> {
+    let draft = build(&state, body, Base::for_create(&caller))?;
+    check_grant(&caller, &draft)?;
+    let actor = actor(&caller);
+    let by = Creator {
+        kind: "token",
+        id: Some(&caller.token.id),
+        name: &caller.token.name,
+    };
+    let (t, secret) = ops::create(
+        &ctx(&state, &caller, &actor),
+        &draft,
+        &state.config.token_prefix,
+        &by,
+    )
+    .await?;
+    Ok(with_secret(&state, StatusCode::CREATED, t, &secret))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensWrite>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> AppResult<Response> {
+    let old = load(&state, &caller, &id).await?;
+    check_target(&caller, &old)?;
+    let draft = build(&state, body, Base::of(&old))?;
+    check_grant(&caller, &draft)?;
+    let actor = actor(&caller);
+    let t = ops::update(&ctx(&state, &caller, &actor), &old, &draft).await?;
+    Ok(ok(object(&state, t)))
+}
+
+async fn regenerate(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensWrite>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let old = load(&state, &caller, &id).await?;
+    check_target(&caller, &old)?;
+    let actor = actor(&caller);
+    let (t, secret) = ops::regenerate(
+        &ctx(&state, &caller, &actor),
+        &old,
+        &state.config.token_prefix,
+    )
+    .await?;
+    Ok(with_secret(&state, StatusCode::OK, t, &secret))
+}
+
+async fn set_revoked(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    revoked: bool,
+) -> AppResult<Response> {
+    let old = load(&state, &caller, &id).await?;
+    check_target(&caller, &old)?;
+    let actor = actor(&caller);
+    let t = ops::set_revoked(&ctx(&state, &caller, &actor), &old, revoked).await?;
+    Ok(ok(object(&state, t)))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensWrite>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    set_revoked(state, caller, id, true).await
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensWrite>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    set_revoked(state, caller, id, false).await
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensDelete>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let old = load(&state, &caller, &id).await?;
+    check_target(&caller, &old)?;
+    let actor = actor(&caller);
+    ops::delete(&ctx(&state, &caller, &actor), &old).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize)]
+struct DayCount {
+    date: String,
+    count: i64,
+}
+
+#[derive(Serialize)]
+struct RecentRequest {
+    at: String,
+    method: String,
+    path: String,
+    status: i64,
+    ip: String,
+}
+
+#[derive(Serialize)]
+struct Usage {
+    request_count: i64,
+    last_used_at: Option<String>,
+    last_used_ip: Option<String>,
+    /// The last 30 days, oldest first, zeros included.
+    daily: Vec<DayCount>,
+    /// Newest first, at most 100.
+    recent: Vec<RecentRequest>,
+}
+
+async fn usage(
+    State(state): State<AppState>,
+    Bearer(caller, _): Bearer<TokensRead>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let mut t = load(&state, &caller, &id).await?;
+    state.overlay_usage(&mut t);
+    let now = now();
+    let start = now - 29 * 86_400;
+    let stored = db::usage::daily(&state.db, &t.id, &crate::usage::day_of(start)).await?;
+    let pending = state.usage.pending(&t.id).unwrap_or_default();
+    let daily = (0..30)
+        .map(|i| {
+            let date = crate::usage::day_of(start + i * 86_400);
+            let count = stored
+                .iter()
+                .filter(|d| d.day == date)
+                .map(|d| d.count)
+                .sum::<i64>()
+                + pending.days.get(&date).copied().unwrap_or(0);
+            DayCount { date, count }
+        })
+        .collect();
+    let mut recent: Vec<RecentRequest> = pending
+        .recent
+        .iter()
+        .rev()
+        .map(|h| RecentRequest {
+            at: rfc3339(h.at),
+            method: h.method.clone(),
+            path: h.path.clone(),
+            status: i64::from(h.status),
+            ip: h.ip.clone(),
+        })
+        .collect();
+    recent.extend(
+        db::usage::recent(&state.db, &t.id, crate::usage::RECENT_KEPT)
+            .await?
+            .into_iter()
+            .map(|r| RecentRequest {
+                at: rfc3339(r.at),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                ip: r.ip,
+            }),
+    );
+    recent.truncate(crate::usage::RECENT_KEPT as usize);
+    Ok(ok(Usage {
+        request_count: t.request_count,
+        last_used_at: t.last_used_at.map(rfc3339),
+        last_used_ip: t.last_used_ip,
+        daily,
+        recent,
+    }))
+}

@@ -1,0 +1,923 @@
+//! The bearer JSON API: every error code with status, content type and WWW-Authenticate;
+//! success shapes; escalation; workspace isolation; immediate revocation; verify codes.
+
+use keyward::db::{audit::Actor, tokens::Creator};
+use keyward::domain::token::{TokenDraft, TokenName};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, client};
+
+/// Creates a token directly (as the CLI would); returns (id, secret).
+pub async fn token(
+    app: &TestApp,
+    slug: &str,
+    perms: &[&str],
+    adjust: impl FnOnce(&mut TokenDraft),
+) -> (String, String) {
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut draft = TokenDraft {
+        name: TokenName::parse("script").unwrap(),
+        description: String::new(),
+        permissions: app
+            .state
+            .config
+            .permissions
+            .parse_set(perms.iter().copied())
+            .unwrap(),
+        channels: None,
+        ip_allowlist: Default::default(),
+        expires_at: None,
+        tier: Default::default(),
+    };
+    adjust(&mut draft);
+    let actor = Actor::cli();
+    let ctx = keyward::ops::Ctx {
+        db: &app.state.db,
+        workspace_id: &ws.id,
+        actor: &actor,
+        ip: None,
+        on_change: &keyward::ops::no_hook,
+    };
+    let by = Creator {
+        kind: "cli",
+        id: None,
+        name: "command line",
+    };
+    let (t, s) = keyward::ops::create(&ctx, &draft, "kw_", &by)
+        .await
+        .unwrap();
+    (t.id, s.expose().to_owned())
+}
+
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    secret: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut req = client().request(method, app.url(path));
+    if let Some(s) = secret {
+        req = req.header("authorization", format!("Bearer {s}"));
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+async fn get(app: &TestApp, path: &str, secret: &str) -> Response {
+    call(app, Method::GET, path, Some(secret), None).await
+}
+
+/// Asserts a problem+json error and returns its body.
+async fn problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status, "expected {code}");
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/problem+json",
+        "{code}"
+    );
+    let www = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    match status {
+        401 if code == "missing_token" => {
+            assert_eq!(www.as_deref(), Some(r#"Bearer realm="keyward""#))
+        }
+        401 => assert!(
+            www.as_deref().unwrap().contains(r#"error="invalid_token""#),
+            "{www:?}"
+        ),
+        403 if code != "not_found" => assert!(
+            www.as_deref()
+                .unwrap()
+                .contains(r#"error="insufficient_scope""#),
+            "{www:?}"
+        ),
+        _ => {}
+    }
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code);
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}
+
+async fn setup(app: &TestApp) -> String {
+    app.setup().await.1
+}
+
+#[tokio::test]
+async fn each_401_code_with_its_www_authenticate() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    problem(
+        call(&app, Method::GET, "/api/v1/me", None, None).await,
+        401,
+        "missing_token",
+    )
+    .await;
+    problem(
+        get(&app, "/api/v1/me", "not-a-token").await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let mut bad_checksum = secret.clone();
+    bad_checksum.replace_range(5..6, if &secret[5..6] == "a" { "b" } else { "a" });
+    problem(
+        get(&app, "/api/v1/me", &bad_checksum).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let unknown = keyward::domain::secret::Secret::generate("kw_");
+    problem(
+        get(&app, "/api/v1/me", unknown.expose()).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let (_, expired) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    sqlx::query("UPDATE tokens SET expires_at = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    problem(
+        get(&app, "/api/v1/me", &expired).await,
+        401,
+        "token_expired",
+    )
+    .await;
+    sqlx::query("UPDATE tokens SET revoked_at = 1")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    problem(
+        get(&app, "/api/v1/me", &expired).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let (id, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let res = client()
+        .get(app.url("/api/v1/me"))
+        .header("authorization", format!("bEaReR {secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for h in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        assert!(res.headers().contains_key(h), "{h}");
+    }
+    let body: Value = res.json().await.unwrap();
+    let me = &body["data"];
+    assert_eq!(me["workspace"]["slug"], slug);
+    assert_eq!(me["workspace"]["name"], "Acme Inc.");
+    assert_eq!(me["token"]["id"], id);
+    assert_eq!(me["token"]["status"], "active");
+    assert_eq!(me["token"]["permissions"], json!(["chats:read"]));
+    assert_eq!(me["token"]["channels"], Value::Null);
+    assert_eq!(
+        me["token"]["rate_limit"],
+        json!({"tier": "standard", "per_hour": 1000})
+    );
+    assert_eq!(me["token"]["created_by"]["type"], "cli");
+    assert!(
+        me["token"]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with(&secret[..7])
+    );
+    assert!(
+        !body.to_string().contains(&secret),
+        "the secret is never echoed"
+    );
+}
+
+#[tokio::test]
+async fn each_403_code_with_insufficient_scope() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
+        .await
+        .unwrap();
+    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
+        .await
+        .unwrap();
+    let (_, far) = token(&app, &slug, &["admin"], |d| {
+        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["203.0.113.0/24"]).unwrap();
+    })
+    .await;
+    problem(get(&app, "/api/v1/me", &far).await, 403, "ip_not_allowed").await;
+    let (_, reader) = token(&app, &slug, &["chats:read"], |d| {
+        d.channels = Some(vec![a.id.clone()])
+    })
+    .await;
+    problem(
+        get(&app, "/api/v1/tokens", &reader).await,
+        403,
+        "insufficient_permission",
+    )
+    .await;
+    problem(
+        get(&app, &format!("/api/v1/channels/{}", b.id), &reader).await,
+        403,
+        "channel_not_allowed",
+    )
+    .await;
+    let ok = get(&app, &format!("/api/v1/channels/{}", a.id), &reader).await;
+    assert_eq!(ok.status(), 200);
+    let list: Value = get(&app, "/api/v1/channels", &reader)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["name"], "A");
+    assert_eq!(list["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_standard = 3).await;
+    let slug = setup(&app).await;
+    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    for remaining in [2, 1, 0] {
+        let res = get(&app, "/api/v1/me", &secret).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(
+            res.headers()["x-ratelimit-remaining"],
+            remaining.to_string().as_str()
+        );
+    }
+    let res = get(&app, "/api/v1/me", &secret).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1200).contains(&retry), "{retry}");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
+    let reset: i64 = res.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset > keyward::domain::now());
+    problem(res, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn the_workspace_ceiling_applies_across_tokens() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_workspace = Some(4)).await;
+    let slug = setup(&app).await;
+    let (_, one) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, two) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    for s in [&one, &two, &one, &two] {
+        assert_eq!(get(&app, "/api/v1/me", s).await.status(), 200);
+    }
+    let res = get(&app, "/api/v1/me", &two).await;
+    assert_eq!(res.headers()["x-ratelimit-limit"], "4");
+    problem(res, 429, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn bad_bodies_and_routes_are_problem_details() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let auth = format!("Bearer {admin}");
+    let c = client();
+    let malformed = c
+        .post(app.url("/api/v1/tokens"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    problem(malformed, 400, "invalid_json").await;
+    let wrong_type = c
+        .post(app.url("/api/v1/tokens"))
+        .header("authorization", &auth)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(wrong_type, 415, "unsupported_media_type").await;
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(70 * 1024));
+    let too_large = c
+        .post(app.url("/api/v1/tokens"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    problem(too_large, 413, "payload_too_large").await;
+    problem(get(&app, "/api/v1/nowhere", &admin).await, 404, "not_found").await;
+    let wrong_method = call(&app, Method::PUT, "/api/v1/me", Some(&admin), None).await;
+    assert!(wrong_method.headers().contains_key("allow"));
+    problem(wrong_method, 405, "method_not_allowed").await;
+    let invalid = call(&app, Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({"name": "", "permissions": ["nope"], "ip_allowlist": ["x"], "expires_at": "2000-01-01T00:00:00Z", "channels": []}))).await;
+    let body = problem(invalid, 422, "validation_failed").await;
+    for field in [
+        "name",
+        "permissions",
+        "ip_allowlist",
+        "expires_at",
+        "channels",
+    ] {
+        assert!(body["errors"][field].is_array(), "{field}: {body}");
+    }
+    let wrong_shape = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(json!({"name": 5})),
+    )
+    .await;
+    problem(wrong_shape, 422, "validation_failed").await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        keyward::db::tokens::count(&app.state.db, &ws.id)
+            .await
+            .unwrap(),
+        1,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoints_have_their_shapes() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let (admin_id, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let ch = keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp", "whatsapp")
+        .await
+        .unwrap();
+
+    let res = call(&app, Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({
+        "name": "Zapier", "description": "orders", "permissions": ["messages:send"], "channels": [ch.id],
+        "ip_allowlist": ["10.0.0.0/8"], "expires_at": "2099-01-01T00:00:00Z", "rate_limit_tier": "admin"
+    }))).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let created: Value = res.json().await.unwrap();
+    let t = &created["data"];
+    let id = t["id"].as_str().unwrap().to_owned();
+    assert!(keyward::domain::secret::Secret::parse(t["secret"].as_str().unwrap()).is_some());
+    assert_eq!(t["channels"], json!([{"id": ch.id, "name": "WhatsApp"}]));
+    assert_eq!(t["ip_allowlist"], json!(["10.0.0.0/8"]));
+    assert_eq!(t["expires_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(t["rate_limit"], json!({"tier": "admin", "per_hour": 5000}));
+    assert_eq!(
+        t["created_by"],
+        json!({"type": "token", "id": admin_id, "name": "script"})
+    );
+    assert_eq!(t["request_count"], 0);
+
+    let one: Value = get(&app, &format!("/api/v1/tokens/{id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["data"]["name"], "Zapier");
+    assert!(one["data"].get("secret").is_none());
+
+    let patched: Value = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        Some(json!({"name": "Zapier 2", "channels": null})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(patched["data"]["name"], "Zapier 2");
+    assert_eq!(patched["data"]["channels"], Value::Null);
+    assert_eq!(
+        patched["data"]["description"], "orders",
+        "untouched fields stay"
+    );
+
+    let page1: Value = get(&app, "/api/v1/tokens?limit=1", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2: Value = get(
+        &app,
+        &format!("/api/v1/tokens?limit=1&cursor={cursor}"),
+        &admin,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page2["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page2["next_cursor"], Value::Null);
+    assert_ne!(page1["data"][0]["id"], page2["data"][0]["id"]);
+    problem(
+        get(&app, "/api/v1/tokens?limit=101", &admin).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let revoked_only: Value = get(&app, "/api/v1/tokens?status=revoked", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked_only["data"], json!([]));
+
+    let revoked: Value = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/revoke"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(revoked["data"]["status"], "revoked");
+    let back: Value = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/reactivate"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(back["data"]["status"], "active");
+    let regen = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/regenerate"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(regen.headers()["cache-control"], "no-store");
+    let regen: Value = regen.json().await.unwrap();
+    assert_ne!(regen["data"]["secret"], t["secret"]);
+
+    let usage: Value = get(&app, &format!("/api/v1/tokens/{admin_id}/usage"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["data"]["daily"].as_array().unwrap().len(), 30);
+    assert!(usage["data"]["request_count"].as_i64().unwrap() >= 9);
+    // A request is counted once answered: the newest recorded one is the regenerate.
+    assert_eq!(
+        usage["data"]["recent"][0]["path"],
+        format!("/api/v1/tokens/{id}/regenerate")
+    );
+    assert_eq!(usage["data"]["recent"][0]["method"], "POST");
+
+    let del = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(del.status(), 204);
+    problem(
+        get(&app, &format!("/api/v1/tokens/{id}"), &admin).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_request() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (id, victim) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    assert_eq!(get(&app, "/api/v1/me", &victim).await.status(), 200);
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/revoke"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    problem(get(&app, "/api/v1/me", &victim).await, 401, "token_revoked").await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/reactivate"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let regen: Value = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{id}/regenerate"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    problem(get(&app, "/api/v1/me", &victim).await, 401, "invalid_token").await;
+    let fresh = regen["data"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(get(&app, "/api/v1/me", &fresh).await.status(), 200);
+    let patch = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        Some(json!({"permissions": ["messages:send"]})),
+    )
+    .await;
+    assert_eq!(patch.status(), 200);
+    let (_, reader) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        Some(json!({"permissions": ["tokens:read"]})),
+    )
+    .await;
+    assert_eq!(
+        get(&app, "/api/v1/tokens", &fresh).await.status(),
+        200,
+        "the added permission works at once"
+    );
+    call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        Some(json!({"permissions": ["chats:read"]})),
+    )
+    .await;
+    problem(
+        get(&app, "/api/v1/tokens", &fresh).await,
+        403,
+        "insufficient_permission",
+    )
+    .await;
+    call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    problem(get(&app, "/api/v1/me", &fresh).await, 401, "invalid_token").await;
+    assert_eq!(get(&app, "/api/v1/me", &reader).await.status(), 200);
+}
+
+#[tokio::test]
+async fn escalation_is_refused_and_nothing_is_created_or_changed() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
+        .await
+        .unwrap();
+    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
+        .await
+        .unwrap();
+    let far = keyward::domain::now() + 10 * 86_400;
+    let (_, writer) = token(&app, &slug, &["tokens:write", "chats:read"], |d| {
+        d.channels = Some(vec![a.id.clone()]);
+        d.expires_at = Some(far);
+    })
+    .await;
+    let (admin_id, _) = token(&app, &slug, &["admin"], |_| {}).await;
+    let before = keyward::db::tokens::count(&app.state.db, &ws.id)
+        .await
+        .unwrap();
+    for body in [
+        json!({"name": "x", "permissions": ["messages:send"]}),
+        json!({"name": "x", "permissions": ["chats:read"], "channels": [b.id]}),
+        json!({"name": "x", "permissions": ["chats:read"], "channels": null}),
+        json!({"name": "x", "permissions": ["chats:read"], "expires_at": null}),
+        json!({"name": "x", "permissions": ["chats:read"], "expires_at": "2099-01-01T00:00:00Z"}),
+    ] {
+        let res = call(
+            &app,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&writer),
+            Some(body.clone()),
+        )
+        .await;
+        problem(res, 403, "insufficient_permission").await;
+    }
+    assert_eq!(
+        keyward::db::tokens::count(&app.state.db, &ws.id)
+            .await
+            .unwrap(),
+        before
+    );
+    // Within its own bounds it may create; omitted fields inherit its scope and expiry.
+    let ok: Value = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&writer),
+        Some(json!({"name": "child", "permissions": ["chats:read"]})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ok["data"]["channels"], json!([{"id": a.id, "name": "A"}]));
+    assert_eq!(
+        ok["data"]["expires_at"],
+        keyward::domain::token::rfc3339(far)
+    );
+    // It may not act on a broader token.
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tokens/{admin_id}/revoke"),
+        Some(&writer),
+        None,
+    )
+    .await;
+    problem(res, 403, "insufficient_permission").await;
+    let admin_token = keyward::db::tokens::get(&app.state.db, &ws.id, &admin_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(admin_token.revoked_at.is_none());
+}
+
+#[tokio::test]
+async fn another_workspaces_ids_are_404() {
+    let app = TestApp::spawn().await;
+    let slug = setup(&app).await;
+    let other = app
+        .other_admin_with_workspace("bob@other.io", "Other")
+        .await;
+    let (theirs, their_secret) = token(&app, &other, &["admin"], |_| {}).await;
+    let ows = keyward::db::workspaces::by_slug(&app.state.db, &other)
+        .await
+        .unwrap()
+        .unwrap();
+    let their_channel = keyward::db::channels::create(&app.state.db, &ows.id, "Theirs", "sms")
+        .await
+        .unwrap();
+    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/tokens/{theirs}")),
+        (Method::GET, format!("/api/v1/tokens/{theirs}/usage")),
+        (Method::PATCH, format!("/api/v1/tokens/{theirs}")),
+        (Method::POST, format!("/api/v1/tokens/{theirs}/revoke")),
+        (Method::POST, format!("/api/v1/tokens/{theirs}/regenerate")),
+        (Method::DELETE, format!("/api/v1/tokens/{theirs}")),
+        (
+            Method::GET,
+            format!("/api/v1/channels/{}", their_channel.id),
+        ),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"name": "pwned"}));
+        problem(
+            call(&app, method.clone(), &path, Some(&admin), body).await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+    assert_eq!(
+        get(&app, "/api/v1/me", &their_secret).await.status(),
+        200,
+        "untouched"
+    );
+    let v: Value = call(
+        &app,
+        Method::POST,
+        "/api/v1/verify",
+        Some(&admin),
+        Some(json!({"token": their_secret})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["data"]["code"], "invalid_token");
+    assert_eq!(v["data"]["token"], Value::Null);
+}
+
+#[tokio::test]
+async fn verify_returns_each_reason_code_and_counts_a_use() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_standard = 2).await;
+    let slug = setup(&app).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
+        .await
+        .unwrap();
+    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
+        .await
+        .unwrap();
+    let (_, verifier) = token(&app, &slug, &["tokens:verify"], |d| {
+        d.tier = keyward::domain::token::Tier::Admin
+    })
+    .await;
+    let verify = |body: Value| {
+        let app = &app;
+        let verifier = verifier.clone();
+        async move {
+            call(
+                app,
+                Method::POST,
+                "/api/v1/verify",
+                Some(&verifier),
+                Some(body),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+        }
+    };
+    let (id, subject) = token(&app, &slug, &["messages:send"], |d| {
+        d.channels = Some(vec![a.id.clone()]);
+        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
+    })
+    .await;
+    let v = verify(
+        json!({"token": subject, "permission": "messages:send", "channel": a.id, "ip": "10.1.2.3"}),
+    )
+    .await;
+    assert_eq!(v["data"]["valid"], true);
+    assert_eq!(v["data"]["code"], "valid");
+    assert_eq!(v["data"]["token"]["id"], id);
+    assert_eq!(v["data"]["ratelimit"]["limit"], 2);
+    assert_eq!(v["data"]["ratelimit"]["remaining"], 1);
+    assert_eq!(
+        verify(json!({"token": subject, "ip": "192.0.2.1"})).await["data"]["code"],
+        "ip_not_allowed"
+    );
+    // Fail closed: an allowlisted token verified without an IP.
+    assert_eq!(
+        verify(json!({"token": "kw_garbage"})).await["data"]["code"],
+        "invalid_token"
+    );
+    let (_, open) = token(&app, &slug, &["messages:send"], |d| {
+        d.channels = Some(vec![a.id.clone()])
+    })
+    .await;
+    assert_eq!(
+        verify(json!({"token": open, "permission": "chats:read"})).await["data"]["code"],
+        "insufficient_permission"
+    );
+    assert_eq!(
+        verify(json!({"token": open, "channel": b.id})).await["data"]["code"],
+        "channel_not_allowed"
+    );
+    assert_eq!(
+        verify(json!({"token": open})).await["data"]["code"],
+        "rate_limited",
+        "the verified token's budget of 2 is spent"
+    );
+    let (rid, revoked) = token(&app, &slug, &["messages:send"], |_| {}).await;
+    sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
+        .bind(&rid)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let v = verify(json!({"token": revoked})).await;
+    assert_eq!(v["data"]["code"], "token_revoked");
+    assert_eq!(v["data"]["valid"], false);
+    sqlx::query("UPDATE tokens SET revoked_at = NULL, expires_at = 1 WHERE id = ?")
+        .bind(&rid)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(json!({"token": revoked})).await["data"]["code"],
+        "token_expired"
+    );
+    assert_eq!(
+        verify(json!({"token": subject})).await["data"]["code"],
+        "ip_not_allowed"
+    );
+    // Counted as uses of the verified token.
+    let t = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let pending = app.state.usage.pending(&t.id).map_or(0, |p| p.count);
+    assert_eq!(t.request_count + pending, 3);
+    // Without tokens:verify the endpoint is refused.
+    let (_, plain) = token(&app, &slug, &["messages:send"], |_| {}).await;
+    problem(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/verify",
+            Some(&plain),
+            Some(json!({"token": open})),
+        )
+        .await,
+        403,
+        "insufficient_permission",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn five_requests_are_counted_within_two_seconds_in_the_api_and_the_detail_page() {
+    let app = TestApp::spawn().await;
+    let (c, slug) = app.setup().await;
+    let (id, secret) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    for _ in 0..5 {
+        assert_eq!(get(&app, "/api/v1/channels", &secret).await.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.request_count, 5, "flushed to the database");
+    let one: Value = get(&app, &format!("/api/v1/tokens/{id}"), &secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one["data"]["request_count"], 5,
+        "a request is counted once answered"
+    );
+    assert_eq!(one["data"]["last_used_ip"], "127.0.0.1");
+    let html = c
+        .get(app.url(&format!("/w/{slug}/settings/developer/api-tokens/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<span class="stat-value" id="stat-requests">6</span>"#),
+        "detail page shows the count"
+    );
+    assert!(html.contains("/api/v1/channels"));
+}
