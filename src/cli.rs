@@ -204,7 +204,7 @@ async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace,
 
 async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
     let prefix = config.token_prefix.clone();
-    let catalog = config.permissions.clone();
+    let catalog = config.permission_catalog.clone();
     let state = crate::prepare(config).await?;
     let db = &state.db;
     match command {

@@ -77,12 +77,12 @@ pub struct Config {
     /// The deployment's own API permissions, `code=Label` separated by commas.
     #[arg(
         long,
-        env = "KEYWARD_PERMISSIONS",
+        env = "KEYWARD_PERMISSION_CATALOG",
         default_value = Catalog::DEFAULT_SPEC,
         value_parser = Catalog::parse_spec,
         global = true
     )]
-    pub permissions: Catalog,
+    pub permission_catalog: Catalog,
 
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` works too.
     #[arg(long, env = "KEYWARD_LOG", default_value = "info", global = true)]
@@ -102,7 +102,7 @@ impl Config {
             rate_limit_standard: 1000,
             rate_limit_admin: 5000,
             rate_limit_workspace: None,
-            permissions: Catalog::default(),
+            permission_catalog: Catalog::default(),
             log: "warn".into(),
         }
     }

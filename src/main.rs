@@ -7,7 +7,12 @@ use keyward::cli::{Cli, run};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Subcommands are for scripts: only warnings and errors on stderr unless asked otherwise.
+    let is_server = matches!(cli.command, None | Some(keyward::cli::Command::Serve));
+    if !is_server && std::env::var_os("KEYWARD_LOG").is_none() && cli.config.log == "info" {
+        cli.config.log = "warn".into();
+    }
     keyward::init_tracing(&cli.config);
     run(cli).await
 }

@@ -196,7 +196,7 @@ fn build(state: &AppState, body: TokenBody, base: Base) -> AppResult<TokenDraft>
         }
         Some(p) => state
             .config
-            .permissions
+            .permission_catalog
             .parse_set(p.iter().map(String::as_str))
             .map_err(|ms| {
                 ms.into_iter()

@@ -25,7 +25,7 @@ pub async fn token(
         permissions: app
             .state
             .config
-            .permissions
+            .permission_catalog
             .parse_set(perms.iter().copied())
             .unwrap(),
         channels: None,

@@ -102,7 +102,7 @@ impl TokenForm {
         let description = e.take("description", parse_description(&self.description));
         let permissions = state
             .config
-            .permissions
+            .permission_catalog
             .parse_set(self.permissions.iter().map(String::as_str))
             .map_err(|ms| ms.into_iter().for_each(|m| e.add("permissions", m)))
             .ok();
@@ -183,7 +183,7 @@ async fn form_page(
     status: StatusCode,
 ) -> AppResult<Response> {
     let base = m.url("developer/api-tokens");
-    let all = state.config.permissions.all();
+    let all = state.config.permission_catalog.all();
     let page = FormPage {
         action: editing.map_or_else(|| base.clone(), |t| format!("{base}/{}/edit", t.id)),
         editing: editing.map(|t| (t.id.clone(), t.name.clone())),
