@@ -169,7 +169,8 @@ pub struct ErrorInfo {
     pub detail: String,
 }
 
-#[derive(Serialize)]
+/// RFC 9457 problem details.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem<'a> {
     #[serde(rename = "type")]
     pub kind: String,
@@ -177,7 +178,9 @@ pub struct Problem<'a> {
     pub status: u16,
     pub detail: &'a str,
     pub code: &'a str,
+    /// Messages per field, on 422 only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
     pub errors: Option<&'a FieldErrors>,
 }
 

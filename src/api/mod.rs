@@ -1,6 +1,7 @@
 //! The bearer JSON API under `/api/v1`: one file per resource, each with `router()`.
 
 pub mod channels;
+pub mod docs;
 pub mod grant;
 pub mod me;
 pub mod model;
@@ -31,13 +32,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// `{"data": …}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Data<T> {
     pub data: T,
 }
 
 /// `{"data": […], "next_cursor": …}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

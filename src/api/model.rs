@@ -1,26 +1,31 @@
 //! JSON shapes of the API: the token object and its parts.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Config;
 use crate::db::tokens::{ChannelRef, CreatedBy, Token};
 use crate::domain::status::Status;
 use crate::domain::token::{Tier, rfc3339};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RateLimit {
     pub tier: Tier,
     pub per_hour: u32,
 }
 
 /// The token object of SPEC §6. Times are RFC 3339 UTC.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenObject {
+    #[schema(example = "tok_3fZ9qLmA8xT2vB7nC1dE")]
     pub id: String,
     pub name: String,
     pub description: String,
     pub status: Status,
+    /// Prefix, first 4 characters of the body and last 4 of the secret.
+    #[schema(example = "kw_AbCd…wxyz")]
     pub hint: String,
+    #[schema(example = json!(["messages:send"]))]
     pub permissions: Vec<String>,
     /// `null` = all channels; `[]` = none left (its channels were removed).
     pub channels: Option<Vec<ChannelRef>>,
@@ -60,7 +65,7 @@ impl TokenObject {
 }
 
 /// A channel as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelObject {
     pub id: String,
     pub name: String,
@@ -89,23 +94,35 @@ where
 }
 
 /// `POST /tokens` and `PATCH /tokens/{id}` bodies (on PATCH every field is optional).
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// 1–100 characters; required on create.
+    #[schema(example = "CI deploy")]
     pub name: Option<String>,
+    /// At most 500 characters.
     pub description: Option<String>,
+    /// At least one; required on create.
+    #[schema(example = json!(["messages:send"]))]
     pub permissions: Option<Vec<String>>,
+    /// Channel ids; `null` = all channels; omitted on create = the caller's own scope.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub channels: Option<Option<Vec<String>>>,
+    /// IPv4/IPv6 addresses and CIDRs; empty or `null` = any address.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["10.0.0.0/8"]))]
     pub ip_allowlist: Option<Option<Vec<String>>>,
+    /// RFC 3339, in the future; `null` = never.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "2027-01-31T00:00:00Z")]
     pub expires_at: Option<Option<String>>,
+    /// `standard` (default) or `admin`.
     pub rate_limit_tier: Option<String>,
 }
 
 /// The token object plus the secret, in create and regenerate responses only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     pub token: TokenObject,

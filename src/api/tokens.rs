@@ -8,6 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::Data;
+use crate::error::Problem;
 
 use super::grant::{check_grant, check_target};
 use super::model::{TokenBody, TokenObject, WithSecret};
@@ -56,7 +60,22 @@ fn encode_cursor(t: &Token) -> String {
     format!("{}.{}", t.created_at, t.id)
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    summary = "List tokens (tokens:read)",
+    security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "active, expiring_soon, expired or revoked"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("limit" = Option<i64>, Query, description = "1-100, default 25")),
+    responses(
+        (status = 200, description = "A page of tokens, newest first", body = Page<TokenObject>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 422, description = "`validation_failed`, with an `errors` map per field", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-validation_failed", "title": "Unprocessable Entity", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": {"name": ["is required"]}})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensRead>,
     Query(q): Query<HashMap<String, String>>,
@@ -118,7 +137,22 @@ async fn list(
     Ok(Json(Page { data, next_cursor }).into_response())
 }
 
-async fn one(
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    summary = "Get a token (tokens:read)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token", body = Data<TokenObject>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn one(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensRead>,
     Path(id): Path<String>,
@@ -291,7 +325,25 @@ fn with_secret(state: &AppState, status: StatusCode, t: Token, secret: &Secret) 
     res
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    summary = "Create a token (tokens:write); the secret is shown once",
+    security(("bearer" = [])),
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "Created; the body holds the secret, shown only here", body = Data<WithSecret>),
+        (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-payload_too_large", "title": "Payload Too Large", "status": 413, "detail": "The request body is larger than 64 KiB.", "code": "payload_too_large"})),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-unsupported_media_type", "title": "Unsupported Media Type", "status": 415, "detail": "Send the body as JSON with Content-Type: application/json.", "code": "unsupported_media_type"})),
+        (status = 422, description = "`validation_failed`, with an `errors` map per field", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-validation_failed", "title": "Unprocessable Entity", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": {"name": ["is required"]}})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensWrite>,
     ApiJson(body): ApiJson<TokenBody>,
@@ -314,7 +366,27 @@ async fn create(
     Ok(with_secret(&state, StatusCode::CREATED, t, &secret))
 }
 
-async fn update(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    summary = "Update any subset of a token's fields (tokens:write)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    request_body = TokenBody,
+    responses(
+        (status = 200, description = "The updated token", body = Data<TokenObject>),
+        (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-payload_too_large", "title": "Payload Too Large", "status": 413, "detail": "The request body is larger than 64 KiB.", "code": "payload_too_large"})),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-unsupported_media_type", "title": "Unsupported Media Type", "status": 415, "detail": "Send the body as JSON with Content-Type: application/json.", "code": "unsupported_media_type"})),
+        (status = 422, description = "`validation_failed`, with an `errors` map per field", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-validation_failed", "title": "Unprocessable Entity", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": {"name": ["is required"]}})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn update(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
@@ -329,7 +401,22 @@ async fn update(
     Ok(ok(object(&state, t)))
 }
 
-async fn regenerate(
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/regenerate",
+    tag = "tokens",
+    summary = "Regenerate the secret (tokens:write); the old one stops working at once",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The token with its new secret, shown only here", body = Data<WithSecret>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn regenerate(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
@@ -359,7 +446,22 @@ async fn set_revoked(
     Ok(ok(object(&state, t)))
 }
 
-async fn revoke(
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/revoke",
+    tag = "tokens",
+    summary = "Revoke a token (tokens:write)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The revoked token", body = Data<TokenObject>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
@@ -367,7 +469,22 @@ async fn revoke(
     set_revoked(state, caller, id, true).await
 }
 
-async fn reactivate(
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens/{id}/reactivate",
+    tag = "tokens",
+    summary = "Reactivate a revoked token (tokens:write)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "The reactivated token", body = Data<TokenObject>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn reactivate(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
@@ -375,7 +492,22 @@ async fn reactivate(
     set_revoked(state, caller, id, false).await
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    summary = "Delete a token permanently (tokens:delete)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensDelete>,
     Path(id): Path<String>,
@@ -387,14 +519,14 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Serialize)]
-struct DayCount {
+#[derive(Serialize, ToSchema)]
+pub struct DayCount {
     date: String,
     count: i64,
 }
 
-#[derive(Serialize)]
-struct RecentRequest {
+#[derive(Serialize, ToSchema)]
+pub struct RecentRequest {
     at: String,
     method: String,
     path: String,
@@ -402,8 +534,8 @@ struct RecentRequest {
     ip: String,
 }
 
-#[derive(Serialize)]
-struct Usage {
+#[derive(Serialize, ToSchema)]
+pub struct Usage {
     request_count: i64,
     last_used_at: Option<String>,
     last_used_ip: Option<String>,
@@ -413,7 +545,22 @@ struct Usage {
     recent: Vec<RecentRequest>,
 }
 
-async fn usage(
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/{id}/usage",
+    tag = "tokens",
+    summary = "Usage of a token: totals, daily counts, recent requests (tokens:read)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "Usage, including requests not yet written to the database", body = Data<Usage>),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn usage(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensRead>,
     Path(id): Path<String>,

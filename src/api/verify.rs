@@ -9,6 +9,9 @@ use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Data;
+use crate::error::Problem;
+
 use super::model::TokenObject;
 use super::{ApiJson, ok};
 use crate::auth::bearer::{Bearer, TokensVerify, check_token, parse_authorization, spend};
@@ -23,32 +26,41 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/verify", post(verify))
 }
 
-#[derive(Debug, Deserialize)]
+/// What to verify.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
+    /// The secret to verify.
     pub token: String,
+    /// A permission the token must hold.
     pub permission: Option<String>,
+    /// A channel id the token must reach.
     pub channel: Option<String>,
+    /// The client address the token is used from (required for tokens with an IP allowlist).
     pub ip: Option<String>,
 }
 
-#[derive(Serialize)]
-struct RateLimit {
-    limit: u32,
-    remaining: u32,
-    reset: i64,
+/// A budget: requests per hour, left now, and when it is full again (Unix seconds).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifyRateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset: i64,
 }
 
-#[derive(Serialize)]
-struct Verdict {
-    valid: bool,
-    code: &'static str,
-    token: Option<TokenObject>,
-    ratelimit: Option<RateLimit>,
+/// The verdict on a token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Verdict {
+    pub valid: bool,
+    /// `valid` or the refusal code.
+    #[schema(example = "valid")]
+    pub code: &'static str,
+    pub token: Option<TokenObject>,
+    pub ratelimit: Option<VerifyRateLimit>,
 }
 
-fn ratelimit(b: Budget) -> RateLimit {
-    RateLimit {
+fn ratelimit(b: Budget) -> VerifyRateLimit {
+    VerifyRateLimit {
         limit: b.limit,
         remaining: b.remaining,
         reset: now() + i64::try_from(b.reset_after).unwrap_or(0),
@@ -84,7 +96,25 @@ fn decide(
     }
 }
 
-async fn verify(
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify",
+    tag = "verify",
+    summary = "Verify another token of this workspace (tokens:verify); counts as a use of it",
+    security(("bearer" = [])),
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "The verdict; the headers describe the caller's own budget, `ratelimit` the verified token's", body = Data<Verdict>),
+        (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),
+        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
+        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
+        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-payload_too_large", "title": "Payload Too Large", "status": 413, "detail": "The request body is larger than 64 KiB.", "code": "payload_too_large"})),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-unsupported_media_type", "title": "Unsupported Media Type", "status": 415, "detail": "Send the body as JSON with Content-Type: application/json.", "code": "unsupported_media_type"})),
+        (status = 422, description = "`validation_failed`, with an `errors` map per field", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-validation_failed", "title": "Unprocessable Entity", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": {"name": ["is required"]}})),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+    )
+)]
+pub(crate) async fn verify(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<TokensVerify>,
     ApiJson(body): ApiJson<VerifyBody>,

@@ -33,14 +33,15 @@ pub struct Token {
     pub last_used_ip: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelRef {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CreatedBy {
+    /// `admin`, `token` or `cli`.
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,

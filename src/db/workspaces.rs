@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use super::Db;
 use crate::domain::{ids::new_id, now, slug::slugify};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: String,
     pub name: String,

@@ -5,7 +5,7 @@ use serde::Serialize;
 /// Seven days: the "Expiring Soon" window.
 pub const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Active,

@@ -53,7 +53,7 @@ pub fn parse_description(s: &str) -> Result<String, String> {
 }
 
 /// Rate-limit tier.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     #[default]

@@ -9,7 +9,21 @@ use axum::routing::get;
 use crate::error::AppError;
 use crate::state::AppState;
 
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
 const FILES: &[(&str, &str, &[u8])] = &[
+    ("docs.js", JS, include_bytes!("../../static/docs.js")),
+    (
+        "swagger/swagger-ui.css",
+        CSS,
+        include_bytes!("../../static/swagger/swagger-ui.css"),
+    ),
+    (
+        "swagger/swagger-ui-bundle.js",
+        JS,
+        include_bytes!("../../static/swagger/swagger-ui-bundle.js"),
+    ),
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -28,7 +42,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/{file}", get(serve))
+    Router::new().route("/static/{*file}", get(serve))
 }
 
 async fn serve(Path(file): Path<String>) -> Result<Response, AppError> {

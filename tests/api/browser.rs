@@ -31,6 +31,8 @@ pub struct Options {
     pub javascript: bool,
     pub width: u32,
     pub height: u32,
+    /// Refuse every host name but loopback (proves a page needs no outside network).
+    pub loopback_only: bool,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             javascript: true,
             width: 1280,
             height: 900,
+            loopback_only: false,
         }
     }
 }
@@ -97,6 +100,11 @@ impl Browser {
             format!("--window-size={},{}", opts.width, opts.height),
             format!("--user-data-dir={}", profile.display()),
         ];
+        if opts.loopback_only {
+            args.push("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_owned());
+            args.push("--proxy-server=127.0.0.1:9".to_owned());
+            args.push("--proxy-bypass-list=127.0.0.1".to_owned());
+        }
         if !opts.javascript {
             args.push("--blink-settings=scriptEnabled=false".to_owned());
         }

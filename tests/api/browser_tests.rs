@@ -327,3 +327,45 @@ async fn browser_lifecycle_revoke_reactivate_regenerate_expiring_and_delete() {
     assert!(b.source().await.contains("No API tokens yet"));
     b.finish().await;
 }
+
+#[tokio::test]
+async fn browser_playground_authorizes_with_or_without_bearer_and_calls_me_offline() {
+    let app = TestApp::spawn().await;
+    let opts = crate::browser::Options {
+        loopback_only: true,
+        ..Default::default()
+    };
+    let Some(b) = Browser::start_with(
+        "browser_playground_authorizes_with_or_without_bearer_and_calls_me_offline",
+        opts,
+    )
+    .await
+    else {
+        return;
+    };
+    let slug = app.setup().await.1;
+    let (_, secret) = crate::api::token(&app, &slug, &["chats:read"], |_| {}).await;
+    for pasted in [secret.clone(), format!("Bearer {secret}")] {
+        b.goto(&app.url("/docs/api")).await;
+        b.click(".swagger-ui .auth-wrapper button.authorize").await;
+        b.fill(".auth-container input", &pasted).await;
+        b.click(".auth-btn-wrapper button.authorize").await;
+        b.click(".auth-btn-wrapper button.btn-done").await;
+        b.click("#operations-me-me .opblock-summary-control").await;
+        b.click("#operations-me-me button.execute").await;
+        b.wait_until("a live response", |s| s.contains("live-responses-table"))
+            .await;
+        let status = b
+            .text("#operations-me-me .live-responses-table .response .response-col_status")
+            .await;
+        assert_eq!(status.trim(), "200", "pasted {:?}", &pasted[..7]);
+        let body = b
+            .text("#operations-me-me .live-responses-table .response .response-col_description pre")
+            .await;
+        assert!(
+            body.contains("\"workspace\"") && body.contains("acme-inc"),
+            "{body}"
+        );
+    }
+    b.finish().await;
+}

@@ -9,5 +9,6 @@ mod channels;
 mod cli;
 mod foundation;
 mod helpers;
+mod openapi;
 mod shutdown;
 mod tokens_web;

@@ -1,0 +1,166 @@
+//! The OpenAPI 3.1 document (generated from the handlers' annotations) at `/api/openapi.json`
+//! and the `/docs/api` playground, whose assets the binary serves itself (works offline).
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::model::{ChannelObject, RateLimit, TokenBody, TokenObject, WithSecret};
+use super::{channels, me, tokens, verify};
+use crate::error::{BearerError, Problem};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keyward API",
+        description = "Bearer-token API of keyward. Send `Authorization: Bearer <token>`. Errors are RFC 9457 problem details with a stable `code`; every response to an authenticated request carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.",
+    ),
+    paths(
+        me::me,
+        tokens::list,
+        tokens::create,
+        tokens::one,
+        tokens::update,
+        tokens::remove,
+        tokens::regenerate,
+        tokens::revoke,
+        tokens::reactivate,
+        tokens::usage,
+        channels::list,
+        channels::one,
+        verify::verify,
+    ),
+    components(schemas(TokenObject, TokenBody, WithSecret, ChannelObject, RateLimit, Problem, verify::VerifyBody, verify::Verdict)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "me", description = "The calling token"),
+        (name = "tokens", description = "Create and manage tokens"),
+        (name = "channels", description = "Channels the token reaches"),
+        (name = "verify", description = "Verify tokens for your own services"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("kw_<40 base62><6 base62 checksum>")
+            .description(Some(
+                "A keyward API token (paste it with or without `Bearer `).",
+            ))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document, rendered once.
+pub fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc.to_pretty_json().unwrap_or_default()
+    })
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/docs/api", get(playground))
+}
+
+async fn openapi() -> Response {
+    let mut res = openapi_json().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// One row of the error-code table (the anchors problem `type` URIs point at).
+pub struct CodeRow {
+    pub code: &'static str,
+    pub status: u16,
+    pub meaning: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "docs.html")]
+struct Playground {
+    codes: Vec<CodeRow>,
+}
+
+/// Every stable error code, in check order.
+pub fn error_codes() -> Vec<CodeRow> {
+    let bearer = [
+        BearerError::MissingToken,
+        BearerError::InvalidToken,
+        BearerError::TokenRevoked,
+        BearerError::TokenExpired,
+        BearerError::IpNotAllowed,
+        BearerError::InsufficientPermission,
+        BearerError::ChannelNotAllowed,
+        BearerError::RateLimited { retry_after: 0 },
+    ];
+    let mut rows: Vec<CodeRow> = bearer
+        .iter()
+        .map(|b| CodeRow {
+            code: b.code(),
+            status: b.status().as_u16(),
+            meaning: b.detail(),
+        })
+        .collect();
+    rows.extend([
+        CodeRow {
+            code: "invalid_json",
+            status: 400,
+            meaning: "The body is not valid JSON.",
+        },
+        CodeRow {
+            code: "not_found",
+            status: 404,
+            meaning: "No such route or resource (another workspace's ids included).",
+        },
+        CodeRow {
+            code: "method_not_allowed",
+            status: 405,
+            meaning: "The route does not accept this method; see Allow.",
+        },
+        CodeRow {
+            code: "payload_too_large",
+            status: 413,
+            meaning: "The body is larger than 64 KiB.",
+        },
+        CodeRow {
+            code: "unsupported_media_type",
+            status: 415,
+            meaning: "Send JSON with Content-Type: application/json.",
+        },
+        CodeRow {
+            code: "validation_failed",
+            status: 422,
+            meaning: "Some fields are invalid; `errors` lists messages per field.",
+        },
+    ]);
+    rows
+}
+
+async fn playground() -> Result<Html<String>, crate::error::AppError> {
+    Ok(Html(crate::web::render(&Playground {
+        codes: error_codes(),
+    })?))
+}
