@@ -84,6 +84,10 @@ pub struct Config {
     )]
     pub permission_catalog: Catalog,
 
+    /// Milliseconds between usage flushes to the database (SIGTERM always flushes).
+    #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000), global = true)]
+    pub usage_flush_ms: u64,
+
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` works too.
     #[arg(long, env = "KEYWARD_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -103,6 +107,7 @@ impl Config {
             rate_limit_admin: 5000,
             rate_limit_workspace: None,
             permission_catalog: Catalog::default(),
+            usage_flush_ms: 1000,
             log: "warn".into(),
         }
     }

@@ -141,7 +141,8 @@ pub async fn serve(
     let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
     let flusher = {
         let (usage, db) = (state.usage.clone(), state.db.clone());
-        tokio::spawn(async move { usage.run_flusher(db, flusher_stop).await })
+        let every = Duration::from_millis(state.config.usage_flush_ms);
+        tokio::spawn(async move { usage.run_flusher(db, every, flusher_stop).await })
     };
     let timeout = Duration::from_secs(state.config.shutdown_timeout);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

@@ -12,7 +12,6 @@ use crate::db::{self, Db};
 pub const RECENT_KEPT: i64 = 100;
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
-pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// One authenticated request.
 #[derive(Clone, Debug)]
@@ -121,9 +120,14 @@ impl UsageBuffer {
         }
     }
 
-    /// Flushes every [`FLUSH_EVERY`] until `stop` fires, then once more.
-    pub async fn run_flusher(&self, db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(FLUSH_EVERY);
+    /// Flushes every `every` until `stop` fires, then once more.
+    pub async fn run_flusher(
+        &self,
+        db: Db,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

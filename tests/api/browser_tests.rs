@@ -184,6 +184,14 @@ async fn browser_create_token_reveal_once_and_row_is_active() {
         .await
         .unwrap()
         .expect("stored hash");
+    // The secret works against the running server (from 127.0.0.1, inside its allowlist).
+    let me = crate::helpers::client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
     assert_eq!(token.channels.as_ref().map(Vec::len), Some(1));
     assert_eq!(
         token.ip_allowlist.entries().collect::<Vec<_>>(),
@@ -271,6 +279,20 @@ async fn browser_lifecycle_revoke_reactivate_regenerate_expiring_and_delete() {
             .is_none(),
         "old secret refused"
     );
+    let refused = crate::helpers::client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&old_secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "the old secret is refused at once");
+    let fresh = crate::helpers::client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&new_secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
     b.click("dialog[open] [data-dialog-done]").await;
 
     // Keyboard: Tab reaches every action; Enter opens a dialog; Escape closes it.

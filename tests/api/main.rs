@@ -12,3 +12,4 @@ mod helpers;
 mod openapi;
 mod shutdown;
 mod tokens_web;
+mod usage;

@@ -133,3 +133,88 @@ async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn sigterm_loses_no_counted_request() {
+    let dir = temp_dir();
+    let port = free_port();
+    let db = dir.join("k.db");
+    let url = format!("sqlite://{}", db.display());
+    let bin = env!("CARGO_BIN_EXE_keyward");
+    let run = |args: &[&str], stdin: &str| {
+        let mut c = Command::new(bin)
+            .args(args)
+            .args(["--database-url", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    run(
+        &["setup", "--email", "a@acme.io", "--workspace", "Acme"],
+        "correct horse battery\n",
+    );
+    let secret = run(
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "n",
+            "--permission",
+            "chats:read",
+        ],
+        "",
+    );
+    // A long flush interval: everything counted lives in memory until the SIGTERM flush.
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &url,
+            "--usage-flush-ms",
+            "3600000",
+        ])
+        .env("KEYWARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let c = crate::helpers::client();
+    for _ in 0..37 {
+        let res = c
+            .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    kill(&child, "-TERM");
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(10))
+            .unwrap()
+            .success()
+    );
+    let list: serde_json::Value = serde_json::from_str(&run(
+        &["token", "list", "--workspace", "acme", "--json"],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(list[0]["request_count"], 37);
+    assert!(list[0]["last_used_at"].is_string());
+    let _ = std::fs::remove_dir_all(dir);
+}
