@@ -340,7 +340,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 workspace_id: &ws.id,
                 actor: &actor,
                 ip: None,
-                on_change: &ops::no_hook,
+                cache: None,
             };
             let by = Creator {
                 kind: "cli",
@@ -364,7 +364,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 workspace_id: &ws.id,
                 actor: &actor,
                 ip: None,
-                on_change: &ops::no_hook,
+                cache: None,
             };
             ops::set_revoked(&ctx, &token, true).await?;
             eprintln!("revoked {}", token.id);

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -140,9 +141,17 @@ pub async fn serve(
         tokio::spawn(session_store(&state)?.continuously_delete_expired(Duration::from_secs(300)));
     let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
     let flusher = {
-        let (usage, db) = (state.usage.clone(), state.db.clone());
+        let (usage, cache, db) = (state.usage.clone(), state.tokens.clone(), state.db.clone());
         let every = Duration::from_millis(state.config.usage_flush_ms);
-        tokio::spawn(async move { usage.run_flusher(db, every, flusher_stop).await })
+        tokio::spawn(async move { usage.run_flusher(db, &cache, every, flusher_stop).await })
+    };
+    let epoch_watch = {
+        let (cache, db, stop) = (
+            state.tokens.clone(),
+            state.db.clone(),
+            stop_flusher.subscribe(),
+        );
+        tokio::spawn(async move { cache.watch_epoch(db, stop).await })
     };
     let timeout = Duration::from_secs(state.config.shutdown_timeout);
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -171,6 +180,7 @@ pub async fn serve(
     // Usage counted by the last requests is written before the process exits.
     let _ = stop_flusher.send(true);
     let _ = flusher.await;
+    let _ = epoch_watch.await;
     state.db.close().await;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use crate::cache::TokenCache;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::{Creator, Token};
 use crate::db::{self, Db};
@@ -17,12 +18,18 @@ pub struct Ctx<'a> {
     pub workspace_id: &'a str,
     pub actor: &'a Actor,
     pub ip: Option<IpAddr>,
-    /// Called with the token id after each committed change (cache invalidation).
-    pub on_change: &'a (dyn Fn(&str) + Send + Sync),
+    /// The server's token cache, invalidated right after each committed change. `None` in the
+    /// CLI: the server notices other processes' changes through `meta.token_epoch`.
+    pub cache: Option<&'a TokenCache>,
 }
 
-/// Does nothing on change (the CLI: the server notices other processes' writes itself).
-pub fn no_hook(_: &str) {}
+impl Ctx<'_> {
+    fn changed(&self) {
+        if let Some(cache) = self.cache {
+            cache.invalidate();
+        }
+    }
+}
 
 async fn audit(
     conn: &mut sqlx::SqliteConnection,
@@ -189,7 +196,7 @@ pub async fn update(ctx: &Ctx<'_>, old: &Token, draft: &TokenDraft) -> AppResult
     )
     .await?;
     tx.commit().await?;
-    (ctx.on_change)(&old.id);
+    ctx.changed();
     db::tokens::get(ctx.db, ctx.workspace_id, &old.id)
         .await?
         .ok_or(AppError::NotFound)
@@ -208,7 +215,7 @@ pub async fn set_revoked(ctx: &Ctx<'_>, token: &Token, revoked: bool) -> AppResu
     };
     audit(&mut tx, ctx, action, &token.id, &token.name, String::new()).await?;
     tx.commit().await?;
-    (ctx.on_change)(&token.id);
+    ctx.changed();
     tracing::info!(token_id = %token.id, action, "token state changed");
     db::tokens::get(ctx.db, ctx.workspace_id, &token.id)
         .await?
@@ -239,7 +246,7 @@ pub async fn regenerate(ctx: &Ctx<'_>, token: &Token, prefix: &str) -> AppResult
     )
     .await?;
     tx.commit().await?;
-    (ctx.on_change)(&token.id);
+    ctx.changed();
     tracing::info!(token_id = %token.id, "token regenerated");
     let token = db::tokens::get(ctx.db, ctx.workspace_id, &token.id)
         .await?
@@ -262,7 +269,7 @@ pub async fn delete(ctx: &Ctx<'_>, token: &Token) -> AppResult<()> {
     )
     .await?;
     tx.commit().await?;
-    (ctx.on_change)(&token.id);
+    ctx.changed();
     tracing::info!(token_id = %token.id, "token deleted");
     Ok(())
 }

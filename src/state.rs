@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::cache::TokenCache;
 use crate::db::tokens::Token;
 use crate::domain::secret::Secret;
 use crate::limits::Limiter;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub reveals: Arc<Reveals>,
     pub usage: Arc<UsageBuffer>,
     pub limiter: Arc<Limiter>,
+    pub tokens: Arc<TokenCache>,
 }
 
 /// The one-time setup code, present until the first admin exists.
@@ -56,6 +58,7 @@ impl AppState {
             reveals: Arc::default(),
             usage: Arc::default(),
             limiter: Arc::default(),
+            tokens: Arc::default(),
         }
     }
 

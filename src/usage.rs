@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::cache::TokenCache;
 use crate::db::{self, Db};
 
 /// Recent requests kept per token (older ones are pruned when flushing).
@@ -98,7 +99,7 @@ impl UsageBuffer {
     }
 
     /// Writes everything pending in one transaction; returns how many tokens it covered.
-    pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
+    pub async fn flush(&self, db: &Db, cache: &TokenCache) -> Result<usize, sqlx::Error> {
         let batch = self.take();
         if batch.is_empty() {
             return Ok(0);
@@ -112,7 +113,10 @@ impl UsageBuffer {
         )
         .await
         {
-            Ok(()) => Ok(n),
+            Ok(()) => {
+                cache.apply_usage(&batch);
+                Ok(n)
+            }
             Err(e) => {
                 self.restore(batch);
                 Err(e)
@@ -124,6 +128,7 @@ impl UsageBuffer {
     pub async fn run_flusher(
         &self,
         db: Db,
+        cache: &TokenCache,
         every: Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
@@ -134,11 +139,11 @@ impl UsageBuffer {
                 _ = tick.tick() => {}
                 _ = stop.changed() => break,
             }
-            if let Err(e) = self.flush(&db).await {
+            if let Err(e) = self.flush(&db, cache).await {
                 tracing::error!(error = %e, "usage flush failed; will retry");
             }
         }
-        if let Err(e) = self.flush(&db).await {
+        if let Err(e) = self.flush(&db, cache).await {
             tracing::error!(error = %e, "final usage flush failed");
         }
     }

@@ -37,7 +37,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<AnyToken>,
 ) -> AppResult<Response> {
-    let all = db::channels::list(&state.db, &caller.token.workspace_id).await?;
+    let all = db::channels::list(&state.db, &caller.token().workspace_id).await?;
     let data: Vec<ChannelObject> = all
         .into_iter()
         .filter(|c| caller.reaches_channel(&c.id))
@@ -70,7 +70,7 @@ pub(crate) async fn one(
     BearerBeforeRate(caller, _): BearerBeforeRate<AnyToken>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let channel = db::channels::get(&state.db, &caller.token.workspace_id, &id)
+    let channel = db::channels::get(&state.db, &caller.token().workspace_id, &id)
         .await?
         .ok_or_else(not_found)?;
     if !caller.reaches_channel(&channel.id) {

@@ -20,7 +20,7 @@ pub fn check_grant(caller: &Caller, draft: &TokenDraft) -> Result<(), BearerErro
     if caller.is_admin() {
         return Ok(());
     }
-    let own = &caller.token;
+    let own = caller.token();
     let expiry_ok = match (own.expires_at, draft.expires_at) {
         (None, _) => true,
         (Some(_), None) => false,
@@ -42,7 +42,7 @@ pub fn check_target(caller: &Caller, target: &Token) -> Result<(), BearerError> 
     if caller.is_admin() {
         return Ok(());
     }
-    let own = &caller.token;
+    let own = caller.token();
     if target.permissions.within(&own.permissions)
         && scope_within(&target.channel_ids(), &own.channel_ids())
     {

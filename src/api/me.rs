@@ -10,9 +10,9 @@ use crate::api::Data;
 use crate::error::Problem;
 
 use super::model::TokenObject;
-use super::{not_found, ok};
+use super::ok;
 use crate::auth::bearer::{AnyToken, Bearer};
-use crate::db::{self, workspaces::Workspace};
+use crate::db::workspaces::Workspace;
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -43,13 +43,10 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<AnyToken>,
 ) -> AppResult<Response> {
-    let workspace = db::workspaces::by_id(&state.db, &caller.token.workspace_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let mut token = caller.token;
+    let mut token = caller.token().clone();
     state.overlay_usage(&mut token);
     Ok(ok(Me {
-        workspace,
+        workspace: caller.workspace().clone(),
         token: TokenObject::new(&token, crate::domain::now(), &state.config),
     }))
 }

@@ -51,7 +51,7 @@ fn object(state: &AppState, mut t: Token) -> TokenObject {
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
-    db::tokens::get(&state.db, &caller.token.workspace_id, id)
+    db::tokens::get(&state.db, &caller.token().workspace_id, id)
         .await?
         .ok_or_else(not_found)
 }
@@ -131,7 +131,7 @@ pub(crate) async fn list(
         after,
         limit,
     };
-    let (tokens, more) = db::tokens::list(&state.db, &caller.token.workspace_id, &query).await?;
+    let (tokens, more) = db::tokens::list(&state.db, &caller.token().workspace_id, &query).await?;
     let next_cursor = tokens.last().filter(|_| more).map(encode_cursor);
     let data = tokens.into_iter().map(|t| object(&state, t)).collect();
     Ok(Json(Page { data, next_cursor }).into_response())
@@ -174,7 +174,7 @@ struct Base {
 
 impl Base {
     fn for_create(caller: &Caller) -> Self {
-        let own = &caller.token;
+        let own = caller.token();
         let restricted = !caller.is_admin();
         Self {
             name: None,
@@ -294,16 +294,16 @@ fn build(state: &AppState, body: TokenBody, base: Base) -> AppResult<TokenDraft>
 }
 
 fn actor(caller: &Caller) -> Actor {
-    Actor::token(&caller.token.id, &caller.token.name)
+    Actor::token(&caller.token().id, &caller.token().name)
 }
 
 fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ctx<'a> {
     ops::Ctx {
         db: &state.db,
-        workspace_id: &caller.token.workspace_id,
+        workspace_id: &caller.token().workspace_id,
         actor,
         ip: Some(caller.ip),
-        on_change: &ops::no_hook,
+        cache: Some(&state.tokens),
     }
 }
 
@@ -353,8 +353,8 @@ pub(crate) async fn create(
     let actor = actor(&caller);
     let by = Creator {
         kind: "token",
-        id: Some(&caller.token.id),
-        name: &caller.token.name,
+        id: Some(&caller.token().id),
+        name: &caller.token().name,
     };
     let (t, secret) = ops::create(
         &ctx(&state, &caller, &actor),

@@ -134,9 +134,9 @@ pub(crate) async fn verify(
         }),
         Err(_) => Err(Ok(BearerError::InvalidToken)),
     };
-    let token = match found {
+    let entry = match found {
         // Only tokens of the caller's workspace verify; others are unknown here.
-        Ok(t) if t.workspace_id == caller.token.workspace_id => t,
+        Ok(e) if e.token.workspace_id == caller.token().workspace_id => e,
         Ok(_) => {
             return Ok(ok(Verdict {
                 valid: false,
@@ -154,7 +154,7 @@ pub(crate) async fn verify(
                     match secret {
                         Some(s) => crate::db::tokens::by_hash(&state.db, &s.hash())
                             .await?
-                            .filter(|t| t.workspace_id == caller.token.workspace_id),
+                            .filter(|t| t.workspace_id == caller.token().workspace_id),
                         None => None,
                     }
                 }
@@ -174,13 +174,14 @@ pub(crate) async fn verify(
             }));
         }
     };
-    let budget = spend(&state, &token);
-    let outcome = decide(&token, &body, ip, &budget);
+    let token = &entry.token;
+    let budget = spend(&state, token);
+    let outcome = decide(token, &body, ip, &budget);
     let status = match outcome {
         Ok(()) => 200,
         Err(e) => e.status().as_u16(),
     };
-    let path = format!("/api/v1/verify (by {})", caller.token.name)
+    let path = format!("/api/v1/verify (by {})", caller.token().name)
         .chars()
         .take(200)
         .collect();
@@ -195,7 +196,7 @@ pub(crate) async fn verify(
             ip: hit_ip,
         },
     );
-    let mut shown = token;
+    let mut shown = token.clone();
     state.overlay_usage(&mut shown);
     Ok(ok(Verdict {
         valid: outcome.is_ok(),

@@ -12,7 +12,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::ClientIp;
-use crate::db::{self, tokens::Token};
+use crate::cache::Entry;
+use crate::db::{tokens::Token, workspaces::Workspace};
 use crate::domain::now;
 use crate::domain::permissions;
 use crate::domain::secret::Secret;
@@ -23,7 +24,7 @@ use crate::state::AppState;
 /// The calling token, after the 401 checks and the IP allowlist.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub token: Token,
+    entry: Arc<Entry>,
     pub ip: IpAddr,
     pub budget: Budget,
 }
@@ -60,18 +61,21 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Secret, BearerError> 
     Secret::parse(rest.trim()).ok_or(BearerError::InvalidToken)
 }
 
-/// Looks a secret up and applies the token-state checks (revoked, expired).
-pub async fn check_token(state: &AppState, secret: &Secret) -> Result<Token, AppError> {
-    let token = db::tokens::by_hash(&state.db, &secret.hash())
+/// Looks a secret up (cache, else one indexed read) and applies the token-state checks.
+pub async fn check_token(state: &AppState, secret: &Secret) -> Result<Arc<Entry>, AppError> {
+    let entry = state
+        .tokens
+        .lookup(&state.db, &secret.hash())
         .await?
         .ok_or(BearerError::InvalidToken)?;
+    let token = &entry.token;
     if token.revoked_at.is_some() {
         return Err(BearerError::TokenRevoked.into());
     }
     if token.expires_at.is_some_and(|e| e <= now()) {
         return Err(BearerError::TokenExpired.into());
     }
-    Ok(token)
+    Ok(entry)
 }
 
 /// Spends one unit of the token's budget and of its workspace's; returns the tighter.
@@ -87,23 +91,32 @@ pub fn spend(state: &AppState, token: &Token) -> Budget {
 
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, AppError> {
     let secret = parse_authorization(parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()))?;
-    let token = check_token(state, &secret).await?;
+    let entry = check_token(state, &secret).await?;
+    let token = &entry.token;
     let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
         .await
         .unwrap_or(ClientIp(IpAddr::from([0, 0, 0, 0])));
-    let budget = spend(state, &token);
+    let budget = spend(state, token);
     if let Some(slot) = parts.extensions.get::<CallSlot>() {
         slot.set(&token.id, ip, budget);
     }
     if !token.ip_allowlist.allows(ip) {
         return Err(BearerError::IpNotAllowed.into());
     }
-    Ok(Caller { token, ip, budget })
+    Ok(Caller { entry, ip, budget })
 }
 
 impl Caller {
+    pub fn token(&self) -> &Token {
+        &self.entry.token
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.entry.workspace
+    }
+
     pub fn require(&self, permission: &str) -> Result<(), BearerError> {
-        if self.token.permissions.allows(permission) {
+        if self.token().permissions.allows(permission) {
             Ok(())
         } else {
             Err(BearerError::InsufficientPermission)
@@ -120,14 +133,14 @@ impl Caller {
 
     /// Whether the token may act on `channel_id` (unscoped tokens reach every channel).
     pub fn reaches_channel(&self, channel_id: &str) -> bool {
-        self.token
+        self.token()
             .channels
             .as_ref()
             .is_none_or(|cs| cs.iter().any(|c| c.id == channel_id))
     }
 
     pub fn is_admin(&self) -> bool {
-        self.token.permissions.is_admin()
+        self.token().permissions.is_admin()
     }
 }
 

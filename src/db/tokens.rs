@@ -455,3 +455,10 @@ pub async fn existing_channels(
     .fetch_all(db)
     .await
 }
+
+/// The counter triggers move on every change a bearer check depends on (any process).
+pub async fn epoch(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT value AS "value!" FROM meta WHERE key = 'token_epoch'"#)
+        .fetch_one(db)
+        .await
+}

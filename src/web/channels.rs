@@ -171,6 +171,8 @@ async fn remove(
     if !db::channels::delete(&state.db, &m.workspace.id, &channel.id).await? {
         return Err(AppError::NotFound);
     }
+    // Tokens scoped to it lose it at once.
+    state.tokens.invalidate();
     tracing::info!(workspace = %m.workspace.slug, channel_id = %channel.id, "channel removed");
     let message = format!("Channel “{}” removed.", channel.name);
     if is_htmx(&headers) {

@@ -40,7 +40,7 @@ pub async fn token(
         workspace_id: &ws.id,
         actor: &actor,
         ip: None,
-        on_change: &keyward::ops::no_hook,
+        cache: Some(&app.state.tokens),
     };
     let by = Creator {
         kind: "cli",
@@ -150,6 +150,7 @@ async fn each_401_code_with_its_www_authenticate() {
         .execute(&app.state.db)
         .await
         .unwrap();
+    app.state.tokens.invalidate(); // direct SQL is like another process
     problem(
         get(&app, "/api/v1/me", &expired).await,
         401,
@@ -160,6 +161,7 @@ async fn each_401_code_with_its_www_authenticate() {
         .execute(&app.state.db)
         .await
         .unwrap();
+    app.state.tokens.invalidate(); // direct SQL is like another process
     problem(
         get(&app, "/api/v1/me", &expired).await,
         401,
@@ -839,6 +841,7 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
         .execute(&app.state.db)
         .await
         .unwrap();
+    app.state.tokens.invalidate(); // direct SQL is like another process
     let v = verify(json!({"token": revoked})).await;
     assert_eq!(v["data"]["code"], "token_revoked");
     assert_eq!(v["data"]["valid"], false);
@@ -847,6 +850,7 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
         .execute(&app.state.db)
         .await
         .unwrap();
+    app.state.tokens.invalidate(); // direct SQL is like another process
     assert_eq!(
         verify(json!({"token": revoked})).await["data"]["code"],
         "token_expired"

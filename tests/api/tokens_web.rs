@@ -469,7 +469,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
         workspace_id: &ws,
         actor: &actor,
         ip: None,
-        on_change: &keyward::ops::no_hook,
+        cache: Some(&app.state.tokens),
     };
     let by = keyward::db::tokens::Creator {
         kind: "cli",

@@ -311,7 +311,7 @@ fn ctx<'a>(
         workspace_id: &m.workspace.id,
         actor,
         ip: Some(ip),
-        on_change: &ops::no_hook,
+        cache: Some(&state.tokens),
     }
 }
 

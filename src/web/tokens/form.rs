@@ -307,7 +307,7 @@ pub async fn create(
         workspace_id: &m.workspace.id,
         actor: &actor,
         ip: Some(ip),
-        on_change: &ops::no_hook,
+        cache: Some(&state.tokens),
     };
     let by = Creator {
         kind: "admin",
@@ -391,7 +391,7 @@ pub async fn update(
         workspace_id: &m.workspace.id,
         actor: &actor,
         ip: Some(ip),
-        on_change: &ops::no_hook,
+        cache: Some(&state.tokens),
     };
     match ops::update(&ctx, &token, &draft).await {
         Ok(t) => {

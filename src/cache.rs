@@ -1,0 +1,142 @@
+//! The bearer hot path's token cache: token and workspace by SHA-256 of the secret (never the
+//! secret), bounded in size, so a warm request does no database read at all.
+//!
+//! Freshness: every in-process change invalidates it in the code path that committed the change
+//! (`ops`, channel removal), before the response returns; changes by other processes (the CLI)
+//! move `meta.token_epoch` through triggers, which a poller notices within
+//! [`EPOCH_POLL`]. A generation counter stops a lookup that raced an invalidation from
+//! re-inserting what it read before the change.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use quick_cache::sync::Cache;
+
+use crate::db::tokens::Token;
+use crate::db::workspaces::Workspace;
+use crate::db::{self, Db};
+use crate::domain::secret::SecretHash;
+use crate::usage::Pending;
+
+/// Entries kept (each a token with its workspace, well under 1 KiB).
+pub const CAPACITY: usize = 20_000;
+pub const EPOCH_POLL: Duration = Duration::from_millis(250);
+
+/// A token as the bearer check needs it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub token: Token,
+    pub workspace: Workspace,
+}
+
+pub struct TokenCache {
+    by_hash: Cache<[u8; 32], Arc<Entry>>,
+    /// token id → hash, to apply flushed usage to cached entries.
+    hash_of: Cache<String, [u8; 32]>,
+    generation: AtomicU64,
+    /// Serialises inserts against invalidations (hits never take it).
+    write: Mutex<()>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl TokenCache {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            by_hash: Cache::new(capacity),
+            hash_of: Cache::new(capacity),
+            generation: AtomicU64::new(0),
+            write: Mutex::new(()),
+        }
+    }
+
+    /// The live token for a secret's hash: from the cache, else one indexed lookup.
+    pub async fn lookup(
+        &self,
+        db: &Db,
+        hash: &SecretHash,
+    ) -> Result<Option<Arc<Entry>>, sqlx::Error> {
+        if let Some(hit) = self.by_hash.get(&hash.0) {
+            return Ok(Some(hit));
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let Some(token) = db::tokens::by_hash(db, hash).await? else {
+            return Ok(None);
+        };
+        let Some(workspace) = db::workspaces::by_id(db, &token.workspace_id).await? else {
+            return Ok(None);
+        };
+        let entry = Arc::new(Entry { token, workspace });
+        if let Ok(_guard) = self.write.lock()
+            && self.generation.load(Ordering::Acquire) == seen
+        {
+            self.hash_of.insert(entry.token.id.clone(), hash.0);
+            self.by_hash.insert(hash.0, entry.clone());
+        }
+        Ok(Some(entry))
+    }
+
+    /// Drops everything (a token, its channels or its workspace changed).
+    pub fn invalidate(&self) {
+        let _guard = self.write.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.by_hash.clear();
+        self.hash_of.clear();
+    }
+
+    /// Adds a just-flushed usage batch to the cached totals, so they stay exact.
+    pub fn apply_usage(&self, batch: &HashMap<String, Pending>) {
+        let _guard = self.write.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for (id, p) in batch {
+            let Some(hash) = self.hash_of.get(id) else {
+                continue;
+            };
+            let Some(entry) = self.by_hash.get(&hash) else {
+                continue;
+            };
+            let mut updated = (*entry).clone();
+            updated.token.request_count += p.count;
+            if updated.token.last_used_at.is_none_or(|at| p.last_at >= at) {
+                updated.token.last_used_at = Some(p.last_at);
+                updated.token.last_used_ip = Some(p.last_ip.clone());
+            }
+            self.by_hash.insert(hash, Arc::new(updated));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.len() == 0
+    }
+
+    /// Polls `meta.token_epoch` and invalidates when another process changed tokens.
+    pub async fn watch_epoch(&self, db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last = db::tokens::epoch(&db).await.ok();
+        let mut tick = tokio::time::interval(EPOCH_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            match db::tokens::epoch(&db).await {
+                Ok(now) if Some(now) != last => {
+                    self.invalidate();
+                    last = Some(now);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "token epoch poll failed"),
+            }
+        }
+    }
+}
