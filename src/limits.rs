@@ -78,7 +78,12 @@ impl Limiter {
                 retry_after: Some(secs_ceil(wait).max(1)),
             };
         }
-        map.insert(key.to_owned(), next);
+        match map.get_mut(key) {
+            Some(slot) => *slot = next,
+            None => {
+                map.insert(key.to_owned(), next);
+            }
+        }
         let used = (next - now).div_ceil(interval);
         Budget {
             limit,

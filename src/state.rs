@@ -64,11 +64,11 @@ impl AppState {
 
     /// Adds usage not yet flushed to a stored token's totals.
     pub fn overlay_usage(&self, t: &mut Token) {
-        if let Some(p) = self.usage.pending(&t.id) {
-            t.request_count += p.count;
-            if t.last_used_at.is_none_or(|at| p.last_at >= at) {
-                t.last_used_at = Some(p.last_at);
-                t.last_used_ip = Some(p.last_ip);
+        if let Some((count, last_at, last_ip)) = self.usage.totals(&t.id) {
+            t.request_count += count;
+            if t.last_used_at.is_none_or(|at| last_at >= at) {
+                t.last_used_at = Some(last_at);
+                t.last_used_ip = Some(last_ip);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! token in memory and written in one transaction by a flusher at least once a second and at
 //! shutdown. Pages and the API add the not-yet-flushed part to the stored totals.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ pub struct Pending {
     pub last_at: i64,
     pub last_ip: String,
     pub days: HashMap<String, i64>,
-    pub recent: Vec<Hit>,
+    pub recent: VecDeque<Hit>,
 }
 
 #[derive(Default)]
@@ -52,7 +52,10 @@ impl UsageBuffer {
         let Ok(mut map) = self.pending.lock() else {
             return;
         };
-        let p = map.entry(token_id.to_owned()).or_default();
+        if !map.contains_key(token_id) {
+            map.insert(token_id.to_owned(), Pending::default());
+        }
+        let Some(p) = map.get_mut(token_id) else { return };
         p.count += 1;
         if hit.at >= p.last_at {
             p.last_at = hit.at;
@@ -60,9 +63,15 @@ impl UsageBuffer {
         }
         *p.days.entry(day_of(hit.at)).or_default() += 1;
         if p.recent.len() as i64 >= RECENT_KEPT {
-            p.recent.remove(0);
+            p.recent.pop_front();
         }
-        p.recent.push(hit);
+        p.recent.push_back(hit);
+    }
+
+    /// Count and last use not yet flushed, without copying the recent requests (hot path).
+    pub fn totals(&self, token_id: &str) -> Option<(i64, i64, String)> {
+        let map = self.pending.lock().ok()?;
+        map.get(token_id).map(|p| (p.count, p.last_at, p.last_ip.clone()))
     }
 
     /// The not-yet-flushed usage of a token.
@@ -94,6 +103,9 @@ impl UsageBuffer {
             }
             let mut recent = old.recent;
             recent.append(&mut p.recent);
+            while recent.len() as i64 > RECENT_KEPT {
+                recent.pop_front();
+            }
             p.recent = recent;
         }
     }

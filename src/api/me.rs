@@ -43,10 +43,8 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<AnyToken>,
 ) -> AppResult<Response> {
-    let mut token = caller.token().clone();
-    state.overlay_usage(&mut token);
     Ok(ok(Me {
         workspace: caller.workspace().clone(),
-        token: TokenObject::new(&token, crate::domain::now(), &state.config),
+        token: super::token_object(&state, caller.token()),
     }))
 }

@@ -45,9 +45,8 @@ pub fn router() -> Router<AppState> {
 pub const DEFAULT_LIMIT: i64 = 25;
 pub const MAX_LIMIT: i64 = 100;
 
-fn object(state: &AppState, mut t: Token) -> TokenObject {
-    state.overlay_usage(&mut t);
-    TokenObject::new(&t, now(), &state.config)
+fn object(state: &AppState, t: Token) -> TokenObject {
+    super::token_object(state, &t)
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
