@@ -55,7 +55,9 @@ impl UsageBuffer {
         if !map.contains_key(token_id) {
             map.insert(token_id.to_owned(), Pending::default());
         }
-        let Some(p) = map.get_mut(token_id) else { return };
+        let Some(p) = map.get_mut(token_id) else {
+            return;
+        };
         p.count += 1;
         if hit.at >= p.last_at {
             p.last_at = hit.at;
@@ -71,7 +73,8 @@ impl UsageBuffer {
     /// Count and last use not yet flushed, without copying the recent requests (hot path).
     pub fn totals(&self, token_id: &str) -> Option<(i64, i64, String)> {
         let map = self.pending.lock().ok()?;
-        map.get(token_id).map(|p| (p.count, p.last_at, p.last_ip.clone()))
+        map.get(token_id)
+            .map(|p| (p.count, p.last_at, p.last_ip.clone()))
     }
 
     /// The not-yet-flushed usage of a token.
