@@ -105,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(from_fn(web::errors::layer))
+        .layer(axum::middleware::map_response(web::headers::add))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod channels;
 pub mod errors;
 pub mod format;
+pub mod headers;
 pub mod setup;
 pub mod signin;
 pub mod static_files;

@@ -417,3 +417,27 @@ async fn an_admin_can_change_their_password_and_create_a_workspace() {
         .unwrap();
     assert_eq!(page.status(), 200);
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/login",
+        "/docs/api",
+        "/api/v1/me",
+        "/healthz",
+        "/nope",
+        "/static/app.js",
+    ] {
+        let res = client().get(app.url(path)).send().await.unwrap();
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self';")
+                && !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(res.headers()["referrer-policy"], "same-origin", "{path}");
+    }
+}
