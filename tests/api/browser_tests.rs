@@ -391,3 +391,79 @@ async fn browser_playground_authorizes_with_or_without_bearer_and_calls_me_offli
     }
     b.finish().await;
 }
+
+#[tokio::test]
+async fn browser_without_javascript_signs_in_creates_revokes_and_deletes() {
+    let app = TestApp::spawn().await;
+    let opts = crate::browser::Options {
+        javascript: false,
+        ..Default::default()
+    };
+    let Some(b) = Browser::start_with(
+        "browser_without_javascript_signs_in_creates_revokes_and_deletes",
+        opts,
+    )
+    .await
+    else {
+        return;
+    };
+    let _ = app.setup().await;
+    assert_eq!(
+        b.js("return 1").await,
+        serde_json::json!(1),
+        "WebDriver scripts still run"
+    );
+    b.goto(&app.url("/login")).await;
+    b.fill("#email", EMAIL).await;
+    b.fill("#password", PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.wait_until("tokens page", |s| s.contains("<h1>API tokens</h1>"))
+        .await;
+    assert_eq!(
+        b.js("return typeof window.htmx").await,
+        serde_json::json!("undefined"),
+        "page scripts are off"
+    );
+
+    // Create: the reveal is a page of its own (the dialog is rendered open).
+    b.click("a[href$='/api-tokens/new']").await;
+    b.fill("#name", "No JS").await;
+    b.click("input[name=permissions][value='chats:read']").await;
+    b.click("form.token-form button[type=submit]").await;
+    b.wait_until("reveal", |s| s.contains("reveal-secret"))
+        .await;
+    assert!(b.path().await.ends_with("/api-tokens/revealed"));
+    let secret = b.text("#reveal-secret").await;
+    assert!(
+        keyward::domain::secret::Secret::parse(&secret).is_some(),
+        "the secret is visible without JavaScript"
+    );
+    b.click("[data-dialog-done]").await;
+    b.wait_until("list", |s| {
+        s.contains("No JS") && !s.contains("reveal-secret")
+    })
+    .await;
+    b.client.refresh().await.unwrap();
+    assert!(!b.source().await.contains(&secret));
+
+    // Revoke through the plain confirmation page.
+    b.click("tbody a.row-link").await;
+    b.click(".detail-head a[href$='/revoke']").await;
+    b.wait_until("confirm page", |s| s.contains("Revoke No JS?"))
+        .await;
+    b.click(".danger-zone button[type=submit]").await;
+    b.wait_until("revoked", |s| s.contains("badge-revoked"))
+        .await;
+
+    // Delete: a wrong name is refused, the right one deletes.
+    b.click(".detail-head a[href$='/delete']").await;
+    b.fill("#confirm_name", "nope").await;
+    b.click(".danger-zone button[type=submit]").await;
+    b.wait_until("refused", |s| s.contains("exactly to delete it"))
+        .await;
+    b.fill("#confirm_name", "No JS").await;
+    b.click(".danger-zone button[type=submit]").await;
+    b.wait_until("deleted", |s| s.contains("Token “No JS” deleted."))
+        .await;
+    b.finish().await;
+}
