@@ -33,6 +33,8 @@ pub struct Options {
     pub height: u32,
     /// Refuse every host name but loopback (proves a page needs no outside network).
     pub loopback_only: bool,
+    /// Ask pages for the dark colour scheme (`prefers-color-scheme: dark`).
+    pub dark: bool,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             width: 1280,
             height: 900,
             loopback_only: false,
+            dark: false,
         }
     }
 }
@@ -105,8 +108,16 @@ impl Browser {
             args.push("--proxy-server=127.0.0.1:9".to_owned());
             args.push("--proxy-bypass-list=127.0.0.1".to_owned());
         }
+        let mut blink = Vec::new();
         if !opts.javascript {
-            args.push("--blink-settings=scriptEnabled=false".to_owned());
+            blink.push("scriptEnabled=false");
+        }
+        if opts.dark {
+            args.push("--force-dark-mode".to_owned());
+            blink.push("preferredColorScheme=0");
+        }
+        if !blink.is_empty() {
+            args.push(format!("--blink-settings={}", blink.join(",")));
         }
         let caps = json!({
             "goog:chromeOptions": {
@@ -188,6 +199,22 @@ impl Browser {
     /// Runs JavaScript and returns its result.
     pub async fn js(&self, script: &str) -> serde_json::Value {
         self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Serious and critical axe-core violations on the current page, as readable lines.
+    pub async fn axe(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../fixtures/axe.min.js");
+        self.client.execute(AXE, vec![]).await.unwrap();
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] }).then(r => done(
+                r.violations
+                    .filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map(n => n.target.join(" ")).slice(0, 3).join(", ")}`)
+            ));
+        "#;
+        let out = self.client.execute_async(script, vec![]).await.unwrap();
+        serde_json::from_value(out).unwrap()
     }
 
     /// Ends the session (Chromium quits) and stops chromedriver.

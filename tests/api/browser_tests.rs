@@ -467,3 +467,93 @@ async fn browser_without_javascript_signs_in_creates_revokes_and_deletes() {
         .await;
     b.finish().await;
 }
+
+#[tokio::test]
+async fn browser_axe_finds_no_serious_or_critical_violations_on_any_dashboard_page() {
+    let mut found = Vec::new();
+    for dark in [false, true] {
+        let opts = crate::browser::Options {
+            dark,
+            ..Default::default()
+        };
+        let Some(b) = Browser::start_with(
+            "browser_axe_finds_no_serious_or_critical_violations_on_any_dashboard_page",
+            opts,
+        )
+        .await
+        else {
+            return;
+        };
+        let theme = if dark { "dark" } else { "light" };
+        if dark {
+            let scheme = b
+                .js("return matchMedia('(prefers-color-scheme: dark)').matches")
+                .await;
+            assert_eq!(
+                scheme,
+                serde_json::json!(true),
+                "the dark theme is really in use"
+            );
+        }
+        found.extend(
+            axe_tour(&b)
+                .await
+                .into_iter()
+                .map(|v| format!("{theme} {v}")),
+        );
+        b.finish().await;
+    }
+    assert!(found.is_empty(), "axe violations:\n{}", found.join("\n"));
+}
+
+/// Visits every dashboard page, returning serious and critical axe violations.
+async fn axe_tour(b: &Browser) -> Vec<String> {
+    let app = TestApp::spawn().await;
+    let mut found = Vec::new();
+    let mut check = |page: &str, violations: Vec<String>| {
+        for v in violations {
+            found.push(format!("{page}: {v}"));
+        }
+    };
+    b.goto(&app.url(&format!("/setup?code={}", app.setup_code())))
+        .await;
+    check("setup", b.axe().await);
+    let slug = browser_setup(&app, b).await;
+    let base = format!("/w/{slug}/settings/developer/api-tokens");
+    check("token list (empty)", b.axe().await);
+    b.goto(&app.url(&format!("{base}/new"))).await;
+    b.click("form.token-form button[type=submit]").await;
+    b.wait_until("errors", |s| s.contains("Name is required"))
+        .await;
+    check("create form with errors", b.axe().await);
+    b.fill("#name", "Axe").await;
+    b.click("input[name=permissions][value='chats:read']").await;
+    b.click("form.token-form button[type=submit]").await;
+    b.wait_until("reveal", |s| s.contains("reveal-secret"))
+        .await;
+    check("reveal dialog", b.axe().await);
+    b.click("dialog[open] [data-dialog-done]").await;
+    check("token list (full)", b.axe().await);
+    b.click("tbody a.row-link").await;
+    b.find(".detail-head").await;
+    check("detail", b.axe().await);
+    b.goto(&app.url(&format!("/w/{slug}/settings/developer/audit-log")))
+        .await;
+    check("audit log", b.axe().await);
+    b.goto(&app.url(&format!("/w/{slug}/settings/channels")))
+        .await;
+    check("channels", b.axe().await);
+    // The check itself can fail: a planted image without alt text is reported.
+    b.js("const i = document.createElement('img'); i.id = 'planted'; i.src = 'data:,'; document.body.append(i); return 1").await;
+    let planted = b.axe().await;
+    assert!(
+        planted.iter().any(|v| v.contains("image-alt")),
+        "axe reports a planted violation: {planted:?}"
+    );
+    b.js("document.getElementById('planted').remove(); return 1")
+        .await;
+    b.click(".account button").await;
+    b.find("#email").await;
+    check("sign-in", b.axe().await);
+    found
+}
