@@ -127,12 +127,10 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
 /// The token object with usage not yet flushed added in (one copy of the token's fields).
 pub fn token_object(state: &AppState, t: &crate::db::tokens::Token) -> model::TokenObject {
     let mut obj = model::TokenObject::new(t, now(), &state.config);
-    if let Some((count, last_at, last_ip)) = state.usage.totals(&t.id) {
-        obj.request_count += count;
-        if t.last_used_at.is_none_or(|at| last_at >= at) {
-            obj.last_used_at = Some(crate::domain::token::rfc3339(last_at));
-            obj.last_used_ip = Some(last_ip);
-        }
+    if let Some((count, last_at, last_ip)) = state.live_usage(t) {
+        obj.request_count = count;
+        obj.last_used_at = last_at.map(crate::domain::token::rfc3339);
+        obj.last_used_ip = last_ip;
     }
     obj
 }

@@ -80,7 +80,9 @@ pub async fn check_token(state: &AppState, secret: &Secret) -> Result<Arc<Entry>
 
 /// Spends one unit of the token's budget and of its workspace's; returns the tighter.
 pub fn spend(state: &AppState, token: &Token) -> Budget {
-    let own = state.limiter.spend(&token.id, state.per_hour(token.tier));
+    let own = state
+        .limiter
+        .spend(&token.id, state.config.per_hour(token.tier));
     let ws = state.config.rate_limit_workspace.map(|limit| {
         state
             .limiter

@@ -321,16 +321,7 @@ pub async fn revoke(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let token = load(&state, &m, &id).await?;
-    let actor = actor(&m);
-    let t = ops::set_revoked(&ctx(&state, &m, &actor, ip), &token, true).await?;
-    set_flash(
-        &m.session,
-        "success",
-        format!("Token “{}” revoked. Requests using it now fail.", t.name),
-    )
-    .await?;
-    Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
+    set_revoked(&state, &m, ip, &id, true).await
 }
 
 pub async fn reactivate(
@@ -339,15 +330,26 @@ pub async fn reactivate(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let token = load(&state, &m, &id).await?;
-    let actor = actor(&m);
-    let t = ops::set_revoked(&ctx(&state, &m, &actor, ip), &token, false).await?;
-    set_flash(
-        &m.session,
-        "success",
-        format!("Token “{}” reactivated.", t.name),
-    )
-    .await?;
+    set_revoked(&state, &m, ip, &id, false).await
+}
+
+/// Revokes or reactivates, then returns to the detail page with a toast.
+async fn set_revoked(
+    state: &AppState,
+    m: &Member,
+    ip: std::net::IpAddr,
+    id: &str,
+    revoked: bool,
+) -> AppResult<Response> {
+    let token = load(state, m, id).await?;
+    let actor = actor(m);
+    let t = ops::set_revoked(&ctx(state, m, &actor, ip), &token, revoked).await?;
+    let message = if revoked {
+        format!("Token “{}” revoked. Requests using it now fail.", t.name)
+    } else {
+        format!("Token “{}” reactivated.", t.name)
+    };
+    set_flash(&m.session, "success", message).await?;
     Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
 }
 
