@@ -62,6 +62,7 @@ async fn browser_setup_sign_in_tokens_page_and_channels() {
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
+const SHIFT: &str = "\u{E008}";
 
 /// Sets up through the browser and returns the workspace slug.
 async fn browser_setup(app: &TestApp, b: &Browser) -> String {
@@ -92,6 +93,122 @@ async fn dialog_open(b: &Browser) -> bool {
         .await
         .as_bool()
         .unwrap()
+}
+
+/// Presses Tab (or Shift+Tab) until the focused element matches `css`; fails after `max`.
+async fn tab_to(b: &Browser, css: &str, backwards: bool, max: usize) {
+    let key = if backwards {
+        format!("{SHIFT}{TAB}")
+    } else {
+        TAB.to_owned()
+    };
+    let check = format!(
+        "return document.activeElement !== null && document.activeElement.matches({})",
+        serde_json::to_string(css).unwrap()
+    );
+    for _ in 0..max {
+        press(b, &key).await;
+        if b.js(&check).await.as_bool() == Some(true) {
+            return;
+        }
+    }
+    let at = b
+        .js("return document.activeElement.outerHTML.slice(0, 200)")
+        .await;
+    panic!("{max} presses of Tab did not reach {css}; focus is on {at}");
+}
+
+async fn focus_in_dialog(b: &Browser) -> bool {
+    b.js("return document.activeElement.closest('dialog[open]') !== null")
+        .await
+        .as_bool()
+        .unwrap()
+}
+
+/// Create → reveal → close → revoke with the keyboard alone: Tab, Shift+Tab, Space, Enter,
+/// Escape and typing; no clicks.
+#[tokio::test]
+async fn browser_keyboard_only_create_reveal_close_and_revoke() {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start("browser_keyboard_only_create_reveal_close_and_revoke").await
+    else {
+        return;
+    };
+    let slug = browser_setup(&app, &b).await;
+    let tokens = app.url(&format!("/w/{slug}/settings/developer/api-tokens"));
+    b.goto(&tokens).await;
+
+    // The first Tab reaches the skip link; then on to the empty state's "New token".
+    press(&b, TAB).await;
+    let first = b.js("return document.activeElement.className").await;
+    assert_eq!(first, "skip-link", "the skip link comes first");
+    tab_to(&b, "a[href$='/api-tokens/new']", false, 30).await;
+    press(&b, ENTER).await;
+    b.wait_until("create form", |s| s.contains("<h1>New API token</h1>"))
+        .await;
+
+    // Fill the form: type the name, Space ticks a permission, Enter on the submit button.
+    tab_to(&b, "#name", false, 30).await;
+    press(&b, "Keyboard token").await;
+    tab_to(&b, "input[name=permissions][value='chats:read']", false, 10).await;
+    press(&b, " ").await;
+    tab_to(&b, "form.token-form button[type=submit]", false, 40).await;
+    // Shift+Tab walks back (to Cancel) and Tab forward again.
+    tab_to(&b, "form.token-form a.button", true, 3).await;
+    tab_to(&b, "form.token-form button[type=submit]", false, 3).await;
+    press(&b, ENTER).await;
+
+    // The reveal dialog has the focus and keeps it: Tab and Shift+Tab stay inside.
+    b.wait_until("reveal dialog", |s| s.contains("reveal-secret"))
+        .await;
+    assert!(dialog_open(&b).await);
+    assert!(focus_in_dialog(&b).await, "focus moves into the dialog");
+    for _ in 0..12 {
+        press(&b, TAB).await;
+        assert!(focus_in_dialog(&b).await, "Tab stays in the dialog");
+    }
+    for _ in 0..12 {
+        press(&b, &format!("{SHIFT}{TAB}")).await;
+        assert!(focus_in_dialog(&b).await, "Shift+Tab stays in the dialog");
+    }
+    let secret = b.text("#reveal-secret").await;
+    tab_to(&b, "dialog[open] [data-dialog-done]", false, 12).await;
+    press(&b, ENTER).await;
+    b.wait_until("dialog closed", |s| !s.contains("reveal-secret"))
+        .await;
+    assert!(!dialog_open(&b).await);
+    assert!(b.text("tbody tr").await.contains("Active"));
+
+    // Open the token, then Revoke: Escape cancels and returns focus; Enter confirms.
+    tab_to(&b, "a.row-link", false, 40).await;
+    press(&b, ENTER).await;
+    b.wait_until("detail page", |s| s.contains("<h1>Keyboard token"))
+        .await;
+    tab_to(&b, ".detail-head [data-dialog=dialog-revoke]", false, 30).await;
+    press(&b, ENTER).await;
+    assert!(dialog_open(&b).await, "Enter opens the revoke dialog");
+    assert!(focus_in_dialog(&b).await);
+    press(&b, ESCAPE).await;
+    assert!(!dialog_open(&b).await, "Escape closes it");
+    let back = b
+        .js("return document.activeElement.getAttribute('data-dialog')")
+        .await;
+    assert_eq!(back, "dialog-revoke", "focus returns to Revoke");
+    press(&b, ENTER).await;
+    tab_to(&b, "dialog[open] button[type=submit]", false, 6).await;
+    press(&b, ENTER).await;
+    b.wait_until("revoked", |s| s.contains("badge-revoked"))
+        .await;
+
+    // The server agrees: the token is revoked and its secret refused.
+    let me = crate::helpers::client()
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
+    b.finish().await;
 }
 
 #[tokio::test]
