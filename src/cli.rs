@@ -1,7 +1,8 @@
 //! The command line: `serve` (the default) and the subcommands scripts use. Bad input gets a
 //! one-line error on standard error and exit code 2.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,12 +16,12 @@ use crate::domain::ip::IpAllowlist;
 use crate::domain::token::{Tier, TokenDraft, TokenName, parse_description};
 use crate::domain::{now, status::Status};
 use crate::error::AppError;
-use crate::{BoxError, auth::password, ops};
+use crate::{BoxError, auth::password, maintenance, ops};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "keyward",
-    version,
+    version = crate::maintenance::VERSION.as_str(),
     about = "Self-hosted API token service",
     propagate_version = true
 )]
@@ -54,6 +55,34 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Write a consistent copy of the database while the server runs, and check it.
+    Backup {
+        /// The new backup file (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the database with a backup (stop the server first). The current database is
+    /// kept beside it as `…before-restore-TIME`.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Print a workspace's audit log as JSON Lines, oldest first.
+    Export {
+        #[arg(long)]
+        workspace: String,
+        /// Only entries at or after this time: RFC 3339 (`2026-11-01T00:00:00Z`) or a date
+        /// (`2026-11-01`, UTC midnight).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -203,12 +232,65 @@ async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace,
 }
 
 async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
+    // Restore works on the file itself: nothing may open (and so create or migrate) it first.
+    if let Command::Restore { from } = &command {
+        let done = maintenance::restore(&config.database_url, from).await?;
+        let s = &done.summary;
+        println!(
+            "restored {} from {}: {} tokens, schema version {}, {}",
+            maintenance::database_path(&config.database_url)
+                .unwrap_or_default()
+                .display(),
+            from.display(),
+            s.tokens,
+            s.schema,
+            maintenance::human_size(s.bytes)
+        );
+        if let Some(previous) = done.previous {
+            println!("the previous database is kept at {}", previous.display());
+        }
+        return Ok(());
+    }
     let prefix = config.token_prefix.clone();
     let catalog = config.permission_catalog.clone();
     let state = crate::prepare(config).await?;
     let db = &state.db;
     match command {
-        Command::Serve => {}
+        Command::Serve | Command::Restore { .. } => {}
+        Command::Backup { to } => {
+            let s = maintenance::backup(db, &to).await?;
+            println!(
+                "backup written to {}: {}, {} tokens, schema version {}, integrity ok",
+                to.display(),
+                maintenance::human_size(s.bytes),
+                s.tokens,
+                s.schema
+            );
+        }
+        Command::Audit(AuditCmd::Export {
+            workspace: slug,
+            since,
+        }) => {
+            let ws = workspace(db, &slug).await?;
+            let since = match since.as_deref() {
+                Some(t) => parse_since(t).map_err(fail)?,
+                None => i64::MIN,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = db::audit::export(db, &ws.id, since, after, 1000).await?;
+                for e in &page {
+                    serde_json::to_writer(&mut out, &e.to_json(&ws.slug))?;
+                    out.write_all(b"\n")?;
+                }
+                match page.last() {
+                    Some(last) => after = last.id,
+                    None => break,
+                }
+            }
+            out.flush()?;
+        }
         Command::Setup { email, workspace } => {
             let email = parse_email(&email).map_err(fail)?;
             let name = parse_workspace_name(&workspace).map_err(fail)?;
@@ -418,4 +500,34 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
     }
     state.db.close().await;
     Ok(())
+}
+
+/// `--since`: RFC 3339, or a date meaning UTC midnight.
+fn parse_since(s: &str) -> Result<i64, String> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &format)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| {
+            format!(
+                "--since {s:?} is neither RFC 3339 (2026-11-01T00:00:00Z) nor a date (2026-11-01)"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_rfc3339_or_a_date() {
+        assert_eq!(parse_since("2026-11-01"), Ok(1_793_491_200));
+        assert_eq!(parse_since("2026-11-01T00:00:01Z"), Ok(1_793_491_201));
+        assert!(parse_since("yesterday").is_err());
+        assert!(parse_since("2026-13-01").is_err());
+    }
 }

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod maintenance;
 pub mod ops;
 pub mod state;
 pub mod usage;
@@ -60,6 +61,8 @@ fn session_store(state: &AppState) -> Result<SqliteStore, BoxError> {
 
 /// Opens and migrates the database, and prepares the session table.
 pub async fn prepare(config: Config) -> Result<AppState, BoxError> {
+    // A database from a newer keyward is refused before anything opens it for writing.
+    maintenance::check_schema(&config.database_url).await?;
     let db = db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
     let state = AppState::new(db, config);
@@ -115,11 +118,15 @@ async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready when the database answers; reports the schema version it is at.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&state.db).await {
-        Ok(_) => (
+    let version = sqlx::query_scalar::<_, i64>("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&state.db)
+        .await;
+    match version {
+        Ok(schema_version) => (
             StatusCode::OK,
-            Json(serde_json::json!({ "status": "ready" })),
+            Json(serde_json::json!({ "status": "ready", "schema_version": schema_version })),
         ),
         Err(e) => {
             tracing::error!(error = %e, "database not reachable");
@@ -212,6 +219,7 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Bo
 pub async fn run_server(config: Config) -> Result<(), BoxError> {
     let listen = config.listen;
     let state = prepare(config).await?;
+    let _lock = maintenance::lock_database(&state.config.database_url)?;
     password_warm_up();
     let signal = shutdown_signal()?;
     let listener = TcpListener::bind(listen)

@@ -110,3 +110,57 @@ pub async fn list(
     .fetch_all(db)
     .await
 }
+
+/// An entry as `keyward audit export` writes it.
+#[derive(Clone, Debug)]
+pub struct ExportEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+impl ExportEntry {
+    pub fn to_json(&self, workspace: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "at": crate::domain::token::rfc3339(self.at),
+            "workspace": workspace,
+            "actor": { "type": self.actor_type, "id": self.actor_id, "name": self.actor_name },
+            "action": self.action,
+            "token": self.token_id.as_ref().map(|id| serde_json::json!({ "id": id, "name": self.token_name })),
+            "ip": self.ip,
+            "details": self.details,
+        })
+    }
+}
+
+/// Oldest first, from `since` (unix seconds), after entry id `after` (the keyset cursor).
+pub async fn export(
+    db: &Db,
+    workspace_id: &str,
+    since: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<ExportEntry>, sqlx::Error> {
+    sqlx::query_as!(
+        ExportEntry,
+        r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                  ip, details
+         FROM audit_log
+         WHERE workspace_id = ?1 AND id > ?2 AND at >= ?3
+         ORDER BY id LIMIT ?4"#,
+        workspace_id,
+        after,
+        since,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}

@@ -34,9 +34,12 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         .await
 }
 
+/// The embedded migrations (`migrations/`); each runs in its own transaction.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
 /// Runs the embedded migrations.
 pub async fn migrate(db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!().run(db).await
+    MIGRATOR.run(db).await
 }
 
 /// Whether an error is a UNIQUE constraint violation.

@@ -10,6 +10,8 @@ mod cli;
 mod foundation;
 mod helpers;
 mod openapi;
+mod operations;
+mod real;
 mod shutdown;
 mod tokens_web;
 mod usage;
