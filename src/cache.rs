@@ -19,6 +19,7 @@ use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::secret::SecretHash;
 use crate::usage::Pending;
+use prometheus_client::metrics::counter::Counter;
 
 /// Entries kept (each a token with its workspace, well under 1 KiB).
 pub const CAPACITY: usize = 20_000;
@@ -38,6 +39,8 @@ pub struct TokenCache {
     generation: AtomicU64,
     /// Serialises inserts against invalidations (hits never take it).
     write: Mutex<()>,
+    hits: Counter,
+    misses: Counter,
 }
 
 impl Default for TokenCache {
@@ -53,7 +56,16 @@ impl TokenCache {
             hash_of: Cache::new(capacity),
             generation: AtomicU64::new(0),
             write: Mutex::new(()),
+            hits: Counter::default(),
+            misses: Counter::default(),
         }
+    }
+
+    /// Counts hits and misses into these (shared) counters.
+    pub fn counting(mut self, hits: Counter, misses: Counter) -> Self {
+        self.hits = hits;
+        self.misses = misses;
+        self
     }
 
     /// The live token for a secret's hash: from the cache, else one indexed lookup.
@@ -63,8 +75,10 @@ impl TokenCache {
         hash: &SecretHash,
     ) -> Result<Option<Arc<Entry>>, sqlx::Error> {
         if let Some(hit) = self.by_hash.get(&hash.0) {
+            self.hits.inc();
             return Ok(Some(hit));
         }
+        self.misses.inc();
         let seen = self.generation.load(Ordering::Acquire);
         let Some(token) = db::tokens::by_hash(db, hash).await? else {
             return Ok(None);

@@ -91,6 +91,20 @@ pub struct Config {
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` works too.
     #[arg(long, env = "KEYWARD_LOG", default_value = "info", global = true)]
     pub log: String,
+
+    /// Log lines as text or as JSON objects (one per line, for log shippers).
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Serve Prometheus metrics at `/metrics` on this separate address (off when unset).
+    #[arg(long, env = "KEYWARD_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
@@ -109,6 +123,8 @@ impl Config {
             permission_catalog: Catalog::default(),
             usage_flush_ms: 1000,
             log: "warn".into(),
+            log_format: LogFormat::Text,
+            metrics_listen: None,
         }
     }
 

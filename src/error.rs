@@ -37,6 +37,18 @@ pub enum AppError {
     },
 }
 
+/// The problem codes a bearer check can answer with (SPEC §6).
+pub const BEARER_CODES: [&str; 8] = [
+    "missing_token",
+    "invalid_token",
+    "token_revoked",
+    "token_expired",
+    "ip_not_allowed",
+    "insufficient_permission",
+    "channel_not_allowed",
+    "rate_limited",
+];
+
 /// Why a bearer request is refused, in the order the checks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BearerError {

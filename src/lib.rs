@@ -15,6 +15,8 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod maintenance;
+pub mod metrics;
+pub mod observe;
 pub mod ops;
 pub mod state;
 pub mod usage;
@@ -49,10 +51,13 @@ const SESSION_TABLE: &str = "sessions";
 pub fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        config::LogFormat::Text => logs.try_init(),
+        config::LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 fn session_store(state: &AppState) -> Result<SqliteStore, BoxError> {
@@ -110,6 +115,10 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(web::errors::layer))
         .layer(axum::middleware::map_response(web::headers::add))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::layer,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -150,8 +159,13 @@ pub async fn serve(
     let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
     let flusher = {
         let (usage, cache, db) = (state.usage.clone(), state.tokens.clone(), state.db.clone());
+        let metrics = state.metrics.clone();
         let every = Duration::from_millis(state.config.usage_flush_ms);
-        tokio::spawn(async move { usage.run_flusher(db, &cache, every, flusher_stop).await })
+        tokio::spawn(async move {
+            usage
+                .run_flusher(db, &cache, &metrics, every, flusher_stop)
+                .await
+        })
     };
     let epoch_watch = {
         let (cache, db, stop) = (
@@ -227,12 +241,29 @@ pub async fn run_server(config: Config) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "keyward listening");
+    let metrics = match state.config.metrics_listen {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen for metrics on {at}: {e}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+            let router = metrics::router(state.clone());
+            Some(tokio::spawn(
+                async move { axum::serve(listener, router).await },
+            ))
+        }
+        None => None,
+    };
     if let Some(link) = setup_link(&state).await? {
         println!("No admin yet. Open this one-time setup link to create the first admin: {link}");
     } else {
         println!("keyward is serving on http://{addr}");
     }
-    serve(state, listener, signal).await
+    let served = serve(state, listener, signal).await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    served
 }
 
 fn password_warm_up() {

@@ -13,6 +13,7 @@ use crate::usage::UsageBuffer;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,7 @@ pub struct AppState {
     pub usage: Arc<UsageBuffer>,
     pub limiter: Arc<Limiter>,
     pub tokens: Arc<TokenCache>,
+    pub metrics: Metrics,
 }
 
 /// The one-time setup code, present until the first admin exists.
@@ -50,6 +52,9 @@ impl SetupCode {
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
+        let metrics = Metrics::default();
+        let tokens = TokenCache::default()
+            .counting(metrics.cache_hits.clone(), metrics.cache_misses.clone());
         Self {
             db,
             config: Arc::new(config),
@@ -58,7 +63,8 @@ impl AppState {
             reveals: Arc::default(),
             usage: Arc::default(),
             limiter: Arc::default(),
-            tokens: Arc::default(),
+            tokens: Arc::new(tokens),
+            metrics,
         }
     }
 

@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cache::TokenCache;
 use crate::db::{self, Db};
+use crate::metrics::Metrics;
 
 /// Recent requests kept per token (older ones are pruned when flushing).
 pub const RECENT_KEPT: i64 = 100;
@@ -114,21 +115,40 @@ impl UsageBuffer {
     }
 
     /// Writes everything pending in one transaction; returns how many tokens it covered.
-    pub async fn flush(&self, db: &Db, cache: &TokenCache) -> Result<usize, sqlx::Error> {
+    pub async fn flush(
+        &self,
+        db: &Db,
+        cache: &TokenCache,
+        metrics: &Metrics,
+    ) -> Result<usize, sqlx::Error> {
         let batch = self.take();
         if batch.is_empty() {
             return Ok(0);
         }
         let n = batch.len();
-        match db::usage::write_batch(
-            db,
+        let started = Instant::now();
+        let mut conn = match db.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.restore(batch);
+                return Err(e);
+            }
+        };
+        metrics.acquired(started);
+        let written = db::usage::write_batch(
+            &mut conn,
             &batch,
             RECENT_KEPT,
             &day_of(crate::domain::now() - DAYS_KEPT * 86_400),
         )
-        .await
-        {
+        .await;
+        drop(conn);
+        match written {
             Ok(()) => {
+                metrics
+                    .flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.flush_tokens.observe(n as f64);
                 cache.apply_usage(&batch);
                 Ok(n)
             }
@@ -144,6 +164,7 @@ impl UsageBuffer {
         &self,
         db: Db,
         cache: &TokenCache,
+        metrics: &Metrics,
         every: Duration,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
@@ -154,11 +175,11 @@ impl UsageBuffer {
                 _ = tick.tick() => {}
                 _ = stop.changed() => break,
             }
-            if let Err(e) = self.flush(&db, cache).await {
+            if let Err(e) = self.flush(&db, cache, metrics).await {
                 tracing::error!(error = %e, "usage flush failed; will retry");
             }
         }
-        if let Err(e) = self.flush(&db, cache).await {
+        if let Err(e) = self.flush(&db, cache, metrics).await {
             tracing::error!(error = %e, "final usage flush failed");
         }
     }

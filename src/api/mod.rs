@@ -103,6 +103,8 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let mut res = next.run(req).await;
     if let Some((token_id, ip, budget)) = slot.take() {
         let at = now();
+        res.extensions_mut()
+            .insert(crate::observe::CountedToken(token_id.clone()));
         state.usage.record(
             &token_id,
             Hit {

@@ -50,12 +50,12 @@ pub async fn recent(
 /// Writes a batch of usage in one transaction and prunes what is no longer kept. Tokens
 /// deleted meanwhile are skipped.
 pub async fn write_batch(
-    db: &Db,
+    conn: &mut sqlx::SqliteConnection,
     batch: &std::collections::HashMap<String, crate::usage::Pending>,
     recent_kept: i64,
     oldest_day: &str,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     for (token_id, p) in batch {
         let updated = sqlx::query!(
             "UPDATE tokens SET request_count = request_count + ?,

@@ -9,6 +9,7 @@ mod channels;
 mod cli;
 mod foundation;
 mod helpers;
+mod observability;
 mod openapi;
 mod operations;
 mod real;

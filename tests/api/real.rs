@@ -84,14 +84,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Self {
+        Self::start_logging(db, extra, None)
+    }
+
+    /// Like `start`, with the server's logs (at `info`) written to `log`.
+    pub fn start_logging(db: &Path, extra: &[&str], log: Option<&Path>) -> Self {
         let port = free_port();
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        };
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &db_url(db)])
             .args(extra)
-            .env("KEYWARD_LOG", "warn")
+            .env("KEYWARD_LOG", if log.is_some() { "info" } else { "warn" })
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let server = Self {

@@ -78,7 +78,7 @@ async fn the_request_path_writes_nothing_between_flushes() {
     // A flush writes them in one go.
     app.state
         .usage
-        .flush(&app.state.db, &app.state.tokens)
+        .flush(&app.state.db, &app.state.tokens, &app.state.metrics)
         .await
         .unwrap();
     assert_ne!(data_version(&mut watcher).await, before);

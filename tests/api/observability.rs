@@ -1,0 +1,193 @@
+//! Watching keyward: Prometheus metrics on a separate listener, JSON request logs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::client;
+use crate::real::{Server, cli_ok, free_port, fresh_db, seed_admin_token};
+
+fn create_token(db: &std::path::Path, name: &str) -> String {
+    cli_ok(
+        db,
+        &[
+            "token",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            name,
+            "--permission",
+            "chats:read",
+        ],
+        "",
+    )
+}
+
+/// The value of one sample line (`name{labels} value`), or 0 when absent.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_known_traffic_and_logs_carry_each_request_without_secrets() {
+    let (dir, db) = fresh_db();
+    let admin = seed_admin_token(&db);
+    let good = create_token(&db, "metrics-good");
+    let revoked = create_token(&db, "metrics-revoked");
+    let listing = cli_ok(&db, &["token", "list", "--workspace", "acme"], "");
+    let revoked_id = listing
+        .lines()
+        .find(|l| l.contains("metrics-revoked"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    cli_ok(
+        &db,
+        &["token", "revoke", "--workspace", "acme", &revoked_id],
+        "",
+    );
+    let metrics_port = free_port();
+    let log = dir.join("server.log");
+    let server = Server::start_logging(
+        &db,
+        &[
+            "--metrics-listen",
+            &format!("127.0.0.1:{metrics_port}"),
+            "--rate-limit-standard",
+            "3",
+            "--usage-flush-ms",
+            "100",
+            "--log-format",
+            "json",
+        ],
+        Some(&log),
+    );
+    let c = client();
+    let me = |secret: Option<&str>| {
+        let mut req = c.get(server.url("/api/v1/me"));
+        if let Some(s) = secret {
+            req = req.bearer_auth(s);
+        }
+        req.send()
+    };
+    // 3 × 200 and 1 × 429 for the good token, 2 × missing_token, 1 × token_revoked.
+    for expected in [200, 200, 200, 429] {
+        assert_eq!(me(Some(&good)).await.unwrap().status(), expected);
+    }
+    for _ in 0..2 {
+        assert_eq!(me(None).await.unwrap().status(), 401);
+    }
+    assert_eq!(me(Some(&revoked)).await.unwrap().status(), 401);
+    assert_eq!(
+        c.get(server.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // Not on the main listener.
+    assert_eq!(
+        c.get(server.url("/metrics")).send().await.unwrap().status(),
+        404
+    );
+    let res = c
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text")
+    );
+    let m = res.text().await.unwrap();
+    let api = |status: u16| {
+        sample(
+            &m,
+            &format!(r#"keyward_http_requests_total{{group="api",status="{status}"}}"#),
+        )
+    };
+    assert_eq!(api(200), 3.0, "{m}");
+    assert_eq!(api(401), 3.0, "{m}");
+    assert_eq!(api(429), 1.0, "{m}");
+    assert_eq!(
+        sample(
+            &m,
+            r#"keyward_http_requests_total{group="health",status="200"}"#
+        ),
+        1.0
+    );
+    let refused = |code: &str| {
+        sample(
+            &m,
+            &format!(r#"keyward_bearer_refusals_total{{code="{code}"}}"#),
+        )
+    };
+    assert_eq!(refused("missing_token"), 2.0, "{m}");
+    assert_eq!(refused("token_revoked"), 1.0, "{m}");
+    assert_eq!(refused("rate_limited"), 1.0, "{m}");
+    assert_eq!(
+        sample(&m, r#"keyward_rate_limited_requests_total{group="api"}"#),
+        1.0
+    );
+    // The good token: one database read, then the cache.
+    assert!(sample(&m, "keyward_token_cache_misses_total") >= 1.0, "{m}");
+    assert!(sample(&m, "keyward_token_cache_hits_total") >= 3.0, "{m}");
+    assert!(
+        sample(&m, "keyward_usage_flush_duration_seconds_count") >= 1.0,
+        "{m}"
+    );
+    assert!(
+        sample(&m, "keyward_usage_flush_batch_tokens_sum") >= 1.0,
+        "{m}"
+    );
+    assert!(
+        sample(&m, "keyward_db_pool_acquire_seconds_count") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(sample(&m, "keyward_db_pool_max_connections"), 4.0, "{m}");
+    // Never token data: no secret, hash, name or id.
+    for secret in [&admin, &good, &revoked] {
+        let hash = keyward::domain::secret::Secret::parse(secret)
+            .unwrap()
+            .hash();
+        let hex: String = hash.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!m.contains(secret.as_str()) && !m.contains(&hex));
+        assert!(!m.contains(&secret[..12]));
+    }
+    assert!(!m.contains("metrics-good") && !m.contains("tok_"), "{m}");
+
+    // The JSON request log: one object per request with the route template, status,
+    // latency, token id and client IP; no secret anywhere in the log.
+    assert!(server.stop("-TERM").success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let requests: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .filter(|v| v["target"] == "keyward::request")
+        .collect();
+    assert_eq!(requests.len(), 9, "{text}");
+    assert_eq!(requests[8]["fields"]["route"], "(unmatched)");
+    let first = &requests[0]["fields"];
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["route"], "/api/v1/me");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["client_ip"], "127.0.0.1");
+    assert!(first["token_id"].as_str().unwrap().starts_with("tok_"));
+    assert!(first["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(
+        requests[4]["fields"]["token_id"].is_null(),
+        "no token, no id"
+    );
+    for secret in [&admin, &good, &revoked] {
+        assert!(!text.contains(secret.as_str()));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
