@@ -6,6 +6,7 @@ mod api;
 mod browser;
 mod browser_tests;
 mod channels;
+mod durability;
 mod cli;
 mod foundation;
 mod helpers;
