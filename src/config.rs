@@ -96,6 +96,18 @@ pub struct Config {
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    /// Most connections open at once; further clients wait in the listen backlog.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+
+    /// Seconds a client has to send a request's headers (idle keep-alive connections too).
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_timeout: u64,
+
+    /// Seconds a request may take, body upload included, before it is answered 408.
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub request_timeout: u64,
+
     /// Serve Prometheus metrics at `/metrics` on this separate address (off when unset).
     #[arg(long, env = "KEYWARD_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
@@ -125,6 +137,9 @@ impl Config {
             log: "warn".into(),
             log_format: LogFormat::Text,
             metrics_listen: None,
+            max_connections: 1024,
+            header_timeout: 10,
+            request_timeout: 30,
         }
     }
 

@@ -18,12 +18,12 @@ pub mod maintenance;
 pub mod metrics;
 pub mod observe;
 pub mod ops;
+pub mod server;
 pub mod state;
 pub mod usage;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -33,6 +33,7 @@ use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
@@ -120,6 +121,10 @@ pub fn app(state: AppState) -> Router {
             observe::layer,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(state.config.request_timeout),
+        ))
         .with_state(state)
 }
 
@@ -175,29 +180,12 @@ pub async fn serve(
         );
         tokio::spawn(async move { cache.watch_epoch(db, stop).await })
     };
-    let timeout = Duration::from_secs(state.config.shutdown_timeout);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(timeout).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+    let limits = server::ConnLimits {
+        max_connections: state.config.max_connections as usize,
+        header_timeout: Duration::from_secs(state.config.header_timeout),
     };
-    tokio::select! {
-        res = server => res??,
-        () = deadline => tracing::warn!("shutdown timeout reached; closing remaining connections"),
-    }
+    let drain = Duration::from_secs(state.config.shutdown_timeout);
+    server::serve(listener, app(state.clone()), limits, shutdown, drain).await;
     cleanup.abort();
     // Usage counted by the last requests is written before the process exits.
     let _ = stop_flusher.send(true);

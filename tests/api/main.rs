@@ -10,6 +10,7 @@ mod cli;
 mod durability;
 mod foundation;
 mod helpers;
+mod hostile;
 mod observability;
 mod openapi;
 mod operations;

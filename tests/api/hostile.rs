@@ -1,0 +1,122 @@
+//! Slow and hostile clients against the real binary: stalled headers and bodies time out,
+//! oversized headers get 431, the connection bound holds, and other clients carry on.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::real::{Server, fresh_db, seed_admin_token};
+
+fn start() -> (std::path::PathBuf, Server) {
+    let (dir, db) = fresh_db();
+    std::fs::write(dir.join("admin"), seed_admin_token(&db)).unwrap();
+    let server = Server::start(
+        &db,
+        &[
+            "--header-timeout",
+            "1",
+            "--request-timeout",
+            "1",
+            "--max-connections",
+            "8",
+        ],
+    );
+    (dir, server)
+}
+
+fn connect(server: &Server) -> TcpStream {
+    let s = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads until the server closes; returns what it sent.
+fn read_to_close(mut s: TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A well-behaved client: `GET /healthz` answers 200 promptly.
+fn healthy(server: &Server) -> Duration {
+    let started = Instant::now();
+    let mut s = connect(server);
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(s);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    started.elapsed()
+}
+
+#[test]
+fn stalled_headers_are_cut_off_while_others_are_served() {
+    let (dir, server) = start();
+    let mut slow = connect(&server);
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    let started = Instant::now();
+    assert!(healthy(&server) < Duration::from_millis(500));
+    let reply = read_to_close(slow);
+    let waited = started.elapsed();
+    assert!(!reply.contains("200 OK"), "{reply}");
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "closed after the 1 s header timeout: {waited:?}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_stalled_body_gets_408() {
+    let (dir, server) = start();
+    let admin = std::fs::read_to_string(dir.join("admin")).unwrap();
+    let mut slow = connect(&server);
+    write!(
+        slow,
+        "POST /api/v1/tokens HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
+    )
+    .unwrap();
+    assert!(healthy(&server) < Duration::from_millis(500));
+    let reply = read_to_close(slow);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn oversized_headers_get_431() {
+    let (dir, server) = start();
+    let mut big = connect(&server);
+    let filler = "a".repeat(32 * 1024);
+    write!(
+        big,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: {filler}\r\n\r\n"
+    )
+    .unwrap();
+    let reply = read_to_close(big);
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert!(healthy(&server) < Duration::from_millis(500));
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_connection_bound_holds_and_idle_connections_are_reclaimed() {
+    let (dir, server) = start();
+    // Eight idle connections take every slot…
+    let idle: Vec<TcpStream> = (0..8).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // …so a ninth waits in the backlog until the header timeout frees them (≈ 1 s).
+    let waited = healthy(&server);
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_secs(5),
+        "served once a slot freed: {waited:?}"
+    );
+    for s in idle {
+        assert_eq!(read_to_close(s), "", "idle connections were closed");
+    }
+    assert!(healthy(&server) < Duration::from_millis(500));
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
