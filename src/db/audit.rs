@@ -79,6 +79,7 @@ pub struct Entry {
     pub id: i64,
     pub at: i64,
     pub actor_type: String,
+    pub actor_id: Option<String>,
     pub actor_name: String,
     pub action: String,
     pub token_id: Option<String>,
@@ -98,7 +99,8 @@ pub async fn list(
     let before = before.unwrap_or(i64::MAX);
     sqlx::query_as!(
         Entry,
-        r#"SELECT id AS "id!", at, actor_type, actor_name, action, token_id, token_name, ip, details
+        r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                  ip, details
          FROM audit_log
          WHERE workspace_id = ?1 AND id < ?2 AND (?3 IS NULL OR token_id = ?3)
          ORDER BY id DESC LIMIT ?4"#,
@@ -111,22 +113,8 @@ pub async fn list(
     .await
 }
 
-/// An entry as `keyward audit export` writes it.
-#[derive(Clone, Debug)]
-pub struct ExportEntry {
-    pub id: i64,
-    pub at: i64,
-    pub actor_type: String,
-    pub actor_id: Option<String>,
-    pub actor_name: String,
-    pub action: String,
-    pub token_id: Option<String>,
-    pub token_name: Option<String>,
-    pub ip: Option<String>,
-    pub details: String,
-}
-
-impl ExportEntry {
+impl Entry {
+    /// The entry as `keyward audit export` writes it (one JSON Lines record).
     pub fn to_json(&self, workspace: &str) -> serde_json::Value {
         serde_json::json!({
             "id": self.id,
@@ -148,9 +136,9 @@ pub async fn export(
     since: i64,
     after: i64,
     limit: i64,
-) -> Result<Vec<ExportEntry>, sqlx::Error> {
+) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query_as!(
-        ExportEntry,
+        Entry,
         r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
                   ip, details
          FROM audit_log

@@ -201,13 +201,7 @@ async fn browser_keyboard_only_create_reveal_close_and_revoke() {
         .await;
 
     // The server agrees: the token is revoked and its secret refused.
-    let me = crate::helpers::client()
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 401);
+    assert_eq!(app.me_status(&secret).await, 401);
     b.finish().await;
 }
 
@@ -302,13 +296,7 @@ async fn browser_create_token_reveal_once_and_row_is_active() {
         .unwrap()
         .expect("stored hash");
     // The secret works against the running server (from 127.0.0.1, inside its allowlist).
-    let me = crate::helpers::client()
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
+    assert_eq!(app.me_status(&secret).await, 200);
     assert_eq!(token.channels.as_ref().map(Vec::len), Some(1));
     assert_eq!(
         token.ip_allowlist.entries().collect::<Vec<_>>(),

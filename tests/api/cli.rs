@@ -1,40 +1,24 @@
 //! The command line, run as the real binary: setup, workspaces, channels, admins, tokens.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use crate::helpers::temp_dir;
 
 struct Cli {
     dir: std::path::PathBuf,
-    url: String,
+    db: std::path::PathBuf,
 }
 
 impl Cli {
     fn new() -> Self {
         let dir = temp_dir();
-        let url = format!("sqlite://{}", dir.join("cli.db").display());
-        Self { dir, url }
+        let db = dir.join("cli.db");
+        Self { dir, db }
     }
 
     /// Runs `keyward ARGS --database-url …`, feeding `stdin`.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(args)
-            .args(["--database-url", &self.url])
-            .env("KEYWARD_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        crate::real::cli(&self.db, args, stdin)
     }
 
     fn ok(&self, args: &[&str], stdin: &str) -> String {

@@ -58,6 +58,18 @@ pub fn location(res: &Response) -> String {
 }
 
 impl TestApp {
+    /// The status of `GET /api/v1/me` with this secret.
+    pub async fn me_status(&self, secret: &str) -> u16 {
+        client()
+            .get(self.url("/api/v1/me"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }

@@ -11,6 +11,7 @@ mod durability;
 mod foundation;
 mod helpers;
 mod hostile;
+mod leaks;
 mod observability;
 mod openapi;
 mod operations;

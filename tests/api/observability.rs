@@ -5,24 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::client;
-use crate::real::{Server, cli_ok, free_port, fresh_db, seed_admin_token};
-
-fn create_token(db: &std::path::Path, name: &str) -> String {
-    cli_ok(
-        db,
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            name,
-            "--permission",
-            "chats:read",
-        ],
-        "",
-    )
-}
+use crate::real::{Server, cli_ok, create_token, free_port, fresh_db, seed_admin_token};
 
 /// The value of one sample line (`name{labels} value`), or 0 when absent.
 fn sample(metrics: &str, series: &str) -> f64 {
@@ -36,8 +19,8 @@ fn sample(metrics: &str, series: &str) -> f64 {
 async fn metrics_count_known_traffic_and_logs_carry_each_request_without_secrets() {
     let (dir, db) = fresh_db();
     let admin = seed_admin_token(&db);
-    let good = create_token(&db, "metrics-good");
-    let revoked = create_token(&db, "metrics-revoked");
+    let good = create_token(&db, "metrics-good", "chats:read", &[]);
+    let revoked = create_token(&db, "metrics-revoked", "chats:read", &[]);
     let listing = cli_ok(&db, &["token", "list", "--workspace", "acme"], "");
     let revoked_id = listing
         .lines()

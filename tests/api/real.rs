@@ -58,22 +58,23 @@ pub fn seed_admin_token(db: &Path) -> String {
         &["setup", "--email", "admin@acme.io", "--workspace", "Acme"],
         "correct horse battery\n",
     );
-    cli_ok(
-        db,
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "ops",
-            "--permission",
-            "admin",
-            "--tier",
-            "admin",
-        ],
-        "",
-    )
+    create_token(db, "ops", "admin", &["--tier", "admin"])
+}
+
+/// `keyward token create` in workspace `acme` with one permission; returns the secret.
+pub fn create_token(db: &Path, name: &str, permission: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "token",
+        "create",
+        "--workspace",
+        "acme",
+        "--name",
+        name,
+        "--permission",
+        permission,
+    ];
+    args.extend_from_slice(extra);
+    cli_ok(db, &args, "")
 }
 
 /// A running `keyward serve`; killed (SIGKILL) on drop if still running.
