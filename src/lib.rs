@@ -122,7 +122,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             observe::layer,
         ))
-        .layer(TraceLayer::new_for_http())
+        // The span names the path only: a query string can carry the one-time setup code.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(state.config.request_timeout),
