@@ -57,7 +57,9 @@ pub async fn create_token(
     assert_eq!(reveal.headers()["cache-control"], "no-store");
     let html = reveal.text().await.unwrap();
     let secret = secret_of(&html);
-    let marker = "<tr id=\"token-";
+    // The reveal's Done link names the new token (`…api-tokens#token-ID`); the first table row
+    // may be another token created in the same second.
+    let marker = "#token-";
     let start = html.find(marker).unwrap() + marker.len();
     (html[start..].split('"').next().unwrap().to_owned(), secret)
 }
