@@ -5,14 +5,17 @@ use std::sync::OnceLock;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::model::{ChannelObject, RateLimit, TokenBody, TokenObject, WithSecret};
+use super::model::{ChannelObject, RateLimit, TokenObject, WithSecret};
+use super::schemas::{TokenCreate, TokenUpdate, VerifyRequest};
 use super::{channels, me, tokens, verify};
+use crate::domain::permissions::Catalog;
 use crate::error::{BearerError, Problem};
 use crate::state::AppState;
 
@@ -37,7 +40,7 @@ use crate::state::AppState;
         channels::one,
         verify::verify,
     ),
-    components(schemas(TokenObject, TokenBody, WithSecret, ChannelObject, RateLimit, Problem, verify::VerifyBody, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),
@@ -66,14 +69,22 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The document, rendered once.
-pub fn openapi_json() -> &'static str {
-    static DOC: OnceLock<String> = OnceLock::new();
+/// The document generated from the annotations, built once.
+fn base_document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-        doc.to_pretty_json().unwrap_or_default()
+        serde_json::to_value(doc).unwrap_or_default()
     })
+}
+
+/// The document as this deployment serves it: its own permission catalog in the token bodies.
+pub fn openapi_json(catalog: &Catalog) -> String {
+    let mut doc = base_document().clone();
+    let codes: Vec<&str> = catalog.all().iter().map(|p| p.code.as_str()).collect();
+    super::schemas::set_permission_catalog(&mut doc, &codes);
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 pub fn router() -> Router<AppState> {
@@ -82,8 +93,8 @@ pub fn router() -> Router<AppState> {
         .route("/docs/api", get(playground))
 }
 
-async fn openapi() -> Response {
-    let mut res = openapi_json().into_response();
+async fn openapi(State(state): State<AppState>) -> Response {
+    let mut res = openapi_json(&state.config.permission_catalog).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

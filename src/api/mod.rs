@@ -5,6 +5,7 @@ pub mod docs;
 pub mod grant;
 pub mod me;
 pub mod model;
+pub mod schemas;
 pub mod tokens;
 pub mod verify;
 

@@ -93,31 +93,23 @@ where
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// `POST /tokens` and `PATCH /tokens/{id}` bodies (on PATCH every field is optional).
-#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+/// `POST /tokens` and `PATCH /tokens/{id}` bodies (on PATCH every field is optional); the
+/// document describes them as `schemas::TokenCreate` and `schemas::TokenUpdate`.
+#[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
-    /// 1–100 characters; required on create.
-    #[schema(example = "CI deploy")]
     pub name: Option<String>,
-    /// At most 500 characters.
     pub description: Option<String>,
-    /// At least one; required on create.
-    #[schema(example = json!(["messages:send"]))]
     pub permissions: Option<Vec<String>>,
-    /// Channel ids; `null` = all channels; omitted on create = the caller's own scope.
+    /// `null` = all channels; omitted on create = the caller's own scope.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>)]
     pub channels: Option<Option<Vec<String>>>,
-    /// IPv4/IPv6 addresses and CIDRs; empty or `null` = any address.
+    /// Empty or `null` = any address.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>, example = json!(["10.0.0.0/8"]))]
     pub ip_allowlist: Option<Option<Vec<String>>>,
-    /// RFC 3339, in the future; `null` = never.
+    /// `null` = never.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, example = "2027-01-31T00:00:00Z")]
     pub expires_at: Option<Option<String>>,
-    /// `standard` (default) or `admin`.
     pub rate_limit_tier: Option<String>,
 }
 

@@ -65,7 +65,12 @@ fn encode_cursor(t: &Token) -> String {
     tag = "tokens",
     summary = "List tokens (tokens:read)",
     security(("bearer" = [])),
-    params(("status" = Option<String>, Query, description = "active, expiring_soon, expired or revoked"), ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"), ("limit" = Option<i64>, Query, description = "1-100, default 25")),
+    params(
+        ("status" = inline(Option<super::schemas::StatusFilter>), Query, description = "Only tokens with this status; `all` or empty = every status"),
+        ("q" = Option<String>, Query, description = "Only tokens whose name contains this text"),
+        ("cursor" = Option<String>, Query, pattern = r"^(-?[0-9]{1,18}\..*)?$", description = "`next_cursor` of the previous page (opaque; anything else is a 422)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
+    ),
     responses(
         (status = 200, description = "A page of tokens, newest first", body = Page<TokenObject>),
         (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
@@ -330,7 +335,7 @@ fn with_secret(state: &AppState, status: StatusCode, t: Token, secret: &Secret) 
     tag = "tokens",
     summary = "Create a token (tokens:write); the secret is shown once",
     security(("bearer" = [])),
-    request_body = TokenBody,
+    request_body = super::schemas::TokenCreate,
     responses(
         (status = 201, description = "Created; the body holds the secret, shown only here", body = Data<WithSecret>),
         (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),
@@ -372,7 +377,7 @@ pub(crate) async fn create(
     summary = "Update any subset of a token's fields (tokens:write)",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
-    request_body = TokenBody,
+    request_body = super::schemas::TokenUpdate,
     responses(
         (status = 200, description = "The updated token", body = Data<TokenObject>),
         (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),

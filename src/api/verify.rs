@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// What to verify.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     /// The secret to verify.
@@ -102,7 +102,7 @@ fn decide(
     tag = "verify",
     summary = "Verify another token of this workspace (tokens:verify); counts as a use of it",
     security(("bearer" = [])),
-    request_body = VerifyBody,
+    request_body = super::schemas::VerifyRequest,
     responses(
         (status = 200, description = "The verdict; the headers describe the caller's own budget, `ratelimit` the verified token's", body = Data<Verdict>),
         (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),

@@ -109,3 +109,40 @@ async fn the_playground_is_served_with_its_assets_and_the_error_codes() {
     }
     assert!(!html.contains("https://"), "no external asset");
 }
+
+#[tokio::test]
+async fn the_token_bodies_list_this_deployments_permissions() {
+    let app = TestApp::spawn_with(|c| {
+        c.permission_catalog =
+            keyward::domain::permissions::Catalog::parse_spec("orders:read=Read orders").unwrap();
+    })
+    .await;
+    let doc: Value = client()
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for body in ["TokenCreate", "TokenUpdate"] {
+        let codes =
+            &doc["components"]["schemas"][body]["properties"]["permissions"]["items"]["enum"];
+        assert_eq!(
+            codes,
+            &serde_json::json!([
+                "orders:read",
+                "tokens:read",
+                "tokens:write",
+                "tokens:delete",
+                "tokens:verify",
+                "admin"
+            ]),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["TokenCreate"]["required"],
+        serde_json::json!(["name", "permissions"])
+    );
+}

@@ -1,0 +1,196 @@
+//! Request-body schemas of the OpenAPI document, written as JSON Schema so that they state what
+//! the handlers accept as closely as JSON Schema can (schema-based testing relies on it). What
+//! it cannot state is in the descriptions: channel ids must name channels of the caller's
+//! workspace and `expires_at` must lie in the future. The permission list is filled in with
+//! the deployment's catalog when the document is served.
+
+use serde_json::{Value, json};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::domain::ip::IpAllowlist;
+use crate::domain::token::TokenName;
+
+/// A name as `TokenName::parse` accepts it: not blank, no control characters.
+const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+const IPV4_CIDR: &str = r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])$";
+/// Full or `::`-ended IPv6 networks; other spellings are accepted too (see the description).
+const IPV6_CIDR: &str = r"^([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$|^([0-9A-Fa-f]{1,4}:){1,6}:/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$";
+
+fn from_json(value: Value) -> RefOr<Schema> {
+    serde_json::from_value(value).unwrap_or_else(|_| RefOr::T(Schema::default()))
+}
+
+/// The fields shared by create and update; `create` makes name and permissions required.
+fn token_body(create: bool) -> Value {
+    let nullable = |t: &str| if create { json!(t) } else { json!([t, "null"]) };
+    let mut schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "name": {
+                "type": nullable("string"),
+                "minLength": 1,
+                "maxLength": TokenName::MAX,
+                "pattern": NAME_PATTERN,
+                "description": "1–100 characters after trimming, no control characters.",
+                "example": "CI deploy"
+            },
+            "description": {
+                "type": ["string", "null"],
+                "maxLength": 500,
+                "description": "At most 500 characters; `null` keeps it (empty on create)."
+            },
+            "permissions": {
+                "type": nullable("array"),
+                "minItems": 1,
+                "items": {"type": "string"},
+                "description": "Permission codes of this deployment's catalog; at least one.",
+                "example": ["messages:send"]
+            },
+            "channels": {
+                "type": ["array", "null"],
+                "minItems": 1,
+                "items": {"type": "string"},
+                "description": "Ids of channels of the caller's workspace (unknown ids are a 422); `null` = all channels; omitted on create = the caller's own scope."
+            },
+            "ip_allowlist": {
+                "type": ["array", "null"],
+                "items": {
+                    "anyOf": [
+                        {"type": "string", "format": "ipv4"},
+                        {"type": "string", "format": "ipv6"},
+                        {"type": "string", "pattern": IPV4_CIDR},
+                        {"type": "string", "pattern": IPV6_CIDR},
+                        {"type": "string", "maxLength": 0}
+                    ]
+                },
+                "description": format!(
+                    "IPv4/IPv6 addresses and CIDRs (any spelling the address parser takes; host bits are cleared), at most {} distinct; blank entries are ignored; empty or `null` = any address.",
+                    IpAllowlist::MAX_ENTRIES
+                ),
+                "example": ["10.0.0.0/8"]
+            },
+            "expires_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "RFC 3339, in the future (a past time is a 422); `null` = never.",
+                "example": "2027-01-31T00:00:00Z"
+            },
+            "rate_limit_tier": {
+                "type": ["string", "null"],
+                "enum": ["standard", "admin", null],
+                "description": "`standard` (the default on create) or `admin`; `null` keeps it."
+            }
+        }
+    });
+    if create {
+        schema["required"] = json!(["name", "permissions"]);
+        schema["description"] = json!("`POST /api/v1/tokens` body.");
+    } else {
+        schema["description"] =
+            json!("`PATCH /api/v1/tokens/{id}` body: any subset of the create fields.");
+    }
+    schema
+}
+
+/// `POST /api/v1/tokens`.
+pub struct TokenCreate;
+
+impl PartialSchema for TokenCreate {
+    fn schema() -> RefOr<Schema> {
+        from_json(token_body(true))
+    }
+}
+
+impl ToSchema for TokenCreate {}
+
+/// `PATCH /api/v1/tokens/{id}`.
+pub struct TokenUpdate;
+
+impl PartialSchema for TokenUpdate {
+    fn schema() -> RefOr<Schema> {
+        from_json(token_body(false))
+    }
+}
+
+impl ToSchema for TokenUpdate {}
+
+fn verify_body() -> Value {
+    json!({
+        "type": "object",
+        "description": "What to verify.",
+        "additionalProperties": false,
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string", "description": "The secret to verify."},
+            "permission": {
+                "type": ["string", "null"],
+                "description": "A permission the token must hold."
+            },
+            "channel": {
+                "type": ["string", "null"],
+                "description": "A channel id the token must reach."
+            },
+            "ip": {
+                "anyOf": [
+                    {"type": "string", "format": "ipv4"},
+                    {"type": "string", "format": "ipv6"},
+                    {"type": "string", "maxLength": 0},
+                    {"type": "null"}
+                ],
+                "description": "The client address the token is used from (required for tokens with an IP allowlist); blank or `null` = not given."
+            }
+        }
+    })
+}
+
+/// `POST /api/v1/verify`.
+pub struct VerifyRequest;
+
+impl PartialSchema for VerifyRequest {
+    fn schema() -> RefOr<Schema> {
+        from_json(verify_body())
+    }
+}
+
+impl ToSchema for VerifyRequest {}
+
+/// `?status=` of `GET /api/v1/tokens`: a status, or `all` or empty for every status.
+pub struct StatusFilter;
+
+impl PartialSchema for StatusFilter {
+    fn schema() -> RefOr<Schema> {
+        from_json(json!({
+            "type": "string",
+            "enum": ["", "all", "active", "expiring_soon", "expired", "revoked"]
+        }))
+    }
+}
+
+impl ToSchema for StatusFilter {}
+
+/// Puts the deployment's permission codes into the token bodies of a rendered document.
+pub fn set_permission_catalog(doc: &mut Value, codes: &[&str]) {
+    for body in ["TokenCreate", "TokenUpdate"] {
+        let pointer = format!("/components/schemas/{body}/properties/permissions/items");
+        if let Some(items) = doc.pointer_mut(&pointer) {
+            items["enum"] = json!(codes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_schemas_convert_to_utoipa_schemas() -> Result<(), serde_json::Error> {
+        for value in [token_body(true), token_body(false), verify_body()] {
+            let schema: RefOr<Schema> = serde_json::from_value(value.clone())?;
+            let back = serde_json::to_value(schema)?;
+            assert_eq!(back["properties"], value["properties"]);
+        }
+        Ok(())
+    }
+}
