@@ -105,7 +105,10 @@ impl Secret {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -168,6 +171,59 @@ mod tests {
             format!("{}…{}", &text[..7], &text[text.len() - 4..])
         );
         assert!(!format!("{s:?} {s}").contains(&text[3..20]));
+    }
+
+    /// Any valid prefix: 1 to `MAX_PREFIX_LEN` characters of `[a-z0-9_]`.
+    fn prefix() -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("[a-z0-9_]{{1,{MAX_PREFIX_LEN}}}")).unwrap()
+    }
+
+    /// A secret assembled as `generate` does, from a body the strategy chose (so a failure
+    /// shrinks and replays, which `generate`'s OS randomness would not).
+    fn assembled() -> impl Strategy<Value = String> {
+        (
+            prefix(),
+            proptest::string::string_regex("[0-9A-Za-z]{40}").unwrap(),
+        )
+            .prop_map(|(prefix, body)| {
+                let head = format!("{prefix}{body}");
+                let sum = checksum(&head);
+                format!("{head}{}", String::from_utf8_lossy(&sum))
+            })
+    }
+
+    proptest! {
+        /// Generate → parse: every secret generated under any valid prefix parses back to
+        /// itself, with the spec's length.
+        #[test]
+        fn generated_secrets_parse_back_under_any_prefix(prefix in prefix()) {
+            let s = Secret::generate(&prefix);
+            prop_assert_eq!(s.expose().len(), prefix.len() + BODY_LEN + CHECKSUM_LEN);
+            prop_assert!(s.expose().starts_with(&prefix));
+            prop_assert_eq!(Secret::parse(s.expose()), Some(s.clone()));
+        }
+
+        /// Assembled secrets (any prefix, any body) parse, so the format accepts exactly
+        /// what `generate` can produce.
+        #[test]
+        fn assembled_secrets_parse(text in assembled()) {
+            prop_assert_eq!(Secret::parse(&text).map(|s| s.expose().to_owned()), Some(text));
+        }
+
+        /// Changing any one character, at any position, to any other printable ASCII
+        /// character makes the secret unparseable (CRC-32 catches every one-byte error).
+        #[test]
+        fn any_single_character_change_is_rejected(
+            text in assembled(),
+            at in any::<proptest::sample::Index>(),
+            shift in 1u8..95,
+        ) {
+            let mut bytes = text.into_bytes();
+            let i = at.index(bytes.len());
+            bytes[i] = b' ' + (bytes[i] - b' ' + shift) % 95;
+            let changed = String::from_utf8(bytes).unwrap();
+            prop_assert_eq!(Secret::parse(&changed), None, "{:?}", changed);
+        }
     }
 
     #[test]
