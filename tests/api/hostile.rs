@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::real::{Server, fresh_db, seed_admin_token};
 
+/// "Served promptly": well inside the 2 s timeouts, loose enough for a busy CI machine.
+const PROMPT: Duration = Duration::from_millis(1500);
+
 fn start() -> (std::path::PathBuf, Server) {
     let (dir, db) = fresh_db();
     std::fs::write(dir.join("admin"), seed_admin_token(&db)).unwrap();
@@ -14,9 +17,9 @@ fn start() -> (std::path::PathBuf, Server) {
         &db,
         &[
             "--header-timeout",
-            "1",
+            "2",
             "--request-timeout",
-            "1",
+            "2",
             "--max-connections",
             "8",
         ],
@@ -37,7 +40,7 @@ fn read_to_close(mut s: TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A well-behaved client: `GET /healthz` answers 200 promptly.
+/// A well-behaved client: `GET /healthz` answers 200; returns how long it took.
 fn healthy(server: &Server) -> Duration {
     let started = Instant::now();
     let mut s = connect(server);
@@ -55,13 +58,13 @@ fn stalled_headers_are_cut_off_while_others_are_served() {
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
         .unwrap();
     let started = Instant::now();
-    assert!(healthy(&server) < Duration::from_millis(500));
+    assert!(healthy(&server) < PROMPT);
     let reply = read_to_close(slow);
     let waited = started.elapsed();
     assert!(!reply.contains("200 OK"), "{reply}");
     assert!(
-        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
-        "closed after the 1 s header timeout: {waited:?}"
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(8),
+        "closed after the 2 s header timeout: {waited:?}"
     );
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
@@ -77,7 +80,7 @@ fn a_stalled_body_gets_408() {
         "POST /api/v1/tokens HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
     )
     .unwrap();
-    assert!(healthy(&server) < Duration::from_millis(500));
+    assert!(healthy(&server) < PROMPT);
     let reply = read_to_close(slow);
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     drop(server);
@@ -96,7 +99,7 @@ fn oversized_headers_get_431() {
     .unwrap();
     let reply = read_to_close(big);
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
-    assert!(healthy(&server) < Duration::from_millis(500));
+    assert!(healthy(&server) < PROMPT);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -107,16 +110,16 @@ fn the_connection_bound_holds_and_idle_connections_are_reclaimed() {
     // Eight idle connections take every slot…
     let idle: Vec<TcpStream> = (0..8).map(|_| connect(&server)).collect();
     std::thread::sleep(Duration::from_millis(200));
-    // …so a ninth waits in the backlog until the header timeout frees them (≈ 1 s).
+    // …so a ninth waits in the backlog until the header timeout frees them (≈ 2 s).
     let waited = healthy(&server);
     assert!(
-        waited >= Duration::from_millis(600) && waited < Duration::from_secs(5),
+        waited >= Duration::from_millis(1200) && waited < Duration::from_secs(10),
         "served once a slot freed: {waited:?}"
     );
     for s in idle {
         assert_eq!(read_to_close(s), "", "idle connections were closed");
     }
-    assert!(healthy(&server) < Duration::from_millis(500));
+    assert!(healthy(&server) < PROMPT);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
