@@ -156,8 +156,8 @@ async fn kill_9_loses_at_most_the_last_flush_interval_of_usage() {
     for _ in 0..20 {
         assert_eq!(me(&c, &s, &secret).await.0, 200);
     }
-    // Three flush intervals: those 20 are on disk.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Five flush intervals: those 20 are on disk.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for _ in 0..7 {
         assert_eq!(me(&c, &s, &secret).await.0, 200);
     }
