@@ -125,6 +125,10 @@ pub fn parse_expires_at(s: &str, now: i64) -> Result<i64, String> {
     if t <= now {
         return Err("must be in the future".into());
     }
+    // A negative offset on 9999-12-31 lands in year 10000 UTC, which `rfc3339` can't show.
+    if OffsetDateTime::from_unix_timestamp(t).is_err() {
+        return Err("must be no later than 9999-12-31T23:59:59Z".into());
+    }
     Ok(t)
 }
 
@@ -196,5 +200,18 @@ mod tests {
             Ok(1_801_526_400)
         );
         assert_eq!(rfc3339(1_801_526_400), "2027-02-02T00:00:00Z");
+    }
+
+    /// Caught by the `token_body` fuzz target's round-trip property on a hand-written edge
+    /// input (random fuzzing had not reached it): this parsed to a time in year 10000 UTC,
+    /// which `rfc3339` rendered as an empty string.
+    #[test]
+    fn api_expiry_past_year_9999_utc_is_refused() {
+        assert!(parse_expires_at("9999-12-31T23:59:59-01:00", NOW).is_err());
+        assert_eq!(
+            parse_expires_at("9999-12-31T23:59:59Z", NOW),
+            Ok(253_402_300_799)
+        );
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
     }
 }
