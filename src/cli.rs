@@ -141,7 +141,8 @@ pub enum TokenCmd {
         channels: Vec<String>,
         #[arg(long = "allow-ip")]
         allow_ips: Vec<String>,
-        #[arg(long)]
+        /// Days until the token expires (1 to 36,500).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         expires_in_days: Option<u32>,
         #[arg(long, default_value = "standard")]
         tier: String,

@@ -57,8 +57,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            // serde would also read a struct from a JSON array; the API takes objects only.
+            Ok(Json(v)) if !v.is_object() => Err(body_error("the body must be a JSON object")),
+            Ok(Json(v)) => serde_json::from_value(v)
+                .map(Self)
+                .map_err(|e| body_error(&e.to_string())),
             Err(rejection) => {
                 let status = rejection.status();
                 let (code, detail) = match status.as_u16() {
@@ -70,11 +74,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                         "unsupported_media_type",
                         "Send the body as JSON with Content-Type: application/json.".to_owned(),
                     ),
-                    422 => {
-                        let mut errors = crate::domain::token::FieldErrors::new();
-                        crate::domain::token::add_error(&mut errors, "body", rejection.body_text());
-                        return Err(AppError::Validation(errors));
-                    }
+                    422 => return Err(body_error(&rejection.body_text())),
                     _ => (
                         "invalid_json",
                         format!("The body is not valid JSON: {}", rejection.body_text()),
@@ -88,6 +88,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
         }
     }
+}
+
+/// 422 with the reason under `body`.
+fn body_error(reason: &str) -> AppError {
+    let mut errors = crate::domain::token::FieldErrors::new();
+    crate::domain::token::add_error(&mut errors, "body", reason.to_owned());
+    AppError::Validation(errors)
 }
 
 /// Counts every request whose token passed the 401 checks (403s and 429s included) and adds

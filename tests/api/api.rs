@@ -365,6 +365,17 @@ async fn bad_bodies_and_routes_are_problem_details() {
     )
     .await;
     problem(wrong_shape, 422, "validation_failed").await;
+    // serde would read a struct from an array too; the API takes JSON objects only.
+    let array = call(
+        &app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(json!(["array", "", ["chats:read"], null, null, null, null])),
+    )
+    .await;
+    let body = problem(array, 422, "validation_failed").await;
+    assert_eq!(body["errors"]["body"][0], "the body must be a JSON object");
     let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
         .await
         .unwrap()
