@@ -410,11 +410,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 channels: channel_ids,
                 ip_allowlist: IpAllowlist::parse_lines(allow_ips.iter().map(String::as_str))
                     .map_err(|e| fail(e.join("; ")))?,
-                expires_at: match expires_in_days {
-                    Some(0) => return Err(fail("--expires-in-days must be at least 1")),
-                    Some(d) => Some(now() + i64::from(d) * 86_400),
-                    None => None,
-                },
+                expires_at: expires_in_days.map(|d| now() + i64::from(d) * 86_400),
                 tier: Tier::parse(&tier).ok_or_else(|| fail("--tier must be standard or admin"))?,
             };
             let actor = Actor::cli();

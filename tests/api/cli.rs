@@ -148,6 +148,26 @@ fn cli_setup_workspaces_channels_and_tokens() {
         "stdout is the secret alone: {secret:?}"
     );
     assert!(keyward::domain::secret::Secret::parse(&secret).is_some());
+    // Expiry in days: 1 to 36,500 (a larger figure would pass the year 9999).
+    for days in ["0", "40000"] {
+        let out = cli.run(
+            &[
+                "token",
+                "create",
+                "--workspace",
+                "acme-inc",
+                "--name",
+                "x",
+                "--permission",
+                "chats:read",
+                "--expires-in-days",
+                days,
+            ],
+            "",
+        );
+        assert_eq!(out.status.code(), Some(2), "{days}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--expires-in-days"));
+    }
     assert!(
         cli.refused(
             &[
