@@ -6,18 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::temp_dir;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::real::{BIN, Server, cli_ok, create_token, free_port, fresh_db};
 
 /// Starts `keyward serve` and returns it with its first stdout line.
 fn start(db: &std::path::Path, port: u16) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let mut child = Command::new(BIN)
         .args([
             "serve",
             "--listen",
@@ -136,80 +129,28 @@ async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
 
 #[tokio::test]
 async fn sigterm_loses_no_counted_request() {
-    let dir = temp_dir();
-    let port = free_port();
-    let db = dir.join("k.db");
-    let url = format!("sqlite://{}", db.display());
-    let bin = env!("CARGO_BIN_EXE_keyward");
-    let run = |args: &[&str], stdin: &str| {
-        let mut c = Command::new(bin)
-            .args(args)
-            .args(["--database-url", &url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        String::from_utf8(c.wait_with_output().unwrap().stdout)
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    run(
+    let (dir, db) = fresh_db();
+    cli_ok(
+        &db,
         &["setup", "--email", "a@acme.io", "--workspace", "Acme"],
         "correct horse battery\n",
     );
-    let secret = run(
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "n",
-            "--permission",
-            "chats:read",
-        ],
-        "",
-    );
+    let secret = create_token(&db, "n", "chats:read", &[]);
     // A long flush interval: everything counted lives in memory until the SIGTERM flush.
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &url,
-            "--usage-flush-ms",
-            "3600000",
-        ])
-        .env("KEYWARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let server = Server::start(&db, &["--usage-flush-ms", "3600000"]);
     let c = crate::helpers::client();
     for _ in 0..37 {
         let res = c
-            .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+            .get(server.url("/api/v1/me"))
             .bearer_auth(&secret)
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
     }
-    kill(&child, "-TERM");
-    assert!(
-        wait_exit(&mut child, Duration::from_secs(10))
-            .unwrap()
-            .success()
-    );
-    let list: serde_json::Value = serde_json::from_str(&run(
+    assert!(server.stop("-TERM").success());
+    let list: serde_json::Value = serde_json::from_str(&cli_ok(
+        &db,
         &["token", "list", "--workspace", "acme", "--json"],
         "",
     ))
