@@ -111,8 +111,11 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let mut res = next.run(req).await;
     if let Some((token_id, ip, budget)) = slot.take() {
         let at = now();
-        res.extensions_mut()
-            .insert(crate::observe::CountedToken(token_id.clone()));
+        // Only the request log reads it: no copy of the id when that log is off.
+        if tracing::enabled!(target: "keyward::request", tracing::Level::INFO) {
+            res.extensions_mut()
+                .insert(crate::observe::CountedToken(token_id.clone()));
+        }
         state.usage.record(
             &token_id,
             Hit {
