@@ -7,7 +7,6 @@
 //! [`EPOCH_POLL`]. A generation counter stops a lookup that raced an invalidation from
 //! re-inserting what it read before the change.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +17,7 @@ use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::secret::SecretHash;
-use crate::usage::Pending;
+use crate::usage::Batch;
 use prometheus_client::metrics::counter::Counter;
 
 /// Entries kept (each a token with its workspace, well under 1 KiB).
@@ -105,7 +104,7 @@ impl TokenCache {
     }
 
     /// Adds a just-flushed usage batch to the cached totals, so they stay exact.
-    pub fn apply_usage(&self, batch: &HashMap<String, Pending>) {
+    pub fn apply_usage(&self, batch: &Batch) {
         let _guard = self.write.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         for (id, p) in batch {
@@ -119,7 +118,7 @@ impl TokenCache {
             updated.token.request_count += p.count;
             if updated.token.last_used_at.is_none_or(|at| p.last_at >= at) {
                 updated.token.last_used_at = Some(p.last_at);
-                updated.token.last_used_ip = Some(p.last_ip.clone());
+                updated.token.last_used_ip = p.last_ip.map(|ip| ip.to_string());
             }
             self.by_hash.insert(hash, Arc::new(updated));
         }

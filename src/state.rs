@@ -15,8 +15,11 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
 
+/// Handed to every handler and middleware; cloning it is one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub setup: Arc<SetupCode>,
@@ -50,12 +53,20 @@ impl SetupCode {
     }
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
         let metrics = Metrics::default();
         let tokens = TokenCache::default()
             .counting(metrics.cache_hits.clone(), metrics.cache_misses.clone());
-        Self {
+        Self(Arc::new(Shared {
             db,
             config: Arc::new(config),
             setup: Arc::default(),
@@ -65,7 +76,7 @@ impl AppState {
             limiter: Arc::default(),
             tokens: Arc::new(tokens),
             metrics,
-        }
+        }))
     }
 
     /// Adds usage not yet flushed to a stored token's totals.
@@ -81,7 +92,11 @@ impl AppState {
         let (count, last_at, last_ip) = self.usage.totals(&t.id)?;
         let newer = t.last_used_at.is_none_or(|at| last_at >= at);
         Some(if newer {
-            (t.request_count + count, Some(last_at), Some(last_ip))
+            (
+                t.request_count + count,
+                Some(last_at),
+                last_ip.map(|ip| ip.to_string()),
+            )
         } else {
             (
                 t.request_count + count,

@@ -2,9 +2,13 @@
 //! token in memory and written in one transaction by a flusher at least once a second and at
 //! shutdown. Pages and the API add the not-yet-flushed part to the stored totals.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+
+use axum::http::Method;
 
 use crate::cache::TokenCache;
 use crate::db::{self, Db};
@@ -14,15 +18,17 @@ use crate::metrics::Metrics;
 pub const RECENT_KEPT: i64 = 100;
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
+const DAY: i64 = 86_400;
 
-/// One authenticated request.
+/// One authenticated request. Built on every counted request, so nothing here is formatted:
+/// times stay integers and addresses stay addresses until they are written or shown.
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub at: i64,
-    pub method: String,
-    pub path: String,
+    pub method: Method,
+    pub path: Box<str>,
     pub status: u16,
-    pub ip: String,
+    pub ip: IpAddr,
 }
 
 /// What a token used since the last flush.
@@ -30,16 +36,14 @@ pub struct Hit {
 pub struct Pending {
     pub count: i64,
     pub last_at: i64,
-    pub last_ip: String,
-    pub days: HashMap<String, i64>,
+    pub last_ip: Option<IpAddr>,
+    /// Requests per UTC day as (days since 1970-01-01, count); one entry except around midnight.
+    days: Vec<(i64, i64)>,
+    /// Oldest first, at most [`RECENT_KEPT`].
     pub recent: VecDeque<Hit>,
 }
 
-#[derive(Default)]
-pub struct UsageBuffer {
-    pending: Mutex<HashMap<String, Pending>>,
-}
-
+/// `YYYY-MM-DD` of a Unix time, in UTC.
 pub fn day_of(unix: i64) -> String {
     crate::domain::token::rfc3339(unix)
         .get(..10)
@@ -47,35 +51,84 @@ pub fn day_of(unix: i64) -> String {
         .to_owned()
 }
 
-impl UsageBuffer {
-    /// Counts one request (in memory only).
-    pub fn record(&self, token_id: &str, hit: Hit) {
-        let Ok(mut map) = self.pending.lock() else {
-            return;
-        };
-        if !map.contains_key(token_id) {
-            map.insert(token_id.to_owned(), Pending::default());
+impl Pending {
+    fn add(&mut self, hit: Hit) {
+        self.count += 1;
+        if hit.at >= self.last_at {
+            self.last_at = hit.at;
+            self.last_ip = Some(hit.ip);
         }
-        let Some(p) = map.get_mut(token_id) else {
-            return;
-        };
-        p.count += 1;
-        if hit.at >= p.last_at {
-            p.last_at = hit.at;
-            p.last_ip.clone_from(&hit.ip);
+        self.add_day(hit.at.div_euclid(DAY), 1);
+        if self.recent.len() as i64 >= RECENT_KEPT {
+            self.recent.pop_front();
         }
-        *p.days.entry(day_of(hit.at)).or_default() += 1;
-        if p.recent.len() as i64 >= RECENT_KEPT {
-            p.recent.pop_front();
-        }
-        p.recent.push_back(hit);
+        self.recent.push_back(hit);
     }
 
-    /// Count and last use not yet flushed, without copying the recent requests (hot path).
-    pub fn totals(&self, token_id: &str) -> Option<(i64, i64, String)> {
+    fn add_day(&mut self, day: i64, n: i64) {
+        match self.days.iter_mut().find(|(d, _)| *d == day) {
+            Some((_, count)) => *count += n,
+            None => self.days.push((day, n)),
+        }
+    }
+
+    /// Requests on the UTC day that contains `unix`.
+    pub fn on_day(&self, unix: i64) -> i64 {
+        let day = unix.div_euclid(DAY);
+        self.days
+            .iter()
+            .filter(|(d, _)| *d == day)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Per-day counts as (`YYYY-MM-DD`, count).
+    pub fn days(&self) -> impl Iterator<Item = (String, i64)> + '_ {
+        self.days.iter().map(|&(d, n)| (day_of(d * DAY), n))
+    }
+
+    /// Puts usage from before this one back in front of it (after a failed flush).
+    fn prepend(&mut self, older: Pending) {
+        self.count += older.count;
+        if older.last_at > self.last_at {
+            self.last_at = older.last_at;
+            self.last_ip = older.last_ip;
+        }
+        for (d, n) in older.days {
+            self.add_day(d, n);
+        }
+        let mut recent = older.recent;
+        recent.append(&mut self.recent);
+        while recent.len() as i64 > RECENT_KEPT {
+            recent.pop_front();
+        }
+        self.recent = recent;
+    }
+}
+
+/// Pending usage by token id (hashbrown, to look a token up by `&str` and copy its id only
+/// when it is new).
+pub type Batch = hashbrown::HashMap<String, Pending>;
+
+#[derive(Default)]
+pub struct UsageBuffer {
+    pending: Mutex<Batch>,
+    /// The UTC day (days since 1970-01-01) whose old daily counts were last pruned.
+    pruned_on: AtomicI64,
+}
+
+impl UsageBuffer {
+    /// Counts one request (in memory only; the id is copied once per token per flush).
+    pub fn record(&self, token_id: &str, hit: Hit) {
+        if let Ok(mut map) = self.pending.lock() {
+            map.entry_ref(token_id).or_default().add(hit);
+        }
+    }
+
+    /// Count, last use time and address not yet flushed, without copying the recent requests.
+    pub fn totals(&self, token_id: &str) -> Option<(i64, i64, Option<IpAddr>)> {
         let map = self.pending.lock().ok()?;
-        map.get(token_id)
-            .map(|p| (p.count, p.last_at, p.last_ip.clone()))
+        map.get(token_id).map(|p| (p.count, p.last_at, p.last_ip))
     }
 
     /// The not-yet-flushed usage of a token.
@@ -83,7 +136,7 @@ impl UsageBuffer {
         self.pending.lock().ok()?.get(token_id).cloned()
     }
 
-    fn take(&self) -> HashMap<String, Pending> {
+    fn take(&self) -> Batch {
         self.pending
             .lock()
             .map(|mut m| std::mem::take(&mut *m))
@@ -91,26 +144,12 @@ impl UsageBuffer {
     }
 
     /// Puts usage back after a failed flush, so nothing counted is lost.
-    fn restore(&self, batch: HashMap<String, Pending>) {
+    fn restore(&self, batch: Batch) {
         let Ok(mut map) = self.pending.lock() else {
             return;
         };
-        for (id, old) in batch {
-            let p = map.entry(id).or_default();
-            p.count += old.count;
-            if old.last_at > p.last_at {
-                p.last_at = old.last_at;
-                p.last_ip = old.last_ip;
-            }
-            for (d, n) in old.days {
-                *p.days.entry(d).or_default() += n;
-            }
-            let mut recent = old.recent;
-            recent.append(&mut p.recent);
-            while recent.len() as i64 > RECENT_KEPT {
-                recent.pop_front();
-            }
-            p.recent = recent;
+        for (id, older) in batch {
+            map.entry(id).or_default().prepend(older);
         }
     }
 
@@ -135,16 +174,17 @@ impl UsageBuffer {
             }
         };
         metrics.acquired(started);
-        let written = db::usage::write_batch(
-            &mut conn,
-            &batch,
-            RECENT_KEPT,
-            &day_of(crate::domain::now() - DAYS_KEPT * 86_400),
-        )
-        .await;
+        // Daily counts past DAYS_KEPT go with the first flush of each UTC day.
+        let now = crate::domain::now();
+        let today = now.div_euclid(DAY);
+        let prune = (self.pruned_on.load(Ordering::Relaxed) != today)
+            .then(|| day_of(now - DAYS_KEPT * DAY));
+        let written =
+            db::usage::write_batch(&mut conn, &batch, RECENT_KEPT, prune.as_deref()).await;
         drop(conn);
         match written {
             Ok(()) => {
+                self.pruned_on.store(today, Ordering::Relaxed);
                 metrics
                     .flush_seconds
                     .observe(started.elapsed().as_secs_f64());

@@ -102,12 +102,12 @@ fn body_error(reason: &str) -> AppError {
 async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let slot = CallSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let method = req.method().to_string();
-    let uri = req
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
-    let path: String = uri.path().chars().take(200).collect();
+    let method = req.method().clone();
+    let path = truncated_path(
+        req.extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().path(), |o| o.0.path()),
+    );
     let mut res = next.run(req).await;
     if let Some((token_id, ip, budget)) = slot.take() {
         let at = now();
@@ -123,7 +123,7 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
                 method,
                 path,
                 status: res.status().as_u16(),
-                ip: ip.to_string(),
+                ip,
             },
         );
         let h = res.headers_mut();
@@ -135,6 +135,14 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
         );
     }
     res
+}
+
+/// A request path as recent requests keep it: at most 200 characters.
+pub fn truncated_path(path: &str) -> Box<str> {
+    match path.char_indices().nth(200) {
+        Some((end, _)) => path[..end].into(),
+        None => path.into(),
+    }
 }
 
 /// The token object with usage not yet flushed added in (one copy of the token's fields).

@@ -583,7 +583,7 @@ pub(crate) async fn usage(
                 .filter(|d| d.day == date)
                 .map(|d| d.count)
                 .sum::<i64>()
-                + pending.days.get(&date).copied().unwrap_or(0);
+                + pending.on_day(start + i * 86_400);
             DayCount { date, count }
         })
         .collect();
@@ -593,10 +593,10 @@ pub(crate) async fn usage(
         .rev()
         .map(|h| RecentRequest {
             at: rfc3339(h.at),
-            method: h.method.clone(),
-            path: h.path.clone(),
+            method: h.method.to_string(),
+            path: h.path.to_string(),
             status: i64::from(h.status),
-            ip: h.ip.clone(),
+            ip: h.ip.to_string(),
         })
         .collect();
     recent.extend(

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
@@ -181,19 +182,15 @@ pub(crate) async fn verify(
         Ok(()) => 200,
         Err(e) => e.status().as_u16(),
     };
-    let path = format!("/api/v1/verify (by {})", caller.token().name)
-        .chars()
-        .take(200)
-        .collect();
-    let hit_ip = ip.map_or_else(|| caller.ip.to_string(), |i| i.to_string());
+    let path = super::truncated_path(&format!("/api/v1/verify (by {})", caller.token().name));
     state.usage.record(
         &token.id,
         Hit {
             at: now(),
-            method: "VERIFY".into(),
+            method: Method::from_bytes(b"VERIFY").unwrap_or(Method::POST),
             path,
             status,
-            ip: hit_ip,
+            ip: ip.unwrap_or(caller.ip),
         },
     );
     let mut shown = token.clone();

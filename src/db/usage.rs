@@ -39,7 +39,8 @@ pub async fn recent(
 ) -> Result<Vec<RecentRequest>, sqlx::Error> {
     sqlx::query_as!(
         RecentRequest,
-        "SELECT at, method, path, status, ip FROM usage_requests WHERE token_id = ? ORDER BY id DESC LIMIT ?",
+        "SELECT at, method, path, status, ip FROM usage_recent WHERE token_id = ?
+         ORDER BY seq DESC LIMIT ?",
         token_id,
         limit
     )
@@ -47,72 +48,83 @@ pub async fn recent(
     .await
 }
 
-/// Writes a batch of usage in one transaction and prunes what is no longer kept. Tokens
-/// deleted meanwhile are skipped.
+/// Writes a batch of usage in one transaction, in three statements whatever its size: each
+/// takes its rows as one JSON array (`json_each`), so a flush costs a round trip per kind of
+/// row, not one per request. Tokens deleted meanwhile are skipped (the totals update returns
+/// the tokens it found). Recent requests go to their token's ring (`seq % recent_kept`, see
+/// migration 0004), so nothing needs pruning; `prune_before` (`YYYY-MM-DD`) also drops the
+/// daily counts older than that day.
 pub async fn write_batch(
     conn: &mut sqlx::SqliteConnection,
-    batch: &std::collections::HashMap<String, crate::usage::Pending>,
+    batch: &crate::usage::Batch,
     recent_kept: i64,
-    oldest_day: &str,
+    prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
+    let totals = json(batch.iter().map(|(id, p)| {
+        let ip = p.last_ip.map(|ip| ip.to_string());
+        (id, p.count, p.last_at, ip)
+    }))?;
     let mut tx = sqlx::Connection::begin(conn).await?;
-    for (token_id, p) in batch {
-        let updated = sqlx::query!(
-            "UPDATE tokens SET request_count = request_count + ?,
-                    last_used_at = MAX(COALESCE(last_used_at, 0), ?),
-                    last_used_ip = CASE WHEN ? >= COALESCE(last_used_at, 0) THEN ? ELSE last_used_ip END
-             WHERE id = ?",
-            p.count,
-            p.last_at,
-            p.last_at,
-            p.last_ip,
-            token_id
-        )
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            continue;
-        }
-        for (day, n) in &p.days {
-            sqlx::query!(
-                "INSERT INTO usage_daily (token_id, day, count) VALUES (?, ?, ?)
-                 ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
-                token_id,
-                day,
-                n
-            )
+    // Each live token's count after this batch: its newest request here has that number.
+    let counts: std::collections::HashMap<String, i64> = sqlx::query!(
+        r#"UPDATE tokens SET request_count = request_count + (u.value ->> 1),
+                last_used_at = MAX(COALESCE(last_used_at, 0), u.value ->> 2),
+                last_used_ip = CASE WHEN (u.value ->> 2) >= COALESCE(last_used_at, 0)
+                                    THEN u.value ->> 3 ELSE last_used_ip END
+           FROM json_each(?1) AS u
+           WHERE tokens.id = (u.value ->> 0)
+           RETURNING tokens.id AS "id!", tokens.request_count"#,
+        totals
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.request_count))
+    .collect();
+    let live = || {
+        batch
+            .iter()
+            .filter_map(|(id, p)| counts.get(id).map(|&count| (id, p, count)))
+    };
+    let days = json(live().flat_map(|(id, p, _)| p.days().map(move |(day, n)| (id, day, n))))?;
+    sqlx::query!(
+        "INSERT INTO usage_daily (token_id, day, count)
+         SELECT d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each(?1) AS d WHERE true
+         ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
+        days
+    )
+    .execute(&mut *tx)
+    .await?;
+    let recent = json(live().flat_map(|(id, p, count)| {
+        let first = count - p.recent.len() as i64 + 1;
+        p.recent.iter().zip(first..).map(move |(h, seq)| {
+            let ip = h.ip.to_string();
+            (id, seq, h.at, h.method.as_str(), &h.path, h.status, ip)
+        })
+    }))?;
+    sqlx::query!(
+        "INSERT INTO usage_recent (token_id, slot, seq, at, method, path, status, ip)
+         SELECT r.value ->> 0, (r.value ->> 1) % ?2, r.value ->> 1, r.value ->> 2,
+                r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6
+         FROM json_each(?1) AS r WHERE true
+         ON CONFLICT (token_id, slot) DO UPDATE SET
+             seq = excluded.seq, at = excluded.at, method = excluded.method,
+             path = excluded.path, status = excluded.status, ip = excluded.ip",
+        recent,
+        recent_kept
+    )
+    .execute(&mut *tx)
+    .await?;
+    if let Some(day) = prune_before {
+        sqlx::query!("DELETE FROM usage_daily WHERE day < ?", day)
             .execute(&mut *tx)
             .await?;
-        }
-        for h in &p.recent {
-            let status = i64::from(h.status);
-            sqlx::query!(
-                "INSERT INTO usage_requests (token_id, at, method, path, status, ip) VALUES (?, ?, ?, ?, ?, ?)",
-                token_id,
-                h.at,
-                h.method,
-                h.path,
-                status,
-                h.ip
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query!(
-            "DELETE FROM usage_requests WHERE token_id = ?1 AND id NOT IN
-               (SELECT id FROM usage_requests WHERE token_id = ?1 ORDER BY id DESC LIMIT ?2)",
-            token_id,
-            recent_kept
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "DELETE FROM usage_daily WHERE token_id = ? AND day < ?",
-            token_id,
-            oldest_day
-        )
-        .execute(&mut *tx)
-        .await?;
     }
     tx.commit().await
+}
+
+/// A JSON array of the rows (tuples serialise as arrays).
+fn json<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<String, sqlx::Error> {
+    let rows: Vec<T> = rows.collect();
+    serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

@@ -187,3 +187,200 @@ async fn removing_a_channel_narrows_a_cached_token_at_once() {
         .unwrap();
     assert_eq!(list["data"], json!([]));
 }
+
+/// Records a hit straight into the buffer, as the tracking layer does.
+fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
+    app.state.usage.record(
+        token_id,
+        keyward::usage::Hit {
+            at,
+            method: axum::http::Method::GET,
+            path: path.into(),
+            status: 200,
+            ip: [192, 0, 2, 7].into(),
+        },
+    );
+}
+
+#[tokio::test]
+async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tokens() {
+    let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
+    let slug = app.setup().await.1;
+    let (busy, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (quiet, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (gone, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let db = &app.state.db;
+    let now = keyward::domain::now();
+    let old_day = keyward::usage::day_of(now - 91 * 86_400);
+    let kept_day = keyward::usage::day_of(now - 89 * 86_400);
+    for day in [&old_day, &kept_day] {
+        sqlx::query("INSERT INTO usage_daily (token_id, day, count) VALUES (?, ?, 7)")
+            .bind(&busy)
+            .bind(day)
+            .execute(db)
+            .await
+            .unwrap();
+    }
+    let flush = || async {
+        app.state
+            .usage
+            .flush(db, &app.state.tokens, &app.state.metrics)
+            .await
+            .unwrap()
+    };
+    // 80 requests, a flush, 70 more: 150 in all, the newest 100 kept, in order.
+    for i in 0..80 {
+        hit(&app, &busy, now - 1000 + i, &format!("/r/{i}"));
+    }
+    hit(&app, &quiet, now - 5, "/q");
+    assert_eq!(flush().await, 2);
+    for i in 80..150 {
+        hit(&app, &busy, now - 1000 + i, &format!("/r/{i}"));
+    }
+    hit(&app, &gone, now, "/g");
+    let ws = keyward::db::workspaces::by_slug(db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut conn = db.acquire().await.unwrap();
+    keyward::db::tokens::delete(&mut conn, &ws.id, &gone)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(flush().await, 2, "the deleted token's usage is dropped");
+
+    let paths: Vec<String> =
+        sqlx::query_scalar("SELECT path FROM usage_recent WHERE token_id = ? ORDER BY seq DESC")
+            .bind(&busy)
+            .fetch_all(db)
+            .await
+            .unwrap();
+    let expected: Vec<String> = (50..150).rev().map(|i| format!("/r/{i}")).collect();
+    assert_eq!(paths, expected, "the newest 100, newest first");
+    let recent = keyward::db::usage::recent(db, &quiet, 100).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(
+        (recent[0].path.as_str(), recent[0].ip.as_str()),
+        ("/q", "192.0.2.7")
+    );
+    let gone_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_recent WHERE token_id = ?")
+        .bind(&gone)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(gone_rows, 0);
+
+    let days = keyward::db::usage::daily(db, &busy, "0000-00-00")
+        .await
+        .unwrap();
+    let today = keyward::usage::day_of(now - 1000);
+    let counts: Vec<(&str, i64)> = days.iter().map(|d| (d.day.as_str(), d.count)).collect();
+    let mut expected = vec![(kept_day.as_str(), 7)];
+    if today == keyward::usage::day_of(now - 1000 + 149) {
+        expected.push((today.as_str(), 150));
+        assert_eq!(counts, expected, "the 91-day-old count is pruned");
+    } else {
+        assert_eq!(
+            counts.first(),
+            expected.first(),
+            "the 91-day-old count is pruned"
+        );
+    }
+    let t = keyward::db::tokens::get(db, &ws.id, &busy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.request_count, 150);
+    assert_eq!(t.last_used_at, Some(now - 1000 + 149));
+    assert_eq!(t.last_used_ip.as_deref(), Some("192.0.2.7"));
+}
+
+#[tokio::test]
+async fn migration_4_moves_the_newest_100_recent_requests_into_the_ring_in_order() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let dir = crate::helpers::temp_dir();
+    let old = dir.join("migrations-1-3");
+    std::fs::create_dir_all(&old).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0004" {
+            std::fs::copy(&path, old.join(name)).unwrap();
+        }
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("v3.db"))
+        .create_if_missing(true);
+    let db = SqlitePoolOptions::new()
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&db)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO workspaces (id, name, slug, created_at) VALUES ('ws_1', 'W', 'w', 0)",
+        "INSERT INTO tokens (id, workspace_id, name, secret_hash, hint, permissions, created_at,
+                             updated_at, created_by_type, created_by_name, request_count)
+         VALUES ('tok_a', 'ws_1', 'A', x'01', 'kw_…', 'chats:read', 0, 0, 'cli', 'cli', 500),
+                ('tok_b', 'ws_1', 'B', x'02', 'kw_…', 'chats:read', 0, 0, 'cli', 'cli', 3)",
+    ] {
+        sqlx::query(sql).execute(&db).await.unwrap();
+    }
+    for i in 0..130 {
+        sqlx::query(
+            "INSERT INTO usage_requests (token_id, at, method, path, status, ip)
+             VALUES ('tok_a', ?, 'GET', ?, 200, '192.0.2.1')",
+        )
+        .bind(1_000 + i)
+        .bind(format!("/a/{i}"))
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    for i in 0..3 {
+        sqlx::query(
+            "INSERT INTO usage_requests (token_id, at, method, path, status, ip)
+             VALUES ('tok_b', ?, 'POST', ?, 201, '192.0.2.2')",
+        )
+        .bind(2_000 + i)
+        .bind(format!("/b/{i}"))
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    keyward::db::migrate(&db).await.unwrap();
+
+    let a = keyward::db::usage::recent(&db, "tok_a", 1_000)
+        .await
+        .unwrap();
+    let paths: Vec<&str> = a.iter().map(|r| r.path.as_str()).collect();
+    let expected: Vec<String> = (30..130).rev().map(|i| format!("/a/{i}")).collect();
+    assert_eq!(paths, expected, "the newest 100, newest first");
+    let b = keyward::db::usage::recent(&db, "tok_b", 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.iter()
+            .map(|r| (r.path.as_str(), r.status, r.ip.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("/b/2", 201, "192.0.2.2"),
+            ("/b/1", 201, "192.0.2.2"),
+            ("/b/0", 201, "192.0.2.2")
+        ]
+    );
+    // The newest request is numbered with the token's count, so the next flush continues it.
+    let seqs: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT seq, slot FROM usage_recent WHERE token_id = 'tok_a' ORDER BY seq DESC LIMIT 2",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(seqs, [(500, 0), (499, 99)]);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

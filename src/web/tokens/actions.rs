@@ -78,27 +78,19 @@ const CHART_DAYS: i64 = 30;
 const CHART_HEIGHT: i64 = 100;
 const BAR_STEP: i64 = 20;
 
-fn day_string(unix: i64) -> String {
-    crate::domain::token::rfc3339(unix)
-        .get(..10)
-        .unwrap_or_default()
-        .to_owned()
-}
-
 async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
     let start = now - (CHART_DAYS - 1) * 86_400;
-    let mut counts = db::usage::daily(&state.db, token_id, &day_string(start)).await?;
+    let mut counts = db::usage::daily(&state.db, token_id, &crate::usage::day_of(start)).await?;
     if let Some(p) = state.usage.pending(token_id) {
         counts.extend(
-            p.days
-                .into_iter()
+            p.days()
                 .map(|(day, count)| db::usage::DayCount { day, count }),
         );
     }
     let days: Vec<(i64, i64)> = (0..CHART_DAYS)
         .map(|i| {
             let t = start + i * 86_400;
-            let day = day_string(t);
+            let day = crate::usage::day_of(t);
             (
                 t,
                 counts
@@ -163,10 +155,10 @@ async fn detail_page(
         .map(|h| RecentView {
             at: When::new(h.at, now),
             time: clock(h.at),
-            method: h.method,
-            path: h.path,
+            method: h.method.to_string(),
+            path: h.path.into(),
             status: i64::from(h.status),
-            ip: h.ip,
+            ip: h.ip.to_string(),
         })
         .collect();
     recent.extend(
