@@ -8,12 +8,12 @@
 //! re-inserting what it read before the change.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use quick_cache::sync::Cache;
 
-use crate::db::tokens::Token;
+use crate::db::tokens::{Token, Usage};
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::secret::SecretHash;
@@ -25,10 +25,35 @@ pub const CAPACITY: usize = 20_000;
 pub const EPOCH_POLL: Duration = Duration::from_millis(250);
 
 /// A token as the bearer check needs it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Entry {
+    /// The token as loaded; its usage totals are those of that moment (see [`Entry::usage`]).
     pub token: Token,
     pub workspace: Workspace,
+    /// The JSON of `/me` up to the fields that change per request, made on first use
+    /// (`api::me`); it depends only on the token and workspace, as the entry does.
+    pub me_json: OnceLock<Box<str>>,
+    /// The stored usage totals, kept current by each flush in place.
+    stored: Mutex<Usage>,
+}
+
+impl Entry {
+    pub fn new(token: Token, workspace: Workspace) -> Self {
+        let stored = Mutex::new(token.usage());
+        Self {
+            token,
+            workspace,
+            me_json: OnceLock::new(),
+            stored,
+        }
+    }
+
+    /// The token's stored usage, flushes since it was loaded included.
+    pub fn usage(&self) -> Usage {
+        self.stored
+            .lock()
+            .map_or_else(|_| self.token.usage(), |u| u.clone())
+    }
 }
 
 pub struct TokenCache {
@@ -85,7 +110,7 @@ impl TokenCache {
         let Some(workspace) = db::workspaces::by_id(db, &token.workspace_id).await? else {
             return Ok(None);
         };
-        let entry = Arc::new(Entry { token, workspace });
+        let entry = Arc::new(Entry::new(token, workspace));
         if let Ok(_guard) = self.write.lock()
             && self.generation.load(Ordering::Acquire) == seen
         {
@@ -103,24 +128,18 @@ impl TokenCache {
         self.hash_of.clear();
     }
 
-    /// Adds a just-flushed usage batch to the cached totals, so they stay exact.
+    /// Adds a just-flushed usage batch to the cached totals (in place), so they stay exact.
     pub fn apply_usage(&self, batch: &Batch) {
+        // A lookup that read the database before this flush must not insert its older totals.
         let _guard = self.write.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         for (id, p) in batch {
-            let Some(hash) = self.hash_of.get(id) else {
+            let Some(entry) = self.hash_of.get(id).and_then(|h| self.by_hash.get(&h)) else {
                 continue;
             };
-            let Some(entry) = self.by_hash.get(&hash) else {
-                continue;
-            };
-            let mut updated = (*entry).clone();
-            updated.token.request_count += p.count;
-            if updated.token.last_used_at.is_none_or(|at| p.last_at >= at) {
-                updated.token.last_used_at = Some(p.last_at);
-                updated.token.last_used_ip = p.last_ip.map(|ip| ip.to_string());
+            if let Ok(mut stored) = entry.stored.lock() {
+                *stored = p.added_to(stored.clone());
             }
-            self.by_hash.insert(hash, Arc::new(updated));
         }
     }
 

@@ -1,7 +1,6 @@
 //! Rate limits: GCRA with a burst of N per rolling hour, so a budget starts full, may be spent
 //! at once, and refills evenly. Keys are token ids and workspace ids; limits are per process.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -29,7 +28,7 @@ impl Budget {
 #[derive(Default)]
 pub struct Limiter {
     /// Theoretical arrival time per key, as nanoseconds since `epoch`.
-    tat: Mutex<HashMap<String, u128>>,
+    tat: Mutex<hashbrown::HashMap<String, u128>>,
     epoch: OnceInstant,
 }
 

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use keyward::cli::{Cli, run};
 
+/// mimalloc: cheaper small allocations on the request path than glibc's malloc, and no
+/// per-thread arenas holding freed memory (resident memory stays close to what is in use).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut cli = Cli::parse();

@@ -81,29 +81,7 @@ impl AppState {
 
     /// Adds usage not yet flushed to a stored token's totals.
     pub fn overlay_usage(&self, t: &mut Token) {
-        if let Some(live) = self.live_usage(t) {
-            (t.request_count, t.last_used_at, t.last_used_ip) = live;
-        }
-    }
-
-    /// A token's stored usage merged with what is not yet flushed — (request count, last
-    /// used at, last used IP) — or `None` when nothing is pending.
-    pub fn live_usage(&self, t: &Token) -> Option<(i64, Option<i64>, Option<String>)> {
-        let (count, last_at, last_ip) = self.usage.totals(&t.id)?;
-        let newer = t.last_used_at.is_none_or(|at| last_at >= at);
-        Some(if newer {
-            (
-                t.request_count + count,
-                Some(last_at),
-                last_ip.map(|ip| ip.to_string()),
-            )
-        } else {
-            (
-                t.request_count + count,
-                t.last_used_at,
-                t.last_used_ip.clone(),
-            )
-        })
+        (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, t.usage());
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::Method;
 
 use crate::cache::TokenCache;
+use crate::db::tokens::Usage;
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
 
@@ -87,6 +88,17 @@ impl Pending {
         self.days.iter().map(|&(d, n)| (day_of(d * DAY), n))
     }
 
+    /// `stored` totals with this usage added (a later use replaces the last time and address).
+    pub fn added_to(&self, stored: Usage) -> Usage {
+        let (count, last_at, last_ip) = stored;
+        if last_at.is_none_or(|at| self.last_at >= at) {
+            let ip = self.last_ip.map(|ip| ip.to_string());
+            (count + self.count, Some(self.last_at), ip)
+        } else {
+            (count + self.count, last_at, last_ip)
+        }
+    }
+
     /// Puts usage from before this one back in front of it (after a failed flush).
     fn prepend(&mut self, older: Pending) {
         self.count += older.count;
@@ -125,10 +137,16 @@ impl UsageBuffer {
         }
     }
 
-    /// Count, last use time and address not yet flushed, without copying the recent requests.
-    pub fn totals(&self, token_id: &str) -> Option<(i64, i64, Option<IpAddr>)> {
-        let map = self.pending.lock().ok()?;
-        map.get(token_id).map(|p| (p.count, p.last_at, p.last_ip))
+    /// `stored` totals with the usage not yet flushed added (hot path: no copy of the
+    /// recent requests).
+    pub fn live(&self, token_id: &str, stored: Usage) -> Usage {
+        let Ok(map) = self.pending.lock() else {
+            return stored;
+        };
+        match map.get(token_id) {
+            Some(p) => p.added_to(stored),
+            None => stored,
+        }
     }
 
     /// The not-yet-flushed usage of a token.

@@ -148,11 +148,10 @@ pub fn truncated_path(path: &str) -> Box<str> {
 /// The token object with usage not yet flushed added in (one copy of the token's fields).
 pub fn token_object(state: &AppState, t: &crate::db::tokens::Token) -> model::TokenObject {
     let mut obj = model::TokenObject::new(t, now(), &state.config);
-    if let Some((count, last_at, last_ip)) = state.live_usage(t) {
-        obj.request_count = count;
-        obj.last_used_at = last_at.map(crate::domain::token::rfc3339);
-        obj.last_used_ip = last_ip;
-    }
+    let (count, last_at, last_ip) = state.usage.live(&t.id, t.usage());
+    obj.request_count = count;
+    obj.last_used_at = last_at.map(crate::domain::token::rfc3339);
+    obj.last_used_ip = last_ip;
     obj
 }
 

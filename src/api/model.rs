@@ -14,14 +14,15 @@ pub struct RateLimit {
     pub per_hour: u32,
 }
 
-/// The token object of SPEC §6. Times are RFC 3339 UTC.
+/// The token object of SPEC §6. Times are RFC 3339 UTC. The fields that change while the
+/// token does not (status with time, usage with requests) come last, in [`Live`]'s order, so
+/// the JSON before them can be kept ([`TokenObject::fixed_json`]).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenObject {
     #[schema(example = "tok_3fZ9qLmA8xT2vB7nC1dE")]
     pub id: String,
     pub name: String,
     pub description: String,
-    pub status: Status,
     /// Prefix, first 4 characters of the body and last 4 of the secret.
     #[schema(example = "kw_AbCd…wxyz")]
     pub hint: String,
@@ -34,12 +35,45 @@ pub struct TokenObject {
     pub expires_at: Option<String>,
     pub created_at: String,
     pub created_by: CreatedBy,
+    pub status: Status,
     pub last_used_at: Option<String>,
     pub last_used_ip: Option<String>,
     pub request_count: i64,
 }
 
+/// The last fields of a token object, which change while the token does not.
+#[derive(Debug, Serialize)]
+pub struct Live<'a> {
+    pub status: Status,
+    pub last_used_at: Option<String>,
+    pub last_used_ip: Option<&'a str>,
+    pub request_count: i64,
+}
+
+impl Live<'_> {
+    /// Appends these fields to an object left open by [`TokenObject::fixed_json`] and closes it.
+    pub fn close(&self, open: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(open.as_bytes());
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, self).is_ok() {
+            // `{"status":…}` continues the open object: its `{` becomes a `,`.
+            out[start] = b',';
+        }
+    }
+}
+
 impl TokenObject {
+    /// This object's JSON without its [`Live`] fields and closing brace.
+    pub fn fixed_json(&self) -> String {
+        let mut json = serde_json::to_string(self).unwrap_or_default();
+        // `status` is the first live field; quotes inside strings are escaped, so this
+        // sequence can only be that key.
+        if let Some(cut) = json.rfind(r#","status":""#) {
+            json.truncate(cut);
+        }
+        json
+    }
+
     pub fn new(t: &Token, now: i64, config: &Config) -> Self {
         Self {
             id: t.id.clone(),

@@ -194,7 +194,8 @@ pub(crate) async fn verify(
         },
     );
     let mut shown = token.clone();
-    state.overlay_usage(&mut shown);
+    (shown.request_count, shown.last_used_at, shown.last_used_ip) =
+        state.usage.live(&token.id, entry.usage());
     Ok(ok(Verdict {
         valid: outcome.is_ok(),
         code: outcome.err().map_or("valid", BearerError::code),

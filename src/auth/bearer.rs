@@ -109,6 +109,11 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, App
 }
 
 impl Caller {
+    /// The cached entry the token came from.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
     pub fn token(&self) -> &Token {
         &self.entry.token
     }

@@ -48,7 +48,18 @@ pub struct CreatedBy {
     pub name: String,
 }
 
+/// A token's usage totals: request count, last use time and last client address.
+pub type Usage = (i64, Option<i64>, Option<String>);
+
 impl Token {
+    pub fn usage(&self) -> Usage {
+        (
+            self.request_count,
+            self.last_used_at,
+            self.last_used_ip.clone(),
+        )
+    }
+
     pub fn status(&self, now: i64) -> Status {
         Status::derive(self.revoked_at, self.expires_at, now)
     }

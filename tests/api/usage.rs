@@ -384,3 +384,43 @@ async fn migration_4_moves_the_newest_100_recent_requests_into_the_ring_in_order
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn me_counts_stay_exact_across_flushes_while_the_token_stays_cached() {
+    let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
+    let slug = app.setup().await.1;
+    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let me = || async {
+        let res = call(&app, Method::GET, "/api/v1/me", Some(&secret), None).await;
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()["data"]["token"].clone()
+    };
+    let flush = || async {
+        let state = &app.state;
+        state
+            .usage
+            .flush(&state.db, &state.tokens, &state.metrics)
+            .await
+            .unwrap()
+    };
+    // A request is counted after its response, so each one sees the ones before it.
+    for seen in 0..3 {
+        assert_eq!(me().await["request_count"], seen);
+    }
+    assert_eq!(flush().await, 1);
+    let cached = app.state.tokens.len();
+    for seen in 3..5 {
+        assert_eq!(me().await["request_count"], seen, "flushed + pending");
+    }
+    assert_eq!(flush().await, 1);
+    assert_eq!(flush().await, 0);
+    let t = me().await;
+    assert_eq!(t["request_count"], 5, "flushed twice, nothing pending");
+    assert_eq!(t["last_used_ip"], "127.0.0.1");
+    assert!(t["last_used_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        app.state.tokens.len(),
+        cached,
+        "served from the cache throughout"
+    );
+}
