@@ -78,6 +78,7 @@ fn body(open: &str, live: &Live) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::db::tokens::{ChannelRef, CreatedBy};
