@@ -50,10 +50,11 @@ pub async fn recent(
 
 /// Writes a batch of usage in one transaction, in three statements whatever its size: each
 /// takes its rows as one JSON array (`json_each`), so a flush costs a round trip per kind of
-/// row, not one per request. Tokens deleted meanwhile are skipped (the totals update returns
-/// the tokens it found). Recent requests go to their token's ring (`seq % recent_kept`, see
-/// migration 0004), so nothing needs pruning; `prune_before` (`YYYY-MM-DD`) also drops the
-/// daily counts older than that day.
+/// row, not one per request, and nothing streams back. Tokens deleted meanwhile are skipped
+/// (the inserts join `tokens`). Recent requests go to their token's ring (see migration
+/// 0004): a request `back` places before the token's newest has `seq = request_count - back`
+/// once the count is updated, and slot `seq % recent_kept`, so nothing needs deleting.
+/// `prune_before` (`YYYY-MM-DD`) also drops the daily counts older than that day.
 pub async fn write_batch(
     conn: &mut sqlx::SqliteConnection,
     batch: &crate::usage::Batch,
@@ -64,49 +65,46 @@ pub async fn write_batch(
         let ip = p.last_ip.map(|ip| ip.to_string());
         (id, p.count, p.last_at, ip)
     }))?;
+    let days = json(
+        batch
+            .iter()
+            .flat_map(|(id, p)| p.days().map(move |(day, n)| (id, day, n))),
+    )?;
+    let recent = json(batch.iter().flat_map(|(id, p)| {
+        p.recent.iter().rev().enumerate().map(move |(back, h)| {
+            let ip = h.ip.to_string();
+            (id, back, h.at, h.method.as_str(), &h.path, h.status, ip)
+        })
+    }))?;
     let mut tx = sqlx::Connection::begin(conn).await?;
-    // Each live token's count after this batch: its newest request here has that number.
-    let counts: std::collections::HashMap<String, i64> = sqlx::query!(
-        r#"UPDATE tokens SET request_count = request_count + (u.value ->> 1),
+    sqlx::query!(
+        "UPDATE tokens SET request_count = request_count + (u.value ->> 1),
                 last_used_at = MAX(COALESCE(last_used_at, 0), u.value ->> 2),
                 last_used_ip = CASE WHEN (u.value ->> 2) >= COALESCE(last_used_at, 0)
                                     THEN u.value ->> 3 ELSE last_used_ip END
-           FROM json_each(?1) AS u
-           WHERE tokens.id = (u.value ->> 0)
-           RETURNING tokens.id AS "id!", tokens.request_count"#,
+         FROM json_each(?1) AS u
+         WHERE tokens.id = (u.value ->> 0)",
         totals
     )
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|r| (r.id, r.request_count))
-    .collect();
-    let live = || {
-        batch
-            .iter()
-            .filter_map(|(id, p)| counts.get(id).map(|&count| (id, p, count)))
-    };
-    let days = json(live().flat_map(|(id, p, _)| p.days().map(move |(day, n)| (id, day, n))))?;
+    .execute(&mut *tx)
+    .await?;
     sqlx::query!(
         "INSERT INTO usage_daily (token_id, day, count)
-         SELECT d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each(?1) AS d WHERE true
+         SELECT t.id, d.value ->> 1, d.value ->> 2
+         FROM json_each(?1) AS d JOIN tokens AS t ON t.id = (d.value ->> 0)
+         WHERE true
          ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
         days
     )
     .execute(&mut *tx)
     .await?;
-    let recent = json(live().flat_map(|(id, p, count)| {
-        let first = count - p.recent.len() as i64 + 1;
-        p.recent.iter().zip(first..).map(move |(h, seq)| {
-            let ip = h.ip.to_string();
-            (id, seq, h.at, h.method.as_str(), &h.path, h.status, ip)
-        })
-    }))?;
     sqlx::query!(
         "INSERT INTO usage_recent (token_id, slot, seq, at, method, path, status, ip)
-         SELECT r.value ->> 0, (r.value ->> 1) % ?2, r.value ->> 1, r.value ->> 2,
-                r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6
-         FROM json_each(?1) AS r WHERE true
+         SELECT t.id, (t.request_count - (r.value ->> 1)) % ?2,
+                t.request_count - (r.value ->> 1), r.value ->> 2, r.value ->> 3,
+                r.value ->> 4, r.value ->> 5, r.value ->> 6
+         FROM json_each(?1) AS r JOIN tokens AS t ON t.id = (r.value ->> 0)
+         WHERE true
          ON CONFLICT (token_id, slot) DO UPDATE SET
              seq = excluded.seq, at = excluded.at, method = excluded.method,
              path = excluded.path, status = excluded.status, ip = excluded.ip",
