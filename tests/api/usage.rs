@@ -330,27 +330,25 @@ async fn migration_4_moves_the_newest_100_recent_requests_into_the_ring_in_order
     ] {
         sqlx::query(sql).execute(&db).await.unwrap();
     }
-    for i in 0..130 {
-        sqlx::query(
-            "INSERT INTO usage_requests (token_id, at, method, path, status, ip)
-             VALUES ('tok_a', ?, 'GET', ?, 200, '192.0.2.1')",
-        )
-        .bind(1_000 + i)
-        .bind(format!("/a/{i}"))
-        .execute(&db)
-        .await
-        .unwrap();
-    }
-    for i in 0..3 {
-        sqlx::query(
-            "INSERT INTO usage_requests (token_id, at, method, path, status, ip)
-             VALUES ('tok_b', ?, 'POST', ?, 201, '192.0.2.2')",
-        )
-        .bind(2_000 + i)
-        .bind(format!("/b/{i}"))
-        .execute(&db)
-        .await
-        .unwrap();
+    for (token, n, at, method, status, ip) in [
+        ("tok_a", 130, 1_000, "GET", 200, "192.0.2.1"),
+        ("tok_b", 3, 2_000, "POST", 201, "192.0.2.2"),
+    ] {
+        for i in 0..n {
+            sqlx::query(
+                "INSERT INTO usage_requests (token_id, at, method, path, status, ip)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(token)
+            .bind(at + i)
+            .bind(method)
+            .bind(format!("/{}/{i}", &token[4..]))
+            .bind(status)
+            .bind(ip)
+            .execute(&db)
+            .await
+            .unwrap();
+        }
     }
     keyward::db::migrate(&db).await.unwrap();
 
