@@ -20,7 +20,8 @@ use crate::domain::secret::SecretHash;
 use crate::usage::Batch;
 use prometheus_client::metrics::counter::Counter;
 
-/// Entries kept (each a token with its workspace, well under 1 KiB).
+/// Entries kept (each a token with its workspace, under 1 KiB, plus ≈ 1 KiB of `/me` JSON once
+/// that endpoint was called with it).
 pub const CAPACITY: usize = 20_000;
 pub const EPOCH_POLL: Duration = Duration::from_millis(250);
 

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use keyward::cli::{Cli, run};
 
-/// mimalloc: cheaper small allocations on the request path than glibc's malloc, and no
-/// per-thread arenas holding freed memory (resident memory stays close to what is in use).
+/// mimalloc: cheaper small allocations on the request path than glibc's malloc (pinned A/B
+/// runs, BENCHMARKS.md). Resident memory under load measured the same with either.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

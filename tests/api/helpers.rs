@@ -58,6 +58,18 @@ pub fn location(res: &Response) -> String {
 }
 
 impl TestApp {
+    /// `GET path` (no cookies, no token) and its JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The status of `GET /api/v1/me` with this secret.
     pub async fn me_status(&self, secret: &str) -> u16 {
         client()

@@ -117,14 +117,7 @@ async fn the_token_bodies_list_this_deployments_permissions() {
             keyward::domain::permissions::Catalog::parse_spec("orders:read=Read orders").unwrap();
     })
     .await;
-    let doc: Value = client()
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/api/openapi.json").await;
     for body in ["TokenCreate", "TokenUpdate"] {
         let codes =
             &doc["components"]["schemas"][body]["properties"]["permissions"]["items"]["enum"];

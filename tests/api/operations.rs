@@ -264,14 +264,7 @@ async fn a_database_from_a_newer_keyward_is_refused_and_left_unchanged() {
 #[tokio::test]
 async fn readyz_reports_the_schema_version() {
     let app = crate::helpers::TestApp::spawn().await;
-    let body: Value = client()
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.get_json("/readyz").await;
     assert_eq!(body, json!({ "status": "ready", "schema_version": 4 }));
 }
 
