@@ -304,8 +304,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 4);
-        assert!(VERSION.ends_with("(schema version 4)"));
+        assert_eq!(schema_version(), 5);
+        assert!(VERSION.ends_with("(schema version 5)"));
     }
 
     #[test]

@@ -197,8 +197,7 @@ impl UsageBuffer {
         let today = now.div_euclid(DAY);
         let prune = (self.pruned_on.load(Ordering::Relaxed) != today)
             .then(|| day_of(now - DAYS_KEPT * DAY));
-        let written =
-            db::usage::write_batch(&mut conn, &batch, RECENT_KEPT, prune.as_deref()).await;
+        let written = db::usage::write_batch(&mut conn, &batch, prune.as_deref()).await;
         drop(conn);
         match written {
             Ok(()) => {

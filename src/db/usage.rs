@@ -1,8 +1,15 @@
 //! Usage records: per-day counts and the most recent requests of a token.
 
+use std::collections::VecDeque;
+use std::sync::LazyLock;
+
 use serde::Serialize;
+use sqlx::Arguments;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::SqliteArguments;
 
 use super::Db;
+use crate::usage::{Batch, Hit, RECENT_KEPT};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DayCount {
@@ -31,7 +38,8 @@ pub async fn daily(db: &Db, token_id: &str, since_day: &str) -> Result<Vec<DayCo
     .await
 }
 
-/// The most recent requests, newest first.
+/// The most recent requests, newest first (read from the token's chunks, see
+/// [`write_batch`]).
 pub async fn recent(
     db: &Db,
     token_id: &str,
@@ -39,8 +47,13 @@ pub async fn recent(
 ) -> Result<Vec<RecentRequest>, sqlx::Error> {
     sqlx::query_as!(
         RecentRequest,
-        "SELECT at, method, path, status, ip FROM usage_recent WHERE token_id = ?
-         ORDER BY seq DESC LIMIT ?",
+        r#"SELECT r.value ->> 0 AS "at!: i64", r.value ->> 1 AS "method!: String",
+                  r.value ->> 2 AS "path!: String", r.value ->> 3 AS "status!: i64",
+                  r.value ->> 4 AS "ip!: String"
+           FROM usage_recent_chunks AS c, json_each(c.requests) AS r
+           WHERE c.token_id = ?
+           ORDER BY c.last_seq DESC, r.key DESC
+           LIMIT ?"#,
         token_id,
         limit
     )
@@ -48,70 +61,116 @@ pub async fn recent(
     .await
 }
 
-/// Writes a batch of usage in one transaction, in three statements whatever its size: each
-/// takes its rows as one JSON array (`json_each`), so a flush costs a round trip per kind of
-/// row, not one per request, and nothing streams back. Tokens deleted meanwhile are skipped
-/// (the inserts join `tokens`). Recent requests go to their token's ring (see migration
-/// 0004): a request `back` places before the token's newest has `seq = request_count - back`
-/// once the count is updated, and slot `seq % recent_kept`, so nothing needs deleting.
-/// `prune_before` (`YYYY-MM-DD`) also drops the daily counts older than that day.
-pub async fn write_batch(
-    conn: &mut sqlx::SqliteConnection,
-    batch: &crate::usage::Batch,
-    recent_kept: i64,
-    prune_before: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let totals = json(batch.iter().map(|(id, p)| {
-        let ip = p.last_ip.map(|ip| ip.to_string());
-        (id, p.count, p.last_at, ip)
-    }))?;
-    let days = json(
-        batch
-            .iter()
-            .flat_map(|(id, p)| p.days().map(move |(day, n)| (id, day, n))),
-    )?;
-    let recent = json(batch.iter().flat_map(|(id, p)| {
-        p.recent.iter().rev().enumerate().map(move |(back, h)| {
-            let ip = h.ip.to_string();
-            (id, back, h.at, h.method.as_str(), &h.path, h.status, ip)
-        })
-    }))?;
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    sqlx::query!(
-        "UPDATE tokens SET request_count = request_count + (u.value ->> 1),
-                last_used_at = MAX(COALESCE(last_used_at, 0), u.value ->> 2),
-                last_used_ip = CASE WHEN (u.value ->> 2) >= COALESCE(last_used_at, 0)
-                                    THEN u.value ->> 3 ELSE last_used_ip END
-         FROM json_each(?1) AS u
-         WHERE tokens.id = (u.value ->> 0)",
-        totals
+/// Rows per batched statement: a flush runs each statement once per this many tokens, the
+/// last run padded with rows of NULLs, which match no token (one SQL text per statement, so
+/// each is prepared once and cached).
+const ROWS: usize = 64;
+
+/// `(?, ?), (?, ?), …`: [`ROWS`] rows of `columns` parameters.
+fn values(columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; ROWS].join(", ")
+}
+
+static ADD_TOTALS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tokens SET request_count = request_count + u.column2,
+                last_used_at = MAX(COALESCE(last_used_at, 0), u.column3),
+                last_used_ip = CASE WHEN u.column3 >= COALESCE(last_used_at, 0)
+                                    THEN u.column4 ELSE last_used_ip END
+         FROM (VALUES {}) AS u
+         WHERE tokens.id = u.column1",
+        values(4)
     )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
+});
+
+static ADD_DAYS: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "INSERT INTO usage_daily (token_id, day, count)
-         SELECT t.id, d.value ->> 1, d.value ->> 2
-         FROM json_each(?1) AS d JOIN tokens AS t ON t.id = (d.value ->> 0)
+         SELECT t.id, d.column2, d.column3
+         FROM (VALUES {}) AS d JOIN tokens AS t ON t.id = d.column1
          WHERE true
          ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
-        days
+        values(3)
     )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO usage_recent (token_id, slot, seq, at, method, path, status, ip)
-         SELECT t.id, (t.request_count - (r.value ->> 1)) % ?2,
-                t.request_count - (r.value ->> 1), r.value ->> 2, r.value ->> 3,
-                r.value ->> 4, r.value ->> 5, r.value ->> 6
-         FROM json_each(?1) AS r JOIN tokens AS t ON t.id = (r.value ->> 0)
+});
+
+static ADD_CHUNKS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO usage_recent_chunks (token_id, last_seq, requests)
+         SELECT t.id, t.request_count, c.column2
+         FROM (VALUES {}) AS c JOIN tokens AS t ON t.id = c.column1
          WHERE true
-         ON CONFLICT (token_id, slot) DO UPDATE SET
-             seq = excluded.seq, at = excluded.at, method = excluded.method,
-             path = excluded.path, status = excluded.status, ip = excluded.ip",
-        recent,
-        recent_kept
+         ON CONFLICT (token_id, last_seq) DO NOTHING",
+        values(2)
     )
-    .execute(&mut *tx)
+});
+
+static DROP_OLD_CHUNKS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM usage_recent_chunks WHERE rowid IN (
+             SELECT c.rowid
+             FROM (VALUES {}) AS v
+             JOIN tokens AS t ON t.id = v.column1
+             JOIN usage_recent_chunks AS c
+               ON c.token_id = t.id AND c.last_seq <= t.request_count - {RECENT_KEPT})",
+        values(1)
+    )
+});
+
+/// Writes a batch of usage in one transaction: per statement one run per [`ROWS`] tokens,
+/// whatever the number of requests. Totals are added to `tokens`; per-day counts to
+/// `usage_daily`; each token's recent requests (at most the newest [`RECENT_KEPT`]) become one
+/// chunk in `usage_recent_chunks` numbered with the token's updated count, and chunks that no
+/// longer hold any of its newest [`RECENT_KEPT`] requests are deleted (migration 0005).
+/// Tokens deleted meanwhile are skipped (every statement joins `tokens`). `prune_before`
+/// (`YYYY-MM-DD`) also drops the daily counts older than that day.
+pub async fn write_batch(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &Batch,
+    prune_before: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let totals: Vec<_> = batch
+        .iter()
+        .map(|(id, p)| {
+            (
+                id.as_str(),
+                p.count,
+                p.last_at,
+                p.last_ip.map(|ip| ip.to_string()),
+            )
+        })
+        .collect();
+    let days: Vec<_> = batch
+        .iter()
+        .flat_map(|(id, p)| p.days().map(move |(day, n)| (id.as_str(), day, n)))
+        .collect();
+    let chunks = batch
+        .iter()
+        .map(|(id, p)| Ok((id.as_str(), chunk_json(&p.recent)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    run_batched(&mut tx, &ADD_TOTALS, 4, &totals, |args, (id, n, at, ip)| {
+        args.add(*id)?;
+        args.add(*n)?;
+        args.add(*at)?;
+        args.add(ip.as_deref())
+    })
+    .await?;
+    run_batched(&mut tx, &ADD_DAYS, 3, &days, |args, (id, day, n)| {
+        args.add(*id)?;
+        args.add(day.as_str())?;
+        args.add(*n)
+    })
+    .await?;
+    run_batched(&mut tx, &ADD_CHUNKS, 2, &chunks, |args, (id, json)| {
+        args.add(*id)?;
+        args.add(json.as_str())
+    })
+    .await?;
+    run_batched(&mut tx, &DROP_OLD_CHUNKS, 1, &chunks, |args, (id, _)| {
+        args.add(*id)
+    })
     .await?;
     if let Some(day) = prune_before {
         sqlx::query!("DELETE FROM usage_daily WHERE day < ?", day)
@@ -121,8 +180,39 @@ pub async fn write_batch(
     tx.commit().await
 }
 
-/// A JSON array of the rows (tuples serialise as arrays).
-fn json<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<String, sqlx::Error> {
-    let rows: Vec<T> = rows.collect();
-    serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+/// Runs `sql`, a statement over [`ROWS`] rows of `columns` parameters, once per [`ROWS`] of
+/// `rows`; `add` binds one row's parameters in order.
+async fn run_batched<'a, R>(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &str,
+    columns: usize,
+    rows: &'a [R],
+    add: impl Fn(&mut SqliteArguments<'a>, &'a R) -> Result<(), BoxDynError>,
+) -> Result<(), sqlx::Error> {
+    for run in rows.chunks(ROWS) {
+        let mut args = SqliteArguments::default();
+        for row in run {
+            add(&mut args, row).map_err(sqlx::Error::Encode)?;
+        }
+        for _ in 0..(ROWS - run.len()) * columns {
+            args.add(None::<i64>).map_err(sqlx::Error::Encode)?;
+        }
+        sqlx::query_with(sql, args).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip], …]`.
+fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
+    struct Rows<'a>(&'a VecDeque<Hit>);
+    impl Serialize for Rows<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(
+                self.0
+                    .iter()
+                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip)),
+            )
+        }
+    }
+    serde_json::to_string(&Rows(recent)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

@@ -249,28 +249,40 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
     drop(conn);
     assert_eq!(flush().await, 2, "the deleted token's usage is dropped");
 
-    let paths: Vec<String> =
-        sqlx::query_scalar("SELECT path FROM usage_recent WHERE token_id = ? ORDER BY seq DESC")
-            .bind(&busy)
-            .fetch_all(db)
+    let busy = busy.as_str();
+    let paths = |n| async move {
+        let recent = keyward::db::usage::recent(db, busy, n).await.unwrap();
+        recent.into_iter().map(|r| r.path).collect::<Vec<_>>()
+    };
+    let chunks = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?")
+            .bind(busy)
+            .fetch_one(db)
             .await
-            .unwrap();
+            .unwrap()
+    };
     let expected: Vec<String> = (50..150).rev().map(|i| format!("/r/{i}")).collect();
-    assert_eq!(paths, expected, "the newest 100, newest first");
+    assert_eq!(paths(100).await, expected, "the newest 100, newest first");
+    assert_eq!(
+        chunks().await,
+        2,
+        "both flushes hold some of the newest 100"
+    );
     let recent = keyward::db::usage::recent(db, &quiet, 100).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(
         (recent[0].path.as_str(), recent[0].ip.as_str()),
         ("/q", "192.0.2.7")
     );
-    let gone_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_recent WHERE token_id = ?")
-        .bind(&gone)
-        .fetch_one(db)
-        .await
-        .unwrap();
+    let gone_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?")
+            .bind(&gone)
+            .fetch_one(db)
+            .await
+            .unwrap();
     assert_eq!(gone_rows, 0);
 
-    let days = keyward::db::usage::daily(db, &busy, "0000-00-00")
+    let days = keyward::db::usage::daily(db, busy, "0000-00-00")
         .await
         .unwrap();
     let today = keyward::usage::day_of(now - 1000);
@@ -286,17 +298,86 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
             "the 91-day-old count is pruned"
         );
     }
-    let t = keyward::db::tokens::get(db, &ws.id, &busy)
+    let t = keyward::db::tokens::get(db, &ws.id, busy)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(t.request_count, 150);
     assert_eq!(t.last_used_at, Some(now - 1000 + 149));
     assert_eq!(t.last_used_ip.as_deref(), Some("192.0.2.7"));
+
+    // 100 more: both older chunks now hold none of the newest 100 and are deleted.
+    for i in 150..250 {
+        hit(&app, busy, now - 1000 + i, &format!("/r/{i}"));
+    }
+    assert_eq!(flush().await, 1);
+    let expected: Vec<String> = (150..250).rev().map(|i| format!("/r/{i}")).collect();
+    assert_eq!(paths(1_000).await, expected);
+    assert_eq!(chunks().await, 1, "storage stays bounded");
+}
+
+/// A flush binds its rows 64 tokens per statement run: 150 tokens take three runs, the last
+/// padded.
+#[tokio::test]
+async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
+    let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
+    let slug = app.setup().await.1;
+    let db = &app.state.db;
+    let ws = keyward::db::workspaces::by_slug(db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = keyward::domain::now();
+    let ids: Vec<String> = (0..150).map(|i| format!("tok_bulk{i:03}")).collect();
+    for id in &ids {
+        sqlx::query(
+            "INSERT INTO tokens (id, workspace_id, name, secret_hash, hint, permissions,
+                                 created_at, updated_at, created_by_type, created_by_name)
+             VALUES (?1, ?2, ?1, CAST(?1 AS BLOB), 'kw_…', 'chats:read', 0, 0, 'cli', 'cli')",
+        )
+        .bind(id)
+        .bind(&ws.id)
+        .execute(db)
+        .await
+        .unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        for n in 0..=(i % 3) {
+            hit(&app, id, now - 10 + n as i64, &format!("/{id}/{n}"));
+        }
+    }
+    let flushed = app
+        .state
+        .usage
+        .flush(db, &app.state.tokens, &app.state.metrics)
+        .await
+        .unwrap();
+    assert_eq!(flushed, 150);
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, t.request_count, (SELECT SUM(count) FROM usage_daily WHERE token_id = t.id)
+         FROM tokens AS t WHERE t.id LIKE 'tok_bulk%' ORDER BY t.id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let expected: Vec<(String, i64, i64)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), (i % 3 + 1) as i64, (i % 3 + 1) as i64))
+        .collect();
+    assert_eq!(rows, expected);
+    let last = keyward::db::usage::recent(db, &ids[149], 100)
+        .await
+        .unwrap();
+    let paths: Vec<&str> = last.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/tok_bulk149/2", "/tok_bulk149/1", "/tok_bulk149/0"]
+    );
 }
 
 #[tokio::test]
-async fn migration_4_moves_the_newest_100_recent_requests_into_the_ring_in_order() {
+async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     let dir = crate::helpers::temp_dir();
     let old = dir.join("migrations-1-3");
@@ -371,14 +452,14 @@ async fn migration_4_moves_the_newest_100_recent_requests_into_the_ring_in_order
             ("/b/0", 201, "192.0.2.2")
         ]
     );
-    // The newest request is numbered with the token's count, so the next flush continues it.
-    let seqs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT seq, slot FROM usage_recent WHERE token_id = 'tok_a' ORDER BY seq DESC LIMIT 2",
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
-    assert_eq!(seqs, [(500, 0), (499, 99)]);
+    // The kept requests are one chunk numbered with the token's count, so the next flush
+    // continues it.
+    let chunks: Vec<(String, i64)> =
+        sqlx::query_as("SELECT token_id, last_seq FROM usage_recent_chunks ORDER BY token_id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(chunks, [("tok_a".into(), 500), ("tok_b".into(), 3)]);
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
