@@ -110,7 +110,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(web::router().layer(sessions))
         .merge(web::static_files::router())
-        .nest("/api/v1", api::router(&state))
+        .merge(api::router(&state))
         .merge(api::docs::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -16,8 +16,8 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/channels", get(list))
-        .route("/channels/{id}", get(one))
+        .route("/api/v1/channels", get(list))
+        .route("/api/v1/channels/{id}", get(one))
 }
 
 #[utoipa::path(

@@ -19,7 +19,7 @@ use crate::domain::{now, token::rfc3339};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
+    Router::new().route("/api/v1/me", get(me))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ pub mod tokens;
 pub mod verify;
 
 use axum::extract::{FromRequest, OriginalUri, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -97,6 +97,10 @@ fn body_error(reason: &str) -> AppError {
     AppError::Validation(errors)
 }
 
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
 /// Counts every request whose token passed the 401 checks (403s and 429s included) and adds
 /// the rate-limit headers of the tighter budget.
 async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -109,15 +113,16 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
             .map_or_else(|| req.uri().path(), |o| o.0.path()),
     );
     let mut res = next.run(req).await;
-    if let Some((token_id, ip, budget)) = slot.take() {
+    if let Some((entry, ip, budget)) = slot.take() {
         let at = now();
+        let token_id = &entry.token.id;
         // Only the request log reads it: no copy of the id when that log is off.
         if tracing::enabled!(target: "keyward::request", tracing::Level::INFO) {
             res.extensions_mut()
                 .insert(crate::observe::CountedToken(token_id.clone()));
         }
         state.usage.record(
-            &token_id,
+            token_id,
             Hit {
                 at,
                 method,
@@ -127,10 +132,10 @@ async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> R
             },
         );
         let h = res.headers_mut();
-        h.insert("x-ratelimit-limit", HeaderValue::from(budget.limit));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(budget.remaining));
+        h.insert(RATELIMIT_LIMIT, HeaderValue::from(budget.limit));
+        h.insert(RATELIMIT_REMAINING, HeaderValue::from(budget.remaining));
         h.insert(
-            "x-ratelimit-reset",
+            RATELIMIT_RESET,
             HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
         );
     }

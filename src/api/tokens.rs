@@ -34,12 +34,12 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/tokens", get(list).post(create))
-        .route("/tokens/{id}", get(one).patch(update).delete(remove))
-        .route("/tokens/{id}/regenerate", post(regenerate))
-        .route("/tokens/{id}/revoke", post(revoke))
-        .route("/tokens/{id}/reactivate", post(reactivate))
-        .route("/tokens/{id}/usage", get(usage))
+        .route("/api/v1/tokens", get(list).post(create))
+        .route("/api/v1/tokens/{id}", get(one).patch(update).delete(remove))
+        .route("/api/v1/tokens/{id}/regenerate", post(regenerate))
+        .route("/api/v1/tokens/{id}/revoke", post(revoke))
+        .route("/api/v1/tokens/{id}/reactivate", post(reactivate))
+        .route("/api/v1/tokens/{id}/usage", get(usage))
 }
 
 pub const DEFAULT_LIMIT: i64 = 25;

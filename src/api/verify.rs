@@ -24,7 +24,7 @@ use crate::state::AppState;
 use crate::usage::Hit;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/verify", post(verify))
+    Router::new().route("/api/v1/verify", post(verify))
 }
 
 /// What to verify.

@@ -29,19 +29,22 @@ pub struct Caller {
     pub budget: Budget,
 }
 
+/// A request to count: its token's cache entry, the client address and the budget to report.
+pub type Counted = (Arc<Entry>, IpAddr, Budget);
+
 /// Filled by the extractor, read by the API's tracking layer after the handler ran: which
 /// token to count the request for, and which budget to report in headers.
 #[derive(Clone, Default)]
-pub struct CallSlot(Arc<Mutex<Option<(String, IpAddr, Budget)>>>);
+pub struct CallSlot(Arc<Mutex<Option<Counted>>>);
 
 impl CallSlot {
-    pub fn set(&self, token_id: &str, ip: IpAddr, budget: Budget) {
+    pub fn set(&self, counted: Counted) {
         if let Ok(mut s) = self.0.lock() {
-            *s = Some((token_id.to_owned(), ip, budget));
+            *s = Some(counted);
         }
     }
 
-    pub fn take(&self) -> Option<(String, IpAddr, Budget)> {
+    pub fn take(&self) -> Option<Counted> {
         self.0.lock().ok()?.take()
     }
 }
@@ -100,7 +103,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, App
         .unwrap_or(ClientIp(IpAddr::from([0, 0, 0, 0])));
     let budget = spend(state, token);
     if let Some(slot) = parts.extensions.get::<CallSlot>() {
-        slot.set(&token.id, ip, budget);
+        slot.set((entry.clone(), ip, budget));
     }
     if !token.ip_allowlist.allows(ip) {
         return Err(BearerError::IpNotAllowed.into());
