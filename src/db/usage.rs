@@ -130,7 +130,11 @@ pub async fn write_batch(
     batch: &Batch,
     prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let totals: Vec<_> = batch
+    // In id order: each statement then walks its indexes (all keyed by token id) forward,
+    // reading each page once, instead of jumping between pages at random.
+    let mut tokens: Vec<_> = batch.iter().collect();
+    tokens.sort_unstable_by_key(|(id, _)| id.as_str());
+    let totals: Vec<_> = tokens
         .iter()
         .map(|(id, p)| {
             (
@@ -141,11 +145,11 @@ pub async fn write_batch(
             )
         })
         .collect();
-    let days: Vec<_> = batch
+    let days: Vec<_> = tokens
         .iter()
         .flat_map(|(id, p)| p.days().map(move |(day, n)| (id.as_str(), day, n)))
         .collect();
-    let chunks = batch
+    let chunks = tokens
         .iter()
         .map(|(id, p)| Ok((id.as_str(), chunk_json(&p.recent)?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
