@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -59,7 +60,8 @@ pub(crate) async fn me(
         last_used_ip: last_used_ip.as_deref(),
         request_count,
     };
-    ([(CONTENT_TYPE, "application/json")], body(open, &live)).into_response()
+    let json = HeaderValue::from_static("application/json");
+    ([(CONTENT_TYPE, json)], body(open, &live)).into_response()
 }
 
 /// `{"data":{"workspace":{…},"token":{…` with the token object left open before its

@@ -7,21 +7,18 @@ pub mod me;
 pub mod model;
 pub mod schemas;
 pub mod tokens;
+pub mod track;
 pub mod verify;
 
-use axum::extract::{FromRequest, OriginalUri, Request, State};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::bearer::CallSlot;
 use crate::domain::now;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::usage::Hit;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -29,7 +26,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(channels::router())
         .merge(verify::router())
-        .layer(from_fn_with_state(state.clone(), track))
+        .layer(track::TrackLayer(state.clone()))
 }
 
 /// `{"data": …}`.
@@ -95,51 +92,6 @@ fn body_error(reason: &str) -> AppError {
     let mut errors = crate::domain::token::FieldErrors::new();
     crate::domain::token::add_error(&mut errors, "body", reason.to_owned());
     AppError::Validation(errors)
-}
-
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-
-/// Counts every request whose token passed the 401 checks (403s and 429s included) and adds
-/// the rate-limit headers of the tighter budget.
-async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let slot = CallSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let method = req.method().clone();
-    let path = truncated_path(
-        req.extensions()
-            .get::<OriginalUri>()
-            .map_or_else(|| req.uri().path(), |o| o.0.path()),
-    );
-    let mut res = next.run(req).await;
-    if let Some((entry, ip, budget)) = slot.take() {
-        let at = now();
-        let token_id = &entry.token.id;
-        // Only the request log reads it: no copy of the id when that log is off.
-        if tracing::enabled!(target: "keyward::request", tracing::Level::INFO) {
-            res.extensions_mut()
-                .insert(crate::observe::CountedToken(token_id.clone()));
-        }
-        state.usage.record(
-            token_id,
-            Hit {
-                at,
-                method,
-                path,
-                status: res.status().as_u16(),
-                ip,
-            },
-        );
-        let h = res.headers_mut();
-        h.insert(RATELIMIT_LIMIT, HeaderValue::from(budget.limit));
-        h.insert(RATELIMIT_REMAINING, HeaderValue::from(budget.remaining));
-        h.insert(
-            RATELIMIT_RESET,
-            HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
-        );
-    }
-    res
 }
 
 /// A request path as recent requests keep it: at most 200 characters.
