@@ -1,7 +1,7 @@
 //! Usage records: per-day counts and the most recent requests of a token.
 
 use std::collections::VecDeque;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use sqlx::Arguments;
@@ -66,57 +66,71 @@ pub async fn recent(
 /// each is prepared once and cached).
 const ROWS: usize = 64;
 
-/// `(?, ?), (?, ?), …`: [`ROWS`] rows of `columns` parameters.
-fn values(columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    vec![row; ROWS].join(", ")
+/// A statement over `(VALUES …)`, which stands for [`ROWS`] rows of `columns` parameters
+/// (and `RECENT_KEPT` for [`RECENT_KEPT`]).
+struct Batched {
+    columns: usize,
+    template: &'static str,
+    sql: OnceLock<String>,
 }
 
-static ADD_TOTALS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE tokens SET request_count = request_count + u.column2,
-                last_used_at = MAX(COALESCE(last_used_at, 0), u.column3),
-                last_used_ip = CASE WHEN u.column3 >= COALESCE(last_used_at, 0)
-                                    THEN u.column4 ELSE last_used_ip END
-         FROM (VALUES {}) AS u
-         WHERE tokens.id = u.column1",
-        values(4)
-    )
-});
+impl Batched {
+    const fn new(columns: usize, template: &'static str) -> Self {
+        Self {
+            columns,
+            template,
+            sql: OnceLock::new(),
+        }
+    }
 
-static ADD_DAYS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO usage_daily (token_id, day, count)
-         SELECT t.id, d.column2, d.column3
-         FROM (VALUES {}) AS d JOIN tokens AS t ON t.id = d.column1
-         WHERE true
-         ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
-        values(3)
-    )
-});
+    fn sql(&self) -> &str {
+        self.sql.get_or_init(|| {
+            let row = format!("({})", vec!["?"; self.columns].join(", "));
+            let values = format!("(VALUES {})", vec![row; ROWS].join(", "));
+            self.template
+                .replace("(VALUES …)", &values)
+                .replace("RECENT_KEPT", &RECENT_KEPT.to_string())
+        })
+    }
+}
 
-static ADD_CHUNKS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO usage_recent_chunks (token_id, last_seq, requests)
-         SELECT t.id, t.request_count, c.column2
-         FROM (VALUES {}) AS c JOIN tokens AS t ON t.id = c.column1
-         WHERE true
-         ON CONFLICT (token_id, last_seq) DO NOTHING",
-        values(2)
-    )
-});
+static ADD_TOTALS: Batched = Batched::new(
+    4,
+    "UPDATE tokens SET request_count = request_count + u.column2,
+            last_used_at = MAX(COALESCE(last_used_at, 0), u.column3),
+            last_used_ip = CASE WHEN u.column3 >= COALESCE(last_used_at, 0)
+                                THEN u.column4 ELSE last_used_ip END
+     FROM (VALUES …) AS u
+     WHERE tokens.id = u.column1",
+);
 
-static DROP_OLD_CHUNKS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "DELETE FROM usage_recent_chunks WHERE rowid IN (
-             SELECT c.rowid
-             FROM (VALUES {}) AS v
-             JOIN tokens AS t ON t.id = v.column1
-             JOIN usage_recent_chunks AS c
-               ON c.token_id = t.id AND c.last_seq <= t.request_count - {RECENT_KEPT})",
-        values(1)
-    )
-});
+static ADD_DAYS: Batched = Batched::new(
+    3,
+    "INSERT INTO usage_daily (token_id, day, count)
+     SELECT t.id, d.column2, d.column3
+     FROM (VALUES …) AS d JOIN tokens AS t ON t.id = d.column1
+     WHERE true
+     ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
+);
+
+static ADD_CHUNKS: Batched = Batched::new(
+    2,
+    "INSERT INTO usage_recent_chunks (token_id, last_seq, requests)
+     SELECT t.id, t.request_count, c.column2
+     FROM (VALUES …) AS c JOIN tokens AS t ON t.id = c.column1
+     WHERE true
+     ON CONFLICT (token_id, last_seq) DO NOTHING",
+);
+
+static DROP_OLD_CHUNKS: Batched = Batched::new(
+    1,
+    "DELETE FROM usage_recent_chunks WHERE rowid IN (
+         SELECT c.rowid
+         FROM (VALUES …) AS v
+         JOIN tokens AS t ON t.id = v.column1
+         JOIN usage_recent_chunks AS c
+           ON c.token_id = t.id AND c.last_seq <= t.request_count - RECENT_KEPT)",
+);
 
 /// Writes a batch of usage in one transaction: per statement one run per [`ROWS`] tokens,
 /// whatever the number of requests. Totals are added to `tokens`; per-day counts to
@@ -154,25 +168,25 @@ pub async fn write_batch(
         .map(|(id, p)| Ok((id.as_str(), chunk_json(&p.recent)?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mut tx = sqlx::Connection::begin(conn).await?;
-    run_batched(&mut tx, &ADD_TOTALS, 4, &totals, |args, (id, n, at, ip)| {
+    run_batched(&mut tx, &ADD_TOTALS, &totals, |args, (id, n, at, ip)| {
         args.add(*id)?;
         args.add(*n)?;
         args.add(*at)?;
         args.add(ip.as_deref())
     })
     .await?;
-    run_batched(&mut tx, &ADD_DAYS, 3, &days, |args, (id, day, n)| {
+    run_batched(&mut tx, &ADD_DAYS, &days, |args, (id, day, n)| {
         args.add(*id)?;
         args.add(day.as_str())?;
         args.add(*n)
     })
     .await?;
-    run_batched(&mut tx, &ADD_CHUNKS, 2, &chunks, |args, (id, json)| {
+    run_batched(&mut tx, &ADD_CHUNKS, &chunks, |args, (id, json)| {
         args.add(*id)?;
         args.add(json.as_str())
     })
     .await?;
-    run_batched(&mut tx, &DROP_OLD_CHUNKS, 1, &chunks, |args, (id, _)| {
+    run_batched(&mut tx, &DROP_OLD_CHUNKS, &chunks, |args, (id, _)| {
         args.add(*id)
     })
     .await?;
@@ -184,12 +198,10 @@ pub async fn write_batch(
     tx.commit().await
 }
 
-/// Runs `sql`, a statement over [`ROWS`] rows of `columns` parameters, once per [`ROWS`] of
-/// `rows`; `add` binds one row's parameters in order.
+/// Runs `statement` once per [`ROWS`] of `rows`; `add` binds one row's parameters in order.
 async fn run_batched<'a, R>(
     conn: &mut sqlx::SqliteConnection,
-    sql: &str,
-    columns: usize,
+    statement: &Batched,
     rows: &'a [R],
     add: impl Fn(&mut SqliteArguments<'a>, &'a R) -> Result<(), BoxDynError>,
 ) -> Result<(), sqlx::Error> {
@@ -198,10 +210,12 @@ async fn run_batched<'a, R>(
         for row in run {
             add(&mut args, row).map_err(sqlx::Error::Encode)?;
         }
-        for _ in 0..(ROWS - run.len()) * columns {
+        for _ in 0..(ROWS - run.len()) * statement.columns {
             args.add(None::<i64>).map_err(sqlx::Error::Encode)?;
         }
-        sqlx::query_with(sql, args).execute(&mut *conn).await?;
+        sqlx::query_with(statement.sql(), args)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
