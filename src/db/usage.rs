@@ -113,6 +113,8 @@ static ADD_DAYS: Batched = Batched::new(
      ON CONFLICT (token_id, day) DO UPDATE SET count = count + excluded.count",
 );
 
+// `last_seq` only grows (the flusher is the only writer of `request_count`), so the conflict
+// clause never fires; it is there so that, should it ever, the counts still land.
 static ADD_CHUNKS: Batched = Batched::new(
     2,
     "INSERT INTO usage_recent_chunks (token_id, last_seq, requests)
@@ -210,6 +212,11 @@ async fn run_batched<'a, R>(
         for row in run {
             add(&mut args, row).map_err(sqlx::Error::Encode)?;
         }
+        debug_assert_eq!(
+            args.len(),
+            run.len() * statement.columns,
+            "one row, one column each"
+        );
         for _ in 0..(ROWS - run.len()) * statement.columns {
             args.add(None::<i64>).map_err(sqlx::Error::Encode)?;
         }

@@ -366,6 +366,29 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
         .map(|(i, id)| (id.clone(), (i % 3 + 1) as i64, (i % 3 + 1) as i64))
         .collect();
     assert_eq!(rows, expected);
+    // Every token, in each of the three runs, got its own chunk, numbered with its count, and
+    // its last use.
+    let chunks: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
+        "SELECT t.id, c.last_seq - t.request_count, c.requests, t.last_used_at, t.last_used_ip
+         FROM tokens AS t JOIN usage_recent_chunks AS c ON c.token_id = t.id
+         WHERE t.id LIKE 'tok_bulk%' ORDER BY t.id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert_eq!(chunks.len(), 150);
+    for (i, (id, offset, requests, last_at, last_ip)) in chunks.into_iter().enumerate() {
+        assert_eq!((id.as_str(), offset), (ids[i].as_str(), 0));
+        let newest = (i % 3) as i64;
+        assert_eq!(
+            (last_at, last_ip.as_str()),
+            (now - 10 + newest, "192.0.2.7")
+        );
+        let requests: Vec<serde_json::Value> = serde_json::from_str(&requests).unwrap();
+        let paths: Vec<&str> = requests.iter().map(|r| r[2].as_str().unwrap()).collect();
+        let expected: Vec<String> = (0..=newest).map(|n| format!("/{id}/{n}")).collect();
+        assert_eq!(paths, expected, "oldest first");
+    }
     let last = keyward::db::usage::recent(db, &ids[149], 100)
         .await
         .unwrap();
