@@ -148,56 +148,28 @@ fn cli_setup_workspaces_channels_and_tokens() {
         "stdout is the secret alone: {secret:?}"
     );
     assert!(keyward::domain::secret::Secret::parse(&secret).is_some());
+    // `token create` of a token named x in acme-inc, with `more` arguments.
+    let create_x = |more: &[&'static str]| {
+        let mut args = vec!["token", "create", "--workspace", "acme-inc", "--name", "x"];
+        args.extend_from_slice(more);
+        args
+    };
     // Expiry in days: 1 to 36,500 (a larger figure would pass the year 9999).
     for days in ["0", "40000"] {
         let out = cli.run(
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme-inc",
-                "--name",
-                "x",
-                "--permission",
-                "chats:read",
-                "--expires-in-days",
-                days,
-            ],
+            &create_x(&["--permission", "chats:read", "--expires-in-days", days]),
             "",
         );
         assert_eq!(out.status.code(), Some(2), "{days}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--expires-in-days"));
     }
     assert!(
-        cli.refused(
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme-inc",
-                "--name",
-                "x",
-                "--permission",
-                "nope"
-            ],
-            ""
-        )
-        .contains("unknown permission")
+        cli.refused(&create_x(&["--permission", "nope"]), "")
+            .contains("unknown permission")
     );
     assert!(
         cli.refused(
-            &[
-                "token",
-                "create",
-                "--workspace",
-                "acme-inc",
-                "--name",
-                "x",
-                "--permission",
-                "admin",
-                "--allow-ip",
-                "bad"
-            ],
+            &create_x(&["--permission", "admin", "--allow-ip", "bad"]),
             ""
         )
         .contains("not an IP")
