@@ -154,6 +154,61 @@ impl UsageBuffer {
         self.pending.lock().ok()?.get(token_id).cloned()
     }
 
+    /// The newest `limit` requests of a token, newest first: those not yet flushed, then the
+    /// stored ones.
+    pub async fn recent(
+        &self,
+        db: &Db,
+        token_id: &str,
+        limit: usize,
+    ) -> Result<Vec<db::usage::RecentRequest>, sqlx::Error> {
+        let pending = self.pending(token_id).map(|p| p.recent).unwrap_or_default();
+        let mut recent: Vec<_> = pending
+            .into_iter()
+            .rev()
+            .map(|h| db::usage::RecentRequest {
+                at: h.at,
+                method: h.method.to_string(),
+                path: h.path.into(),
+                status: i64::from(h.status),
+                ip: h.ip.to_string(),
+            })
+            .collect();
+        if recent.len() < limit {
+            let stored = i64::try_from(limit - recent.len()).unwrap_or(i64::MAX);
+            recent.extend(db::usage::recent(db, token_id, stored).await?);
+        }
+        recent.truncate(limit);
+        Ok(recent)
+    }
+
+    /// Requests per UTC day over the `days` days ending with the one containing `now`, oldest
+    /// first, as (a time in that day, count); not-yet-flushed requests included.
+    pub async fn daily(
+        &self,
+        db: &Db,
+        token_id: &str,
+        now: i64,
+        days: i64,
+    ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        let start = now - (days - 1) * DAY;
+        let stored = db::usage::daily(db, token_id, &day_of(start)).await?;
+        let pending = self.pending(token_id).unwrap_or_default();
+        Ok((0..days)
+            .map(|i| {
+                let t = start + i * DAY;
+                let day = day_of(t);
+                let count = stored
+                    .iter()
+                    .filter(|d| d.day == day)
+                    .map(|d| d.count)
+                    .sum::<i64>()
+                    + pending.on_day(t);
+                (t, count)
+            })
+            .collect())
+    }
+
     fn take(&self) -> Batch {
         self.pending
             .lock()

@@ -571,47 +571,29 @@ pub(crate) async fn usage(
 ) -> AppResult<Response> {
     let mut t = load(&state, &caller, &id).await?;
     state.overlay_usage(&mut t);
-    let now = now();
-    let start = now - 29 * 86_400;
-    let stored = db::usage::daily(&state.db, &t.id, &crate::usage::day_of(start)).await?;
-    let pending = state.usage.pending(&t.id).unwrap_or_default();
-    let daily = (0..30)
-        .map(|i| {
-            let date = crate::usage::day_of(start + i * 86_400);
-            let count = stored
-                .iter()
-                .filter(|d| d.day == date)
-                .map(|d| d.count)
-                .sum::<i64>()
-                + pending.on_day(start + i * 86_400);
-            DayCount { date, count }
+    let daily = state
+        .usage
+        .daily(&state.db, &t.id, now(), 30)
+        .await?
+        .into_iter()
+        .map(|(day, count)| DayCount {
+            date: crate::usage::day_of(day),
+            count,
         })
         .collect();
-    let mut recent: Vec<RecentRequest> = pending
-        .recent
-        .iter()
-        .rev()
-        .map(|h| RecentRequest {
-            at: rfc3339(h.at),
-            method: h.method.to_string(),
-            path: h.path.to_string(),
-            status: i64::from(h.status),
-            ip: h.ip.to_string(),
+    let recent = state
+        .usage
+        .recent(&state.db, &t.id, crate::usage::RECENT_KEPT as usize)
+        .await?
+        .into_iter()
+        .map(|r| RecentRequest {
+            at: rfc3339(r.at),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            ip: r.ip,
         })
         .collect();
-    recent.extend(
-        db::usage::recent(&state.db, &t.id, crate::usage::RECENT_KEPT)
-            .await?
-            .into_iter()
-            .map(|r| RecentRequest {
-                at: rfc3339(r.at),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-                ip: r.ip,
-            }),
-    );
-    recent.truncate(crate::usage::RECENT_KEPT as usize);
     Ok(ok(Usage {
         request_count: t.request_count,
         last_used_at: t.last_used_at.map(rfc3339),

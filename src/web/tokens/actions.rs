@@ -79,28 +79,10 @@ const CHART_HEIGHT: i64 = 100;
 const BAR_STEP: i64 = 20;
 
 async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
-    let start = now - (CHART_DAYS - 1) * 86_400;
-    let mut counts = db::usage::daily(&state.db, token_id, &crate::usage::day_of(start)).await?;
-    if let Some(p) = state.usage.pending(token_id) {
-        counts.extend(
-            p.days()
-                .map(|(day, count)| db::usage::DayCount { day, count }),
-        );
-    }
-    let days: Vec<(i64, i64)> = (0..CHART_DAYS)
-        .map(|i| {
-            let t = start + i * 86_400;
-            let day = crate::usage::day_of(t);
-            (
-                t,
-                counts
-                    .iter()
-                    .filter(|c| c.day == day)
-                    .map(|c| c.count)
-                    .sum(),
-            )
-        })
-        .collect();
+    let days = state
+        .usage
+        .daily(&state.db, token_id, now, CHART_DAYS)
+        .await?;
     let max = days.iter().map(|d| d.1).max().unwrap_or(0);
     let bars = days
         .iter()
@@ -123,7 +105,7 @@ async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
     Ok(Chart {
         bars,
         max: thousands(max),
-        first: date(start),
+        first: date(days.first().map_or(now, |&(t, _)| t)),
         last: date(now),
         total: days.iter().map(|d| d.1).sum(),
     })
@@ -144,37 +126,20 @@ async fn detail_page(
     reveal: String,
 ) -> AppResult<Response> {
     let now = now();
-    let pending = state
+    let recent = state
         .usage
-        .pending(&token.id)
-        .map(|p| p.recent)
-        .unwrap_or_default();
-    let mut recent: Vec<RecentView> = pending
+        .recent(&state.db, &token.id, 20)
+        .await?
         .into_iter()
-        .rev()
-        .map(|h| RecentView {
-            at: When::new(h.at, now),
-            time: clock(h.at),
-            method: h.method.to_string(),
-            path: h.path.into(),
-            status: i64::from(h.status),
-            ip: h.ip.to_string(),
+        .map(|r| RecentView {
+            at: When::new(r.at, now),
+            time: clock(r.at),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            ip: r.ip,
         })
         .collect();
-    recent.extend(
-        db::usage::recent(&state.db, &token.id, 20)
-            .await?
-            .into_iter()
-            .map(|r| RecentView {
-                at: When::new(r.at, now),
-                time: clock(r.at),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-                ip: r.ip,
-            }),
-    );
-    recent.truncate(20);
     let page = DetailPage {
         base: m.url("developer/api-tokens"),
         t: TokenView::new(token, now, state.config.per_hour(token.tier)),
