@@ -13,7 +13,7 @@ use crate::domain::account::{
     parse_channel_kind, parse_channel_name, parse_email, parse_workspace_name,
 };
 use crate::domain::ip::IpAllowlist;
-use crate::domain::token::{Tier, TokenDraft, TokenName, parse_description};
+use crate::domain::token::{Tier, TokenDraft, TokenName, channel_list, parse_description};
 use crate::domain::{now, status::Status};
 use crate::error::AppError;
 use crate::{BoxError, auth::password, maintenance, ops};
@@ -226,6 +226,24 @@ fn read_password() -> Result<String, Fail> {
     Ok(pw)
 }
 
+/// The command line acts with full grant; the server notices its changes through the
+/// token epoch, so there is no cache to invalidate here.
+fn cli_ctx<'a>(
+    state: &'a crate::AppState,
+    workspace_id: &'a str,
+    actor: &'a Actor,
+) -> ops::Ctx<'a> {
+    ops::Ctx {
+        db: &state.db,
+        workspace_id,
+        actor,
+        ip: None,
+        cache: None,
+        grant: crate::domain::grant::Grant::Full,
+        tiers: state.config.tiers(),
+    }
+}
+
 async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace, Fail> {
     db::workspaces::by_slug(db, slug)
         .await?
@@ -398,7 +416,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                         .ok_or_else(|| fail(format!("no channel {c:?} in workspace {slug}")))?;
                     ids.push(found.id.clone());
                 }
-                Some(ids)
+                Some(channel_list(ids))
             };
             let draft = TokenDraft {
                 name: TokenName::parse(&name).map_err(fail)?,
@@ -414,13 +432,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 tier: Tier::parse(&tier).ok_or_else(|| fail("--tier must be standard or admin"))?,
             };
             let actor = Actor::cli();
-            let ctx = ops::Ctx {
-                db,
-                workspace_id: &ws.id,
-                actor: &actor,
-                ip: None,
-                cache: None,
-            };
+            let ctx = cli_ctx(&state, &ws.id, &actor);
             let by = Creator {
                 kind: "cli",
                 id: None,
@@ -438,14 +450,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 .await?
                 .ok_or_else(|| fail(format!("no token {id:?} in workspace {slug}")))?;
             let actor = Actor::cli();
-            let ctx = ops::Ctx {
-                db,
-                workspace_id: &ws.id,
-                actor: &actor,
-                ip: None,
-                cache: None,
-            };
-            ops::set_revoked(&ctx, &token, true).await?;
+            ops::set_revoked(&cli_ctx(&state, &ws.id, &actor), &token.id, true).await?;
             eprintln!("revoked {}", token.id);
         }
         Command::Token(TokenCmd::List {

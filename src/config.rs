@@ -153,9 +153,14 @@ impl Config {
 
     /// Requests per hour allowed by a tier.
     pub fn per_hour(&self, tier: crate::domain::token::Tier) -> u32 {
-        match tier {
-            crate::domain::token::Tier::Standard => self.rate_limit_standard,
-            crate::domain::token::Tier::Admin => self.rate_limit_admin,
+        self.tiers().per_hour(tier)
+    }
+
+    /// Requests per hour of each tier (what the grant rule compares).
+    pub fn tiers(&self) -> crate::domain::grant::TierLimits {
+        crate::domain::grant::TierLimits {
+            standard: self.rate_limit_standard,
+            admin: self.rate_limit_admin,
         }
     }
 

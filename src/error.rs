@@ -28,6 +28,9 @@ pub enum AppError {
     /// A refused bearer request (SPEC §6), with its stable code.
     #[error("{}", .0.detail())]
     Bearer(BearerError),
+    /// The grant rule refused (SPEC §6): 403 `insufficient_permission`, naming the rule.
+    #[error("{}", .0.detail())]
+    Grant(crate::domain::grant::Rule),
     /// A JSON body that could not be read (400, 413, 415) or mapped (422).
     #[error("{detail}")]
     Body {
@@ -128,6 +131,12 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+impl From<crate::domain::grant::Rule> for AppError {
+    fn from(rule: crate::domain::grant::Rule) -> Self {
+        Self::Grant(rule)
+    }
+}
+
 impl From<BearerError> for AppError {
     fn from(e: BearerError) -> Self {
         Self::Bearer(e)
@@ -145,6 +154,7 @@ impl AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Bearer(b) => b.status(),
+            Self::Grant(_) => StatusCode::FORBIDDEN,
             Self::Body { status, .. } => *status,
         }
     }
@@ -161,6 +171,7 @@ impl AppError {
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
             Self::Bearer(b) => b.code(),
+            Self::Grant(_) => BearerError::InsufficientPermission.code(),
             Self::Body { code, .. } => code,
         }
     }
@@ -240,6 +251,7 @@ impl IntoResponse for AppError {
         }
         if let Some(v) = match &self {
             Self::Bearer(b) => b.www_authenticate(),
+            Self::Grant(_) => BearerError::InsufficientPermission.www_authenticate(),
             _ => None,
         }
         .and_then(|v| HeaderValue::from_str(&v).ok())

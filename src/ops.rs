@@ -1,18 +1,22 @@
-//! Token operations shared by the dashboard, the JSON API and the CLI. Each one writes the
-//! change and its audit entry in one transaction, then invalidates cached lookups before it
-//! returns, so the next request sees the change.
+//! Token operations shared by the dashboard, the JSON API and the CLI. Each one reads the
+//! token, applies the grant rule (`domain::grant`) and writes the change with its audit entry
+//! in one write transaction, then invalidates cached lookups before it returns, so the next
+//! request sees the change.
 
 use std::net::IpAddr;
+
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::cache::TokenCache;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::{Creator, Token};
 use crate::db::{self, Db};
+use crate::domain::grant::{Grant, TierLimits};
 use crate::domain::secret::Secret;
 use crate::domain::token::{TokenDraft, rfc3339};
 use crate::error::{AppError, AppResult};
 
-/// Who acts, from where.
+/// Who acts, from where, and what they may grant.
 pub struct Ctx<'a> {
     pub db: &'a Db,
     pub workspace_id: &'a str,
@@ -21,6 +25,9 @@ pub struct Ctx<'a> {
     /// The server's token cache, invalidated right after each committed change. `None` in the
     /// CLI: the server notices other processes' changes through `meta.token_epoch`.
     pub cache: Option<&'a TokenCache>,
+    /// The grant rule's limit on this actor (`Grant::Full` for admins and the CLI).
+    pub grant: Grant<'a>,
+    pub tiers: TierLimits,
 }
 
 impl Ctx<'_> {
@@ -29,10 +36,30 @@ impl Ctx<'_> {
             cache.invalidate();
         }
     }
+
+    /// A write transaction that holds the write lock from its first statement, so what it
+    /// reads and checks is still true when it writes (no concurrent edit slips in between).
+    async fn begin(&self) -> AppResult<Transaction<'static, Sqlite>> {
+        Ok(self.db.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The token to change, read inside the write transaction.
+    async fn load(&self, conn: &mut SqliteConnection, id: &str) -> AppResult<Token> {
+        db::tokens::get_in(conn, self.workspace_id, id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Reads the token back after a committed change.
+    async fn reread(&self, id: &str) -> AppResult<Token> {
+        db::tokens::get(self.db, self.workspace_id, id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
 }
 
 async fn audit(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     action: &str,
     token_id: &str,
@@ -54,10 +81,15 @@ async fn audit(
     .await
 }
 
-/// Checks that every scoped channel belongs to the workspace.
-pub async fn check_channels(db: &Db, workspace_id: &str, draft: &TokenDraft) -> AppResult<()> {
+/// Checks, inside the write transaction, that every scoped channel belongs to the workspace
+/// (a channel removed meanwhile is refused, never linked).
+async fn check_channels(
+    conn: &mut SqliteConnection,
+    workspace_id: &str,
+    draft: &TokenDraft,
+) -> AppResult<()> {
     if let Some(ids) = &draft.channels {
-        let found = db::tokens::existing_channels(db, workspace_id, ids).await?;
+        let found = db::tokens::existing_channels(conn, workspace_id, ids).await?;
         let unknown: Vec<_> = ids
             .iter()
             .filter(|id| !found.contains(id))
@@ -91,15 +123,29 @@ fn summary(d: &TokenDraft) -> String {
     )
 }
 
+/// A token's scope must reach something: `[]` is only reachable by removing channels.
+fn refuse_empty_scope(draft: &TokenDraft) -> AppResult<()> {
+    match &draft.channels {
+        Some(ids) if ids.is_empty() => Err(AppError::invalid(
+            "channels",
+            "must list at least one channel id (the creating token's channels were all removed, \
+             so it can scope a new token to nothing); send channel ids within its scope",
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub async fn create(
     ctx: &Ctx<'_>,
     draft: &TokenDraft,
     prefix: &str,
     by: &Creator<'_>,
 ) -> AppResult<(Token, Secret)> {
-    check_channels(ctx.db, ctx.workspace_id, draft).await?;
+    ctx.grant.may_create(&draft.shape(ctx.tiers))?;
+    refuse_empty_scope(draft)?;
     let secret = Secret::generate(prefix);
-    let mut tx = ctx.db.begin().await?;
+    let mut tx = ctx.begin().await?;
+    check_channels(&mut tx, ctx.workspace_id, draft).await?;
     let id = db::tokens::insert(
         &mut tx,
         ctx.workspace_id,
@@ -120,10 +166,7 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     tracing::info!(token_id = %id, workspace_id = %ctx.workspace_id, "token created");
-    let token = db::tokens::get(ctx.db, ctx.workspace_id, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((token, secret))
+    Ok((ctx.reread(&id).await?, secret))
 }
 
 /// Describes what an edit changed, field by field.
@@ -180,34 +223,46 @@ fn diff(old: &Token, new: &TokenDraft) -> String {
     }
 }
 
-pub async fn update(ctx: &Ctx<'_>, old: &Token, draft: &TokenDraft) -> AppResult<Token> {
-    check_channels(ctx.db, ctx.workspace_id, draft).await?;
-    let mut tx = ctx.db.begin().await?;
-    if !db::tokens::update(&mut tx, ctx.workspace_id, &old.id, draft).await? {
-        return Err(AppError::NotFound);
-    }
+/// Edits token `id`: `build` makes the new fields from the token as stored now (inside the
+/// transaction, so a body's absent fields never bring back what a concurrent edit removed).
+pub async fn update(
+    ctx: &Ctx<'_>,
+    id: &str,
+    build: impl FnOnce(&Token) -> AppResult<TokenDraft>,
+) -> AppResult<Token> {
+    let mut tx = ctx.begin().await?;
+    let old = ctx.load(&mut tx, id).await?;
+    ctx.grant.may_act_on(&old.shape(ctx.tiers))?;
+    let draft = build(&old)?;
+    ctx.grant
+        .may_edit(&old.shape(ctx.tiers), &draft.shape(ctx.tiers))?;
+    check_channels(&mut tx, ctx.workspace_id, &draft).await?;
+    db::tokens::update(&mut tx, ctx.workspace_id, &old.id, &draft).await?;
     audit(
         &mut tx,
         ctx,
         "token.updated",
         &old.id,
         draft.name.as_str(),
-        diff(old, draft),
+        diff(&old, &draft),
     )
     .await?;
     tx.commit().await?;
     ctx.changed();
-    db::tokens::get(ctx.db, ctx.workspace_id, &old.id)
-        .await?
-        .ok_or(AppError::NotFound)
+    ctx.reread(&old.id).await
 }
 
-/// Revokes (`true`) or reactivates (`false`) a token.
-pub async fn set_revoked(ctx: &Ctx<'_>, token: &Token, revoked: bool) -> AppResult<Token> {
-    let mut tx = ctx.db.begin().await?;
-    if !db::tokens::set_revoked(&mut tx, ctx.workspace_id, &token.id, revoked).await? {
-        return Err(AppError::NotFound);
+/// Revokes (`true`) or reactivates (`false`) a token. Reactivating revives a credential, so
+/// it needs the whole token within the actor's grant.
+pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<Token> {
+    let mut tx = ctx.begin().await?;
+    let token = ctx.load(&mut tx, id).await?;
+    if revoked {
+        ctx.grant.may_act_on(&token.shape(ctx.tiers))?;
+    } else {
+        ctx.grant.may_hand_out(&token.shape(ctx.tiers))?;
     }
+    db::tokens::set_revoked(&mut tx, ctx.workspace_id, &token.id, revoked).await?;
     let action = if revoked {
         "token.revoked"
     } else {
@@ -217,25 +272,24 @@ pub async fn set_revoked(ctx: &Ctx<'_>, token: &Token, revoked: bool) -> AppResu
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, action, "token state changed");
-    db::tokens::get(ctx.db, ctx.workspace_id, &token.id)
-        .await?
-        .ok_or(AppError::NotFound)
+    ctx.reread(&token.id).await
 }
 
-pub async fn regenerate(ctx: &Ctx<'_>, token: &Token, prefix: &str) -> AppResult<(Token, Secret)> {
+/// A new secret for a token; it hands out a credential, so the whole token must lie within
+/// the actor's grant.
+pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Token, Secret)> {
     let secret = Secret::generate(prefix);
-    let mut tx = ctx.db.begin().await?;
-    if !db::tokens::set_secret(
+    let mut tx = ctx.begin().await?;
+    let token = ctx.load(&mut tx, id).await?;
+    ctx.grant.may_hand_out(&token.shape(ctx.tiers))?;
+    db::tokens::set_secret(
         &mut tx,
         ctx.workspace_id,
         &token.id,
         &secret.hash(),
         &secret.hint(),
     )
-    .await?
-    {
-        return Err(AppError::NotFound);
-    }
+    .await?;
     audit(
         &mut tx,
         ctx,
@@ -248,17 +302,14 @@ pub async fn regenerate(ctx: &Ctx<'_>, token: &Token, prefix: &str) -> AppResult
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, "token regenerated");
-    let token = db::tokens::get(ctx.db, ctx.workspace_id, &token.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((token, secret))
+    Ok((ctx.reread(&token.id).await?, secret))
 }
 
-pub async fn delete(ctx: &Ctx<'_>, token: &Token) -> AppResult<()> {
-    let mut tx = ctx.db.begin().await?;
-    if !db::tokens::delete(&mut tx, ctx.workspace_id, &token.id).await? {
-        return Err(AppError::NotFound);
-    }
+pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {
+    let mut tx = ctx.begin().await?;
+    let token = ctx.load(&mut tx, id).await?;
+    ctx.grant.may_act_on(&token.shape(ctx.tiers))?;
+    db::tokens::delete(&mut tx, ctx.workspace_id, &token.id).await?;
     audit(
         &mut tx,
         ctx,
@@ -271,5 +322,5 @@ pub async fn delete(ctx: &Ctx<'_>, token: &Token) -> AppResult<()> {
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, "token deleted");
-    Ok(())
+    Ok(token)
 }

@@ -2,7 +2,6 @@
 
 pub mod channels;
 pub mod docs;
-pub mod grant;
 pub mod me;
 pub mod model;
 pub mod schemas;

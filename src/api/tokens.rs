@@ -13,20 +13,20 @@ use utoipa::ToSchema;
 use crate::api::Data;
 use crate::error::Problem;
 
-use super::grant::{check_grant, check_target};
 use super::model::{TokenBody, TokenObject, WithSecret};
 use super::{ApiJson, Page, not_found, ok};
 use crate::auth::bearer::{Bearer, Caller, TokensDelete, TokensRead, TokensWrite};
 use crate::db::audit::Actor;
 use crate::db::tokens::{Creator, ListQuery, Token};
 use crate::db::{self};
+use crate::domain::grant::Grant;
 use crate::domain::ip::IpAllowlist;
 use crate::domain::now;
 use crate::domain::secret::Secret;
 use crate::domain::status::Status;
 use crate::domain::token::{
-    ChannelScope, FieldErrors, Tier, TokenDraft, TokenName, add_error, parse_description,
-    parse_expires_at, rfc3339,
+    ChannelScope, FieldErrors, Tier, TokenDraft, TokenName, add_error, channel_list,
+    parse_description, parse_expires_at, rfc3339,
 };
 use crate::error::{AppError, AppResult};
 use crate::ops;
@@ -67,7 +67,7 @@ fn encode_cursor(t: &Token) -> String {
     security(("bearer" = [])),
     params(
         ("status" = inline(Option<super::schemas::StatusFilter>), Query, description = "Only tokens with this status; `all` or empty = every status"),
-        ("q" = Option<String>, Query, description = "Only tokens whose name contains this text"),
+        ("q" = Option<String>, Query, max_length = 100, description = "Only tokens whose name contains this text (at most 100 characters)"),
         ("cursor" = Option<String>, Query, pattern = r"^(-?[0-9]{1,18}\..*)?$", description = "`next_cursor` of the previous page (opaque; anything else is a 422)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Page size, default 25"),
     ),
@@ -126,12 +126,20 @@ pub(crate) async fn list(
             parsed
         }
     };
+    let search = q.get("q").cloned().unwrap_or_default();
+    if search.chars().count() > TokenName::MAX {
+        add_error(
+            &mut errors,
+            "q",
+            format!("must be at most {} characters", TokenName::MAX),
+        );
+    }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
     let query = ListQuery {
         status,
-        search: q.get("q").cloned().unwrap_or_default(),
+        search,
         after,
         limit,
     };
@@ -253,11 +261,7 @@ fn build(state: &AppState, body: TokenBody, base: Base) -> AppResult<TokenDraft>
             );
             None
         }
-        Some(Some(mut list)) => {
-            list.sort();
-            list.dedup();
-            Some(list)
-        }
+        Some(Some(list)) => Some(channel_list(list)),
     };
     let ip_allowlist = match body.ip_allowlist {
         None => base.ip_allowlist,
@@ -301,13 +305,21 @@ fn actor(caller: &Caller) -> Actor {
     Actor::token(&caller.token().id, &caller.token().name)
 }
 
+/// A token acts within its own grant unless it holds `admin`.
 fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ctx<'a> {
+    let tiers = state.config.tiers();
     ops::Ctx {
         db: &state.db,
         workspace_id: &caller.token().workspace_id,
         actor,
         ip: Some(caller.ip),
         cache: Some(&state.tokens),
+        grant: if caller.is_admin() {
+            Grant::Full
+        } else {
+            Grant::Within(caller.token().shape(tiers))
+        },
+        tiers,
     }
 }
 
@@ -353,7 +365,6 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<TokenBody>,
 ) -> AppResult<Response> {
     let draft = build(&state, body, Base::for_create(&caller))?;
-    check_grant(&caller, &draft)?;
     let actor = actor(&caller);
     let by = Creator {
         kind: "token",
@@ -396,12 +407,11 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> AppResult<Response> {
-    let old = load(&state, &caller, &id).await?;
-    check_target(&caller, &old)?;
-    let draft = build(&state, body, Base::of(&old))?;
-    check_grant(&caller, &draft)?;
     let actor = actor(&caller);
-    let t = ops::update(&ctx(&state, &caller, &actor), &old, &draft).await?;
+    let t = ops::update(&ctx(&state, &caller, &actor), &id, |old| {
+        build(&state, body, Base::of(old))
+    })
+    .await?;
     Ok(ok(object(&state, t)))
 }
 
@@ -425,12 +435,10 @@ pub(crate) async fn regenerate(
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let old = load(&state, &caller, &id).await?;
-    check_target(&caller, &old)?;
     let actor = actor(&caller);
     let (t, secret) = ops::regenerate(
         &ctx(&state, &caller, &actor),
-        &old,
+        &id,
         &state.config.token_prefix,
     )
     .await?;
@@ -443,10 +451,8 @@ async fn set_revoked(
     id: String,
     revoked: bool,
 ) -> AppResult<Response> {
-    let old = load(&state, &caller, &id).await?;
-    check_target(&caller, &old)?;
     let actor = actor(&caller);
-    let t = ops::set_revoked(&ctx(&state, &caller, &actor), &old, revoked).await?;
+    let t = ops::set_revoked(&ctx(&state, &caller, &actor), &id, revoked).await?;
     Ok(ok(object(&state, t)))
 }
 
@@ -516,10 +522,8 @@ pub(crate) async fn remove(
     Bearer(caller, _): Bearer<TokensDelete>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let old = load(&state, &caller, &id).await?;
-    check_target(&caller, &old)?;
     let actor = actor(&caller);
-    ops::delete(&ctx(&state, &caller, &actor), &old).await?;
+    ops::delete(&ctx(&state, &caller, &actor), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -17,6 +17,7 @@ use super::model::TokenObject;
 use super::{ApiJson, ok};
 use crate::auth::bearer::{Bearer, TokensVerify, check_token, parse_authorization, spend};
 use crate::db::tokens::Token;
+use crate::db::workspaces::Workspace;
 use crate::domain::now;
 use crate::error::{AppError, AppResult, BearerError};
 use crate::limits::Budget;
@@ -27,8 +28,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/verify", post(verify))
 }
 
-/// What to verify.
-#[derive(Debug, Deserialize)]
+/// What to verify. Its `Debug` never shows the secret.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     /// The secret to verify.
@@ -39,6 +40,17 @@ pub struct VerifyBody {
     pub channel: Option<String>,
     /// The client address the token is used from (required for tokens with an IP allowlist).
     pub ip: Option<String>,
+}
+
+impl std::fmt::Debug for VerifyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyBody")
+            .field("token", &"[redacted]")
+            .field("permission", &self.permission)
+            .field("channel", &self.channel)
+            .field("ip", &self.ip)
+            .finish()
+    }
 }
 
 /// A budget: requests per hour, left now, and when it is full again (Unix seconds).
@@ -56,6 +68,8 @@ pub struct Verdict {
     /// `valid` or the refusal code.
     #[schema(example = "valid")]
     pub code: &'static str,
+    /// The verified token's workspace (the caller's own); null when the token is unknown.
+    pub workspace: Option<Workspace>,
     pub token: Option<TokenObject>,
     pub ratelimit: Option<VerifyRateLimit>,
 }
@@ -68,11 +82,13 @@ fn ratelimit(b: Budget) -> VerifyRateLimit {
     }
 }
 
-/// The checks of SPEC §6 for the verified token, after it was found and is live.
+/// The checks of SPEC §6 for the verified token, after it was found and is live;
+/// `known_channel`: the asked channel is one of the token's workspace.
 fn decide(
     token: &Token,
     body: &VerifyBody,
     ip: Option<IpAddr>,
+    known_channel: bool,
     budget: &Budget,
 ) -> Result<(), BearerError> {
     if !token.ip_allowlist.is_empty() && !ip.is_some_and(|ip| token.ip_allowlist.allows(ip)) {
@@ -87,7 +103,7 @@ fn decide(
         && !token
             .channels
             .as_ref()
-            .is_none_or(|cs| cs.iter().any(|c| &c.id == ch))
+            .map_or(known_channel, |cs| cs.iter().any(|c| &c.id == ch))
     {
         return Err(BearerError::ChannelNotAllowed);
     }
@@ -142,6 +158,7 @@ pub(crate) async fn verify(
             return Ok(ok(Verdict {
                 valid: false,
                 code: "invalid_token",
+                workspace: None,
                 token: None,
                 ratelimit: None,
             }));
@@ -170,6 +187,7 @@ pub(crate) async fn verify(
             return Ok(ok(Verdict {
                 valid: false,
                 code: code.code(),
+                workspace: object.as_ref().map(|_| caller.workspace().clone()),
                 token: object,
                 ratelimit: None,
             }));
@@ -177,7 +195,14 @@ pub(crate) async fn verify(
     };
     let token = &entry.token;
     let budget = spend(&state, token);
-    let outcome = decide(token, &body, ip, &budget);
+    let known_channel = match (&body.channel, &token.channels) {
+        // An unscoped token reaches its own workspace's channels, not another's.
+        (Some(ch), None) => crate::db::channels::get(&state.db, &token.workspace_id, ch)
+            .await?
+            .is_some(),
+        _ => true,
+    };
+    let outcome = decide(token, &body, ip, known_channel, &budget);
     let status = match outcome {
         Ok(()) => 200,
         Err(e) => e.status().as_u16(),
@@ -199,7 +224,26 @@ pub(crate) async fn verify(
     Ok(ok(Verdict {
         valid: outcome.is_ok(),
         code: outcome.err().map_or("valid", BearerError::code),
+        workspace: Some(caller.workspace().clone()),
         token: Some(TokenObject::new(&shown, now(), &state.config)),
         ratelimit: Some(ratelimit(budget)),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_debug_never_shows_the_secret() {
+        let body = VerifyBody {
+            token: "kw_SecretBodyThatMustNotShowUp0000000000000000".into(),
+            permission: Some("chats:read".into()),
+            channel: None,
+            ip: None,
+        };
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("SecretBody"), "{shown}");
+        assert!(shown.contains("[redacted]") && shown.contains("chats:read"));
+    }
 }

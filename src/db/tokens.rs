@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use super::Db;
+use crate::domain::grant::{Shape, TierLimits};
 use crate::domain::ip::IpAllowlist;
 use crate::domain::permissions::PermissionSet;
 use crate::domain::secret::SecretHash;
@@ -64,6 +65,20 @@ impl Token {
         Status::derive(self.revoked_at, self.expires_at, now)
     }
 
+    /// The token as the grant rule sees it.
+    pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
+        Shape {
+            permissions: &self.permissions,
+            channels: self
+                .channels
+                .as_ref()
+                .map(|cs| cs.iter().map(|c| c.id.as_str()).collect()),
+            expires_at: self.expires_at,
+            ip_allowlist: &self.ip_allowlist,
+            per_hour: tiers.per_hour(self.tier),
+        }
+    }
+
     /// Channel ids in scope, `None` = all.
     pub fn channel_ids(&self) -> Option<Vec<String>> {
         self.channels
@@ -122,7 +137,7 @@ impl Row {
 
 /// Scoped channels of many tokens at once: (token_id, channel).
 async fn channels_of(
-    db: &Db,
+    conn: &mut SqliteConnection,
     token_ids: &[&str],
 ) -> Result<Vec<(String, ChannelRef)>, sqlx::Error> {
     if token_ids.is_empty() {
@@ -136,7 +151,7 @@ async fn channels_of(
            ORDER BY c.name COLLATE NOCASE"#,
         ids
     )
-    .fetch_all(db)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -152,13 +167,13 @@ async fn channels_of(
         .collect())
 }
 
-async fn attach(db: &Db, rows: Vec<Row>) -> Result<Vec<Token>, sqlx::Error> {
+async fn attach(conn: &mut SqliteConnection, rows: Vec<Row>) -> Result<Vec<Token>, sqlx::Error> {
     let scoped: Vec<&str> = rows
         .iter()
         .filter(|r| r.channel_scoped != 0)
         .map(|r| r.id.as_str())
         .collect();
-    let mut links = channels_of(db, &scoped).await?;
+    let mut links = channels_of(conn, &scoped).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -176,6 +191,16 @@ async fn attach(db: &Db, rows: Vec<Row>) -> Result<Vec<Token>, sqlx::Error> {
 
 /// One token of a workspace.
 pub async fn get(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Token>, sqlx::Error> {
+    get_in(&mut *db.acquire().await?, workspace_id, id).await
+}
+
+/// One token of a workspace, read on `conn` (inside a write transaction: the row that
+/// transaction is about to change, so checks on it cannot go stale before the write).
+pub async fn get_in(
+    conn: &mut SqliteConnection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<Token>, sqlx::Error> {
     let row = sqlx::query_as!(
         Row,
         "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
@@ -185,16 +210,17 @@ pub async fn get(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Token>,
         workspace_id,
         id
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *conn)
     .await?;
     match row {
-        Some(r) => Ok(attach(db, vec![r]).await?.pop()),
+        Some(r) => Ok(attach(conn, vec![r]).await?.pop()),
         None => Ok(None),
     }
 }
 
 /// A token by the hash of its secret (the bearer lookup; one indexed read).
 pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::Error> {
+    let mut conn = db.acquire().await?;
     let h = hash.0.as_slice();
     let row = sqlx::query_as!(
         Row,
@@ -204,10 +230,10 @@ pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::
          FROM tokens WHERE secret_hash = ?",
         h
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *conn)
     .await?;
     match row {
-        Some(r) => Ok(attach(db, vec![r]).await?.pop()),
+        Some(r) => Ok(attach(&mut conn, vec![r]).await?.pop()),
         None => Ok(None),
     }
 }
@@ -234,6 +260,7 @@ pub async fn list(
     workspace_id: &str,
     q: &ListQuery,
 ) -> Result<(Vec<Token>, bool), sqlx::Error> {
+    let mut conn = db.acquire().await?;
     let now = now();
     let soon = now + EXPIRING_SOON_SECS;
     let status = q.status.map_or("all", Status::code);
@@ -268,11 +295,11 @@ pub async fn list(
         soon,
         limit
     )
-    .fetch_all(db)
+    .fetch_all(&mut *conn)
     .await?;
     let more = rows.len() as i64 > q.limit;
     let rows = rows.into_iter().take(q.limit as usize).collect();
-    Ok((attach(db, rows).await?, more))
+    Ok((attach(&mut conn, rows).await?, more))
 }
 
 /// How many tokens a workspace has (to tell "no tokens yet" from "no match").
@@ -453,7 +480,7 @@ pub async fn delete(
 
 /// Which of `ids` are channels of the workspace (to validate a requested scope).
 pub async fn existing_channels(
-    db: &Db,
+    conn: &mut SqliteConnection,
     workspace_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -463,7 +490,7 @@ pub async fn existing_channels(
         workspace_id,
         json
     )
-    .fetch_all(db)
+    .fetch_all(conn)
     .await
 }
 

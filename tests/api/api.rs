@@ -41,6 +41,8 @@ pub async fn token(
         actor: &actor,
         ip: None,
         cache: Some(&app.state.tokens),
+        grant: keyward::domain::grant::Grant::Full,
+        tiers: app.state.config.tiers(),
     };
     let by = Creator {
         kind: "cli",
@@ -75,7 +77,7 @@ async fn get(app: &TestApp, path: &str, secret: &str) -> Response {
 }
 
 /// Asserts a problem+json error and returns its body.
-async fn problem(res: Response, status: u16, code: &str) -> Value {
+pub async fn problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status(), status, "expected {code}");
     assert_eq!(
         res.headers()["content-type"],

@@ -472,6 +472,8 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
         actor: &actor,
         ip: None,
         cache: Some(&app.state.tokens),
+        grant: keyward::domain::grant::Grant::Full,
+        tiers: app.state.config.tiers(),
     };
     let by = keyward::db::tokens::Creator {
         kind: "cli",
@@ -493,7 +495,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
             .await
             .unwrap();
         if i == 7 {
-            keyward::ops::set_revoked(&ctx, &t, true).await.unwrap();
+            keyward::ops::set_revoked(&ctx, &t.id, true).await.unwrap();
         }
     }
     let base = tokens_url(&slug);

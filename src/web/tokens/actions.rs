@@ -269,6 +269,8 @@ fn ctx<'a>(
         actor,
         ip: Some(ip),
         cache: Some(&state.tokens),
+        grant: crate::domain::grant::Grant::Full,
+        tiers: state.config.tiers(),
     }
 }
 
@@ -298,9 +300,8 @@ async fn set_revoked(
     id: &str,
     revoked: bool,
 ) -> AppResult<Response> {
-    let token = load(state, m, id).await?;
     let actor = actor(m);
-    let t = ops::set_revoked(&ctx(state, m, &actor, ip), &token, revoked).await?;
+    let t = ops::set_revoked(&ctx(state, m, &actor, ip), id, revoked).await?;
     let message = if revoked {
         format!("Token “{}” revoked. Requests using it now fail.", t.name)
     } else {
@@ -316,11 +317,10 @@ pub async fn regenerate(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let token = load(&state, &m, &id).await?;
     let actor = actor(&m);
     let (t, secret) = ops::regenerate(
         &ctx(&state, &m, &actor, ip),
-        &token,
+        &id,
         &state.config.token_prefix,
     )
     .await?;
@@ -354,7 +354,7 @@ pub async fn delete(
         return confirm_page(&state, &m, &token, "delete", Some(error)).await;
     }
     let actor = actor(&m);
-    ops::delete(&ctx(&state, &m, &actor, ip), &token).await?;
+    ops::delete(&ctx(&state, &m, &actor, ip), &token.id).await?;
     set_flash(
         &m.session,
         "success",

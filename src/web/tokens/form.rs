@@ -18,7 +18,9 @@ use crate::db::{
 use crate::domain::ids::random_base62;
 use crate::domain::ip::IpAllowlist;
 use crate::domain::permissions::PermissionInfo;
-use crate::domain::token::{Tier, TokenDraft, TokenName, parse_description, parse_expiry_choice};
+use crate::domain::token::{
+    Tier, TokenDraft, TokenName, channel_list, parse_description, parse_expiry_choice,
+};
 use crate::domain::{now, token::FieldErrors};
 use crate::error::{AppError, AppResult};
 use crate::ops;
@@ -114,7 +116,7 @@ impl TokenForm {
                 );
                 None
             }
-            "some" => Some(self.channels.clone()),
+            "some" => Some(channel_list(self.channels.iter().cloned())),
             _ => None,
         };
         let ip_allowlist = IpAllowlist::parse_lines(self.ip_allowlist.lines())
@@ -308,6 +310,8 @@ pub async fn create(
         actor: &actor,
         ip: Some(ip),
         cache: Some(&state.tokens),
+        grant: crate::domain::grant::Grant::Full,
+        tiers: state.config.tiers(),
     };
     let by = Creator {
         kind: "admin",
@@ -392,8 +396,10 @@ pub async fn update(
         actor: &actor,
         ip: Some(ip),
         cache: Some(&state.tokens),
+        grant: crate::domain::grant::Grant::Full,
+        tiers: state.config.tiers(),
     };
-    match ops::update(&ctx, &token, &draft).await {
+    match ops::update(&ctx, &token.id, |_| Ok(draft)).await {
         Ok(t) => {
             set_flash(&m.session, "success", format!("Token “{}” saved.", t.name)).await?;
             Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
