@@ -6,7 +6,7 @@
 
 use super::ip::IpAllowlist;
 use super::permissions::PermissionSet;
-use super::token::Tier;
+use super::token::{Tier, TokenDraft};
 
 /// Requests per hour of each tier, as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,22 @@ pub struct Shape<'a> {
     pub ip_allowlist: &'a IpAllowlist,
     /// The token's rate limit, requests per hour.
     pub per_hour: u32,
+}
+
+impl TokenDraft {
+    /// The draft as the grant rule sees it.
+    pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
+        Shape {
+            permissions: &self.permissions,
+            channels: self
+                .channels
+                .as_ref()
+                .map(|ids| ids.iter().map(String::as_str).collect()),
+            expires_at: self.expires_at,
+            ip_allowlist: &self.ip_allowlist,
+            per_hour: tiers.per_hour(self.tier),
+        }
+    }
 }
 
 /// Who grants: everything (a signed-in admin, the CLI, a token holding `admin`), or at most

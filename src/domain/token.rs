@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time, format_description::well_known::Rfc3339};
 
-use super::grant::{Shape, TierLimits};
 use super::ip::IpAllowlist;
 use super::permissions::PermissionSet;
 
@@ -154,22 +153,6 @@ pub struct TokenDraft {
     pub ip_allowlist: IpAllowlist,
     pub expires_at: Option<i64>,
     pub tier: Tier,
-}
-
-impl TokenDraft {
-    /// The draft as the grant rule sees it.
-    pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
-        Shape {
-            permissions: &self.permissions,
-            channels: self
-                .channels
-                .as_ref()
-                .map(|ids| ids.iter().map(String::as_str).collect()),
-            expires_at: self.expires_at,
-            ip_allowlist: &self.ip_allowlist,
-            per_hour: tiers.per_hour(self.tier),
-        }
-    }
 }
 
 /// A requested channel list, sorted and without repeats (a form may send an id twice).
