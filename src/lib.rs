@@ -7,20 +7,18 @@
 
 pub mod api;
 pub mod auth;
-pub mod cache;
+pub mod bearer;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod observe;
 pub mod ops;
 pub mod server;
 pub mod state;
-pub mod usage;
 pub mod web;
 
 use std::future::Future;
@@ -170,18 +168,13 @@ pub async fn serve(
         tokio::spawn(session_store(&state)?.continuously_delete_expired(Duration::from_secs(300)));
     let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
     let flusher = {
-        let (usage, cache, db) = (state.usage.clone(), state.tokens.clone(), state.db.clone());
-        let metrics = state.metrics.clone();
+        let gate = state.gate.clone();
         let every = Duration::from_millis(state.config.usage_flush_ms);
-        tokio::spawn(async move {
-            usage
-                .run_flusher(db, &cache, &metrics, every, flusher_stop)
-                .await
-        })
+        tokio::spawn(async move { gate.run_flusher(every, flusher_stop).await })
     };
     let epoch_watch = {
         let (cache, db, stop) = (
-            state.tokens.clone(),
+            state.gate.tokens.clone(),
             state.db.clone(),
             stop_flusher.subscribe(),
         );
@@ -242,7 +235,7 @@ pub async fn run_server(config: Config) -> Result<(), BoxError> {
                 .await
                 .map_err(|e| format!("cannot listen for metrics on {at}: {e}"))?;
             tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
-            let router = metrics::router(state.clone());
+            let router = metrics::router(state.metrics.clone(), state.db.clone());
             Some(tokio::spawn(
                 async move { axum::serve(listener, router).await },
             ))

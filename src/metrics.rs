@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
+use crate::db::Db;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -171,15 +171,14 @@ pub fn route_group(path: &str) -> &'static str {
 }
 
 /// The metrics listener's router: `GET /metrics` only.
-pub fn router(state: AppState) -> Router {
+pub fn router(metrics: Metrics, db: Db) -> Router {
     Router::new()
         .route("/metrics", get(render))
-        .with_state(state)
+        .with_state((metrics, db))
 }
 
-async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    let m = &state.metrics;
-    let (size, idle) = (state.db.size(), state.db.num_idle());
+async fn render(State((m, db)): State<(Metrics, Db)>) -> impl IntoResponse {
+    let (size, idle) = (db.size(), db.num_idle());
     let idle = i64::try_from(idle).unwrap_or(0);
     m.pool_connections
         .get_or_create(&StateLabels { state: "idle" })
@@ -188,7 +187,7 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
         .get_or_create(&StateLabels { state: "in_use" })
         .set(i64::from(size) - idle);
     m.pool_max
-        .set(i64::from(state.db.options().get_max_connections()));
+        .set(i64::from(db.options().get_max_connections()));
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry()) {
         tracing::error!(error = %e, "metrics encoding failed");

@@ -9,13 +9,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Level;
 
+use crate::bearer::track::CountedToken;
 use crate::error::ErrorInfo;
 use crate::metrics::route_group;
 use crate::state::AppState;
-
-/// The token a request was counted for, left on the response for the request log.
-#[derive(Clone, Debug)]
-pub struct CountedToken(pub String);
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -28,7 +25,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let ip = peer.map(|p| {
-            crate::auth::client_ip::resolve(p, req.headers(), &state.config.trusted_proxies)
+            crate::domain::client_ip::resolve(p, req.headers(), &state.config.trusted_proxies)
         });
         (req.method().clone(), route, ip)
     });

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::cache::TokenCache;
+use crate::bearer::cache::TokenCache;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::{Creator, Token};
 use crate::db::{self, Db};

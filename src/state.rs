@@ -4,11 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cache::TokenCache;
-use crate::db::tokens::Token;
+use crate::bearer::{Gate, cache::TokenCache};
 use crate::domain::secret::Secret;
-use crate::limits::Limiter;
-use crate::usage::UsageBuffer;
 
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
@@ -25,9 +22,8 @@ pub struct Shared {
     pub setup: Arc<SetupCode>,
     pub throttle: Arc<LoginThrottle>,
     pub reveals: Arc<Reveals>,
-    pub usage: Arc<UsageBuffer>,
-    pub limiter: Arc<Limiter>,
-    pub tokens: Arc<TokenCache>,
+    /// The bearer path: token cache, budgets, usage buffer.
+    pub gate: Gate,
     pub metrics: Metrics,
 }
 
@@ -66,22 +62,24 @@ impl AppState {
         let metrics = Metrics::default();
         let tokens = TokenCache::default()
             .counting(metrics.cache_hits.clone(), metrics.cache_misses.clone());
+        let config = Arc::new(config);
+        let gate = Gate::new(crate::bearer::Parts {
+            db: db.clone(),
+            config: config.clone(),
+            tokens: Arc::new(tokens),
+            limiter: Arc::default(),
+            usage: Arc::default(),
+            metrics: metrics.clone(),
+        });
         Self(Arc::new(Shared {
             db,
-            config: Arc::new(config),
+            config,
             setup: Arc::default(),
             throttle: Arc::default(),
             reveals: Arc::default(),
-            usage: Arc::default(),
-            limiter: Arc::default(),
-            tokens: Arc::new(tokens),
+            gate,
             metrics,
         }))
-    }
-
-    /// Adds usage not yet flushed to a stored token's totals.
-    pub fn overlay_usage(&self, t: &mut Token) {
-        (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, t.usage());
     }
 }
 

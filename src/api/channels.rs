@@ -1,6 +1,6 @@
 //! `GET /api/v1/channels` and `/channels/{id}`: only what the token's scope reaches.
 
-use axum::Router;
+use super::Routes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -8,16 +8,17 @@ use axum::routing::get;
 use super::model::ChannelObject;
 use super::{Page, not_found, ok};
 use crate::api::Data;
-use crate::auth::bearer::{AnyToken, Bearer, BearerBeforeRate};
+use crate::bearer::{AnyToken, Bearer, BearerBeforeRate};
 use crate::db;
 use crate::error::Problem;
 use crate::error::{AppResult, BearerError};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/channels", get(list))
-        .route("/api/v1/channels/{id}", get(one))
+pub fn routes() -> Routes {
+    vec![
+        ("/api/v1/channels", get(list)),
+        ("/api/v1/channels/{id}", get(one)),
+    ]
 }
 
 #[utoipa::path(

@@ -1,6 +1,6 @@
 //! `GET /api/v1/me`: the calling token and its workspace.
 
-use axum::Router;
+use super::Routes;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
@@ -12,15 +12,15 @@ use crate::api::Data;
 use crate::error::Problem;
 
 use super::model::{Live, TokenObject};
-use crate::auth::bearer::{AnyToken, Bearer};
+use crate::bearer::{AnyToken, Bearer};
 use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
 use crate::domain::{now, token::rfc3339};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(me))
+pub fn routes() -> Routes {
+    vec![("/api/v1/me", get(me))]
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -53,7 +53,7 @@ pub(crate) async fn me(
         .me_json
         .get_or_init(|| open_json(caller.workspace(), t, &state.config).into());
     let (request_count, last_used_at, last_used_ip) =
-        state.usage.live(&t.id, caller.entry().usage());
+        state.gate.usage.live(&t.id, caller.entry().usage());
     let live = Live {
         status: t.status(now()),
         last_used_at: last_used_at.map(rfc3339),

@@ -6,11 +6,11 @@ pub mod me;
 pub mod model;
 pub mod schemas;
 pub mod tokens;
-pub mod track;
 pub mod verify;
 
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,13 +19,24 @@ use crate::domain::now;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// Each resource's routes: a path and its handlers by method.
+pub type Routes = Vec<(&'static str, MethodRouter<AppState>)>;
+
+/// Every API route behind the bearer tracking layer. It wraps each method's handler, not the
+/// route's 405 fallback, so a wrong method is 405 with or without a token.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .merge(me::router())
-        .merge(tokens::router())
-        .merge(channels::router())
-        .merge(verify::router())
-        .layer(track::TrackLayer(state.clone()))
+    let track = crate::bearer::track::TrackLayer(state.gate.clone());
+    [
+        me::routes(),
+        tokens::routes(),
+        channels::routes(),
+        verify::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(Router::new(), |router, (path, handlers)| {
+        router.route(path, handlers.route_layer(track.clone()))
+    })
 }
 
 /// `{"data": …}`.
@@ -93,18 +104,10 @@ fn body_error(reason: &str) -> AppError {
     AppError::Validation(errors)
 }
 
-/// A request path as recent requests keep it: at most 200 characters.
-pub fn truncated_path(path: &str) -> Box<str> {
-    match path.char_indices().nth(200) {
-        Some((end, _)) => path[..end].into(),
-        None => path.into(),
-    }
-}
-
 /// The token object with usage not yet flushed added in (one copy of the token's fields).
 pub fn token_object(state: &AppState, t: &crate::db::tokens::Token) -> model::TokenObject {
     let mut obj = model::TokenObject::new(t, now(), &state.config);
-    let (count, last_at, last_ip) = state.usage.live(&t.id, t.usage());
+    let (count, last_at, last_ip) = state.gate.usage.live(&t.id, t.usage());
     obj.request_count = count;
     obj.last_used_at = last_at.map(crate::domain::token::rfc3339);
     obj.last_used_ip = last_ip;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
+use super::Routes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -15,7 +15,7 @@ use crate::error::Problem;
 
 use super::model::{TokenBody, TokenObject, WithSecret};
 use super::{ApiJson, Page, not_found, ok};
-use crate::auth::bearer::{Bearer, Caller, TokensDelete, TokensRead, TokensWrite};
+use crate::bearer::{Bearer, Caller, TokensDelete, TokensRead, TokensWrite};
 use crate::db::audit::Actor;
 use crate::db::tokens::{Creator, ListQuery, Token};
 use crate::db::{self};
@@ -32,14 +32,15 @@ use crate::error::{AppError, AppResult};
 use crate::ops;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tokens", get(list).post(create))
-        .route("/api/v1/tokens/{id}", get(one).patch(update).delete(remove))
-        .route("/api/v1/tokens/{id}/regenerate", post(regenerate))
-        .route("/api/v1/tokens/{id}/revoke", post(revoke))
-        .route("/api/v1/tokens/{id}/reactivate", post(reactivate))
-        .route("/api/v1/tokens/{id}/usage", get(usage))
+pub fn routes() -> Routes {
+    vec![
+        ("/api/v1/tokens", get(list).post(create)),
+        ("/api/v1/tokens/{id}", get(one).patch(update).delete(remove)),
+        ("/api/v1/tokens/{id}/regenerate", post(regenerate)),
+        ("/api/v1/tokens/{id}/revoke", post(revoke)),
+        ("/api/v1/tokens/{id}/reactivate", post(reactivate)),
+        ("/api/v1/tokens/{id}/usage", get(usage)),
+    ]
 }
 
 pub const DEFAULT_LIMIT: i64 = 25;
@@ -313,7 +314,7 @@ fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ct
         workspace_id: &caller.token().workspace_id,
         actor,
         ip: Some(caller.ip),
-        cache: Some(&state.tokens),
+        cache: Some(&state.gate.tokens),
         grant: if caller.is_admin() {
             Grant::Full
         } else {
@@ -574,20 +575,22 @@ pub(crate) async fn usage(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let mut t = load(&state, &caller, &id).await?;
-    state.overlay_usage(&mut t);
+    state.gate.overlay_usage(&mut t);
     let daily = state
+        .gate
         .usage
         .daily(&state.db, &t.id, now(), 30)
         .await?
         .into_iter()
         .map(|(day, count)| DayCount {
-            date: crate::usage::day_of(day),
+            date: crate::bearer::usage::day_of(day),
             count,
         })
         .collect();
     let recent = state
+        .gate
         .usage
-        .recent(&state.db, &t.id, crate::usage::RECENT_KEPT as usize)
+        .recent(&state.db, &t.id, crate::bearer::usage::RECENT_KEPT as usize)
         .await?
         .into_iter()
         .map(|r| RecentRequest {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use axum::Router;
+use super::Routes;
 use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
@@ -15,17 +15,17 @@ use crate::error::Problem;
 
 use super::model::TokenObject;
 use super::{ApiJson, ok};
-use crate::auth::bearer::{Bearer, TokensVerify, check_token, parse_authorization, spend};
+use crate::bearer::budget::Budget;
+use crate::bearer::usage::{Hit, truncated_path};
+use crate::bearer::{Bearer, TokensVerify, parse_authorization};
 use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
 use crate::domain::now;
 use crate::error::{AppError, AppResult, BearerError};
-use crate::limits::Budget;
 use crate::state::AppState;
-use crate::usage::Hit;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/verify", post(verify))
+pub fn routes() -> Routes {
+    vec![("/api/v1/verify", post(verify))]
 }
 
 /// What to verify. Its `Debug` never shows the secret.
@@ -145,7 +145,7 @@ pub(crate) async fn verify(
     };
     let presented = format!("Bearer {}", body.token.trim());
     let found = match parse_authorization(Some(presented.as_bytes())) {
-        Ok(secret) => check_token(&state, &secret).await.map_err(|e| match e {
+        Ok(secret) => state.gate.live_token(&secret).await.map_err(|e| match e {
             AppError::Bearer(b) => Ok(b),
             other => Err(other),
         }),
@@ -194,7 +194,7 @@ pub(crate) async fn verify(
         }
     };
     let token = &entry.token;
-    let budget = spend(&state, token);
+    let budget = state.gate.spend(token);
     let known_channel = match (&body.channel, &token.channels) {
         // An unscoped token reaches its own workspace's channels, not another's.
         (Some(ch), None) => crate::db::channels::get(&state.db, &token.workspace_id, ch)
@@ -207,8 +207,8 @@ pub(crate) async fn verify(
         Ok(()) => 200,
         Err(e) => e.status().as_u16(),
     };
-    let path = super::truncated_path(&format!("/api/v1/verify (by {})", caller.token().name));
-    state.usage.record(
+    let path = truncated_path(&format!("/api/v1/verify (by {})", caller.token().name));
+    state.gate.usage.record(
         &token.id,
         Hit {
             at: now(),
@@ -220,7 +220,7 @@ pub(crate) async fn verify(
     );
     let mut shown = token.clone();
     (shown.request_count, shown.last_used_at, shown.last_used_ip) =
-        state.usage.live(&token.id, entry.usage());
+        state.gate.usage.live(&token.id, entry.usage());
     Ok(ok(Verdict {
         valid: outcome.is_ok(),
         code: outcome.err().map_or("valid", BearerError::code),

@@ -1,6 +1,5 @@
 //! Who is calling: admins by session cookie, clients by IP; CSRF and sign-in throttling.
 
-pub mod bearer;
 pub mod client_ip;
 pub mod csrf;
 pub mod password;

@@ -1,6 +1,5 @@
 //! Usage records: per-day counts and the most recent requests of a token.
 
-use std::collections::VecDeque;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -9,7 +8,23 @@ use sqlx::error::BoxDynError;
 use sqlx::sqlite::SqliteArguments;
 
 use super::Db;
-use crate::usage::{Batch, Hit, RECENT_KEPT};
+
+/// Recent requests kept per token (older chunks are deleted when flushing).
+pub const RECENT_KEPT: i64 = 100;
+
+/// One token's usage since the last flush, as stored.
+#[derive(Clone, Debug)]
+pub struct TokenUsage<'a> {
+    pub token_id: &'a str,
+    pub count: i64,
+    pub last_at: i64,
+    pub last_ip: Option<String>,
+    /// Requests per UTC day, `YYYY-MM-DD`.
+    pub days: Vec<(String, i64)>,
+    /// The newest requests (at most [`RECENT_KEPT`]), oldest first, as a JSON array
+    /// `[[at, method, path, status, ip], …]`.
+    pub recent: String,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DayCount {
@@ -143,49 +158,44 @@ static DROP_OLD_CHUNKS: Batched = Batched::new(
 /// (`YYYY-MM-DD`) also drops the daily counts older than that day.
 pub async fn write_batch(
     conn: &mut sqlx::SqliteConnection,
-    batch: &Batch,
+    rows: &[TokenUsage<'_>],
     prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    // In id order: each statement then walks its indexes (all keyed by token id) forward,
-    // reading each page once, instead of jumping between pages at random.
-    let mut tokens: Vec<_> = batch.iter().collect();
-    tokens.sort_unstable_by_key(|(id, _)| id.as_str());
-    let totals: Vec<_> = tokens
+    // Callers pass rows in id order: each statement then walks its indexes (all keyed by token
+    // id) forward, reading each page once, instead of jumping between pages at random.
+    let totals: Vec<_> = rows
         .iter()
-        .map(|(id, p)| {
-            (
-                id.as_str(),
-                p.count,
-                p.last_at,
-                p.last_ip.map(|ip| ip.to_string()),
-            )
+        .map(|r| (r.token_id, r.count, r.last_at, r.last_ip.as_deref()))
+        .collect();
+    let days: Vec<_> = rows
+        .iter()
+        .flat_map(|r| {
+            r.days
+                .iter()
+                .map(move |(day, n)| (r.token_id, day.as_str(), *n))
         })
         .collect();
-    let days: Vec<_> = tokens
+    let chunks: Vec<_> = rows
         .iter()
-        .flat_map(|(id, p)| p.days().map(move |(day, n)| (id.as_str(), day, n)))
+        .map(|r| (r.token_id, r.recent.as_str()))
         .collect();
-    let chunks = tokens
-        .iter()
-        .map(|(id, p)| Ok((id.as_str(), chunk_json(&p.recent)?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mut tx = sqlx::Connection::begin(conn).await?;
     run_batched(&mut tx, &ADD_TOTALS, &totals, |args, (id, n, at, ip)| {
         args.add(*id)?;
         args.add(*n)?;
         args.add(*at)?;
-        args.add(ip.as_deref())
+        args.add(*ip)
     })
     .await?;
     run_batched(&mut tx, &ADD_DAYS, &days, |args, (id, day, n)| {
         args.add(*id)?;
-        args.add(day.as_str())?;
+        args.add(*day)?;
         args.add(*n)
     })
     .await?;
     run_batched(&mut tx, &ADD_CHUNKS, &chunks, |args, (id, json)| {
         args.add(*id)?;
-        args.add(json.as_str())
+        args.add(*json)
     })
     .await?;
     run_batched(&mut tx, &DROP_OLD_CHUNKS, &chunks, |args, (id, _)| {
@@ -225,19 +235,4 @@ async fn run_batched<'a, R>(
             .await?;
     }
     Ok(())
-}
-
-/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip], …]`.
-fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
-    struct Rows<'a>(&'a VecDeque<Hit>);
-    impl Serialize for Rows<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(
-                self.0
-                    .iter()
-                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip)),
-            )
-        }
-    }
-    serde_json::to_string(&Rows(recent)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

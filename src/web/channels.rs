@@ -172,7 +172,7 @@ async fn remove(
         return Err(AppError::NotFound);
     }
     // Tokens scoped to it lose it at once.
-    state.tokens.invalidate();
+    state.gate.tokens.invalidate();
     tracing::info!(workspace = %m.workspace.slug, channel_id = %channel.id, "channel removed");
     let message = format!("Channel “{}” removed.", channel.name);
     if is_htmx(&headers) {

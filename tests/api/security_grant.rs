@@ -190,7 +190,7 @@ async fn a_token_whose_channels_were_all_removed_cannot_create_children() {
             .await
             .unwrap()
     );
-    app.state.tokens.invalidate();
+    app.state.gate.tokens.invalidate();
     let before = keyward::db::tokens::count(&app.state.db, &ws)
         .await
         .unwrap();

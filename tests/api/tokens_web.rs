@@ -471,7 +471,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
         workspace_id: &ws,
         actor: &actor,
         ip: None,
-        cache: Some(&app.state.tokens),
+        cache: Some(&app.state.gate.tokens),
         grant: keyward::domain::grant::Grant::Full,
         tiers: app.state.config.tiers(),
     };

@@ -70,17 +70,13 @@ async fn the_request_path_writes_nothing_between_flushes() {
     );
     // The requests were all counted, in memory: 3 calls a round by the admin token; the other
     // token's own calls (200 and 403) plus being verified.
-    assert_eq!(app.state.usage.pending(&id).map(|p| p.count), Some(60));
+    assert_eq!(app.state.gate.usage.pending(&id).map(|p| p.count), Some(60));
     assert_eq!(
-        app.state.usage.pending(&other_id).map(|p| p.count),
+        app.state.gate.usage.pending(&other_id).map(|p| p.count),
         Some(60)
     );
     // A flush writes them in one go.
-    app.state
-        .usage
-        .flush(&app.state.db, &app.state.tokens, &app.state.metrics)
-        .await
-        .unwrap();
+    app.state.gate.flush().await.unwrap();
     assert_ne!(data_version(&mut watcher).await, before);
     let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
         .await
@@ -190,9 +186,9 @@ async fn removing_a_channel_narrows_a_cached_token_at_once() {
 
 /// Records a hit straight into the buffer, as the tracking layer does.
 fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
-    app.state.usage.record(
+    app.state.gate.usage.record(
         token_id,
-        keyward::usage::Hit {
+        keyward::bearer::usage::Hit {
             at,
             method: axum::http::Method::GET,
             path: path.into(),
@@ -211,8 +207,8 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
     let (gone, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
     let db = &app.state.db;
     let now = keyward::domain::now();
-    let old_day = keyward::usage::day_of(now - 91 * 86_400);
-    let kept_day = keyward::usage::day_of(now - 89 * 86_400);
+    let old_day = keyward::bearer::usage::day_of(now - 91 * 86_400);
+    let kept_day = keyward::bearer::usage::day_of(now - 89 * 86_400);
     for day in [&old_day, &kept_day] {
         sqlx::query("INSERT INTO usage_daily (token_id, day, count) VALUES (?, ?, 7)")
             .bind(&busy)
@@ -221,13 +217,7 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
             .await
             .unwrap();
     }
-    let flush = || async {
-        app.state
-            .usage
-            .flush(db, &app.state.tokens, &app.state.metrics)
-            .await
-            .unwrap()
-    };
+    let flush = || async { app.state.gate.flush().await.unwrap() };
     // 80 requests, a flush, 70 more: 150 in all, the newest 100 kept, in order.
     for i in 0..80 {
         hit(&app, &busy, now - 1000 + i, &format!("/r/{i}"));
@@ -285,10 +275,10 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
     let days = keyward::db::usage::daily(db, busy, "0000-00-00")
         .await
         .unwrap();
-    let today = keyward::usage::day_of(now - 1000);
+    let today = keyward::bearer::usage::day_of(now - 1000);
     let counts: Vec<(&str, i64)> = days.iter().map(|d| (d.day.as_str(), d.count)).collect();
     let mut expected = vec![(kept_day.as_str(), 7)];
-    if today == keyward::usage::day_of(now - 1000 + 149) {
+    if today == keyward::bearer::usage::day_of(now - 1000 + 149) {
         expected.push((today.as_str(), 150));
         assert_eq!(counts, expected, "the 91-day-old count is pruned");
     } else {
@@ -346,12 +336,7 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
             hit(&app, id, now - 10 + n as i64, &format!("/{id}/{n}"));
         }
     }
-    let flushed = app
-        .state
-        .usage
-        .flush(db, &app.state.tokens, &app.state.metrics)
-        .await
-        .unwrap();
+    let flushed = app.state.gate.flush().await.unwrap();
     assert_eq!(flushed, 150);
     let rows: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT t.id, t.request_count, (SELECT SUM(count) FROM usage_daily WHERE token_id = t.id)
@@ -499,18 +484,14 @@ async fn me_counts_stay_exact_across_flushes_while_the_token_stays_cached() {
     };
     let flush = || async {
         let state = &app.state;
-        state
-            .usage
-            .flush(&state.db, &state.tokens, &state.metrics)
-            .await
-            .unwrap()
+        state.gate.flush().await.unwrap()
     };
     // A request is counted after its response, so each one sees the ones before it.
     for seen in 0..3 {
         assert_eq!(me().await["request_count"], seen);
     }
     assert_eq!(flush().await, 1);
-    let cached = app.state.tokens.len();
+    let cached = app.state.gate.tokens.len();
     for seen in 3..5 {
         assert_eq!(me().await["request_count"], seen, "flushed + pending");
     }
@@ -521,7 +502,7 @@ async fn me_counts_stay_exact_across_flushes_while_the_token_stays_cached() {
     assert_eq!(t["last_used_ip"], "127.0.0.1");
     assert!(t["last_used_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
-        app.state.tokens.len(),
+        app.state.gate.tokens.len(),
         cached,
         "served from the cache throughout"
     );

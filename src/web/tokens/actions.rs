@@ -80,6 +80,7 @@ const BAR_STEP: i64 = 20;
 
 async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
     let days = state
+        .gate
         .usage
         .daily(&state.db, token_id, now, CHART_DAYS)
         .await?;
@@ -115,7 +116,7 @@ async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
     let mut t = db::tokens::get(&state.db, &m.workspace.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    state.overlay_usage(&mut t);
+    state.gate.overlay_usage(&mut t);
     Ok(t)
 }
 
@@ -127,6 +128,7 @@ async fn detail_page(
 ) -> AppResult<Response> {
     let now = now();
     let recent = state
+        .gate
         .usage
         .recent(&state.db, &token.id, 20)
         .await?
@@ -268,7 +270,7 @@ fn ctx<'a>(
         workspace_id: &m.workspace.id,
         actor,
         ip: Some(ip),
-        cache: Some(&state.tokens),
+        cache: Some(&state.gate.tokens),
         grant: crate::domain::grant::Grant::Full,
         tiers: state.config.tiers(),
     }

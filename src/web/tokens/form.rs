@@ -309,7 +309,7 @@ pub async fn create(
         workspace_id: &m.workspace.id,
         actor: &actor,
         ip: Some(ip),
-        cache: Some(&state.tokens),
+        cache: Some(&state.gate.tokens),
         grant: crate::domain::grant::Grant::Full,
         tiers: state.config.tiers(),
     };
@@ -395,7 +395,7 @@ pub async fn update(
         workspace_id: &m.workspace.id,
         actor: &actor,
         ip: Some(ip),
-        cache: Some(&state.tokens),
+        cache: Some(&state.gate.tokens),
         grant: crate::domain::grant::Grant::Full,
         tiers: state.config.tiers(),
     };

@@ -85,7 +85,7 @@ async fn table(state: &AppState, m: &Member, p: &ListParams) -> AppResult<String
         limit: PAGE_SIZE,
     };
     let (mut tokens, more) = db::tokens::list(&state.db, &m.workspace.id, &q).await?;
-    tokens.iter_mut().for_each(|t| state.overlay_usage(t));
+    tokens.iter_mut().for_each(|t| state.gate.overlay_usage(t));
     let now = now();
     let rows: Vec<TokenView> = tokens
         .iter()

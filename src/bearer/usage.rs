@@ -6,17 +6,14 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::http::Method;
 
-use crate::cache::TokenCache;
 use crate::db::tokens::Usage;
+pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
-
-/// Recent requests kept per token (older ones are pruned when flushing).
-pub const RECENT_KEPT: i64 = 100;
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
 const DAY: i64 = 86_400;
@@ -42,6 +39,14 @@ pub struct Pending {
     days: Vec<(i64, i64)>,
     /// Oldest first, at most [`RECENT_KEPT`].
     pub recent: VecDeque<Hit>,
+}
+
+/// A request path as recent requests keep it: at most 200 characters.
+pub fn truncated_path(path: &str) -> Box<str> {
+    match path.char_indices().nth(200) {
+        Some((end, _)) => path[..end].into(),
+        None => path.into(),
+    }
 }
 
 /// `YYYY-MM-DD` of a Unix time, in UTC.
@@ -226,18 +231,13 @@ impl UsageBuffer {
         }
     }
 
-    /// Writes everything pending in one transaction; returns how many tokens it covered.
-    pub async fn flush(
-        &self,
-        db: &Db,
-        cache: &TokenCache,
-        metrics: &Metrics,
-    ) -> Result<usize, sqlx::Error> {
+    /// Writes everything pending in one transaction and returns what it wrote (for the cache
+    /// to add to its entries); on failure everything goes back into the buffer.
+    pub async fn flush(&self, db: &Db, metrics: &Metrics) -> Result<Batch, sqlx::Error> {
         let batch = self.take();
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(batch);
         }
-        let n = batch.len();
         let started = Instant::now();
         let mut conn = match db.acquire().await {
             Ok(conn) => conn,
@@ -252,17 +252,24 @@ impl UsageBuffer {
         let today = now.div_euclid(DAY);
         let prune = (self.pruned_on.load(Ordering::Relaxed) != today)
             .then(|| day_of(now - DAYS_KEPT * DAY));
-        let written = db::usage::write_batch(&mut conn, &batch, prune.as_deref()).await;
+        let rows = match rows_of(&batch) {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.restore(batch);
+                return Err(e);
+            }
+        };
+        let written = db::usage::write_batch(&mut conn, &rows, prune.as_deref()).await;
         drop(conn);
+        drop(rows);
         match written {
             Ok(()) => {
                 self.pruned_on.store(today, Ordering::Relaxed);
                 metrics
                     .flush_seconds
                     .observe(started.elapsed().as_secs_f64());
-                metrics.flush_tokens.observe(n as f64);
-                cache.apply_usage(&batch);
-                Ok(n)
+                metrics.flush_tokens.observe(batch.len() as f64);
+                Ok(batch)
             }
             Err(e) => {
                 self.restore(batch);
@@ -270,29 +277,38 @@ impl UsageBuffer {
             }
         }
     }
+}
 
-    /// Flushes every `every` until `stop` fires, then once more.
-    pub async fn run_flusher(
-        &self,
-        db: Db,
-        cache: &TokenCache,
-        metrics: &Metrics,
-        every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.changed() => break,
-            }
-            if let Err(e) = self.flush(&db, cache, metrics).await {
-                tracing::error!(error = %e, "usage flush failed; will retry");
-            }
-        }
-        if let Err(e) = self.flush(&db, cache, metrics).await {
-            tracing::error!(error = %e, "final usage flush failed");
+/// The batch as the rows `db::usage::write_batch` stores, in token-id order.
+fn rows_of(batch: &Batch) -> Result<Vec<db::usage::TokenUsage<'_>>, sqlx::Error> {
+    let mut rows = batch
+        .iter()
+        .map(|(id, p)| {
+            Ok(db::usage::TokenUsage {
+                token_id: id,
+                count: p.count,
+                last_at: p.last_at,
+                last_ip: p.last_ip.map(|ip| ip.to_string()),
+                days: p.days().collect(),
+                recent: chunk_json(&p.recent)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    rows.sort_unstable_by(|a, b| a.token_id.cmp(b.token_id));
+    Ok(rows)
+}
+
+/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip], …]`.
+fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
+    struct Rows<'a>(&'a VecDeque<Hit>);
+    impl serde::Serialize for Rows<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(
+                self.0
+                    .iter()
+                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip)),
+            )
         }
     }
+    serde_json::to_string(&Rows(recent)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }

@@ -1,52 +1,28 @@
-//! The bearer extractor: SPEC §6's checks in order. Present → well-formed with a valid
-//! checksum (no lookup otherwise) → known → not revoked → not expired (401); then the request
-//! spends its budget; then IP allowlist → permission (403); then the rate limit (429).
+//! The bearer extractors: `Bearer<N>` reads the [`Caller`] that the tracking layer
+//! authenticated (see the module above) and authorizes it for an endpoint needing `N`. They
+//! change nothing: spending and counting belong to the layer.
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
-
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::ClientIp;
-use crate::cache::Entry;
+use super::budget::Budget;
+use super::cache::Entry;
 use crate::db::{tokens::Token, workspaces::Workspace};
-use crate::domain::now;
 use crate::domain::permissions;
 use crate::domain::secret::Secret;
 use crate::error::{AppError, BearerError};
-use crate::limits::{Budget, tighter};
-use crate::state::AppState;
 
-/// The calling token, after the 401 checks and the IP allowlist.
+/// The calling token, past the 401 checks, with the client address and the budget its
+/// request spent.
 #[derive(Clone, Debug)]
 pub struct Caller {
     entry: Arc<Entry>,
     pub ip: IpAddr,
     pub budget: Budget,
-}
-
-/// A request to count: its token's cache entry, the client address and the budget to report.
-pub type Counted = (Arc<Entry>, IpAddr, Budget);
-
-/// Filled by the extractor, read by the API's tracking layer after the handler ran: which
-/// token to count the request for, and which budget to report in headers.
-#[derive(Clone, Default)]
-pub struct CallSlot(Arc<Mutex<Option<Counted>>>);
-
-impl CallSlot {
-    pub fn set(&self, counted: Counted) {
-        if let Ok(mut s) = self.0.lock() {
-            *s = Some(counted);
-        }
-    }
-
-    pub fn take(&self) -> Option<Counted> {
-        self.0.lock().ok()?.take()
-    }
 }
 
 /// Extracts the secret from `Authorization: Bearer <secret>` (scheme case-insensitive).
@@ -64,54 +40,23 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Secret, BearerError> 
     Secret::parse(rest.trim()).ok_or(BearerError::InvalidToken)
 }
 
-/// Looks a secret up (cache, else one indexed read) and applies the token-state checks.
-pub async fn check_token(state: &AppState, secret: &Secret) -> Result<Arc<Entry>, AppError> {
-    let entry = state
-        .tokens
-        .lookup(&state.db, &secret.hash())
-        .await?
-        .ok_or(BearerError::InvalidToken)?;
-    let token = &entry.token;
-    if token.revoked_at.is_some() {
-        return Err(BearerError::TokenRevoked.into());
-    }
-    if token.expires_at.is_some_and(|e| e <= now()) {
-        return Err(BearerError::TokenExpired.into());
-    }
-    Ok(entry)
-}
-
-/// Spends one unit of the token's budget and of its workspace's; returns the tighter.
-pub fn spend(state: &AppState, token: &Token) -> Budget {
-    let own = state
-        .limiter
-        .spend(&token.id, state.config.per_hour(token.tier));
-    let ws = state.config.rate_limit_workspace.map(|limit| {
-        state
-            .limiter
-            .spend(&format!("ws:{}", token.workspace_id), limit)
-    });
-    tighter(own, ws)
-}
-
-async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, AppError> {
-    let secret = parse_authorization(parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()))?;
-    let entry = check_token(state, &secret).await?;
-    let token = &entry.token;
-    let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
-        .await
-        .unwrap_or(ClientIp(IpAddr::from([0, 0, 0, 0])));
-    let budget = spend(state, token);
-    if let Some(slot) = parts.extensions.get::<CallSlot>() {
-        slot.set((entry.clone(), ip, budget));
-    }
-    if !token.ip_allowlist.allows(ip) {
-        return Err(BearerError::IpNotAllowed.into());
-    }
-    Ok(Caller { entry, ip, budget })
-}
-
 impl Caller {
+    pub fn new(entry: Arc<Entry>, ip: IpAddr, budget: Budget) -> Self {
+        Self { entry, ip, budget }
+    }
+
+    /// SPEC §6's checks after authentication, in order: IP allowlist, then `permission`
+    /// (403). The rate limit comes last ([`Caller::check_rate`]), after any channel check.
+    pub fn authorize(&self, permission: Option<&str>) -> Result<(), BearerError> {
+        if !self.token().ip_allowlist.allows(self.ip) {
+            return Err(BearerError::IpNotAllowed);
+        }
+        match permission {
+            Some(p) => self.require(p),
+            None => Ok(()),
+        }
+    }
+
     /// The cached entry the token came from.
     pub fn entry(&self) -> &Entry {
         &self.entry
@@ -184,28 +129,23 @@ pub struct Bearer<N: Need>(pub Caller, pub PhantomData<N>);
 /// (channel scope) that must come first; they call [`Caller::check_rate`] after it.
 pub struct BearerBeforeRate<N: Need>(pub Caller, pub PhantomData<N>);
 
-impl<N: Need> FromRequestParts<AppState> for BearerBeforeRate<N> {
+impl<N: Need, S: Send + Sync> FromRequestParts<S> for BearerBeforeRate<N> {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(parts, state).await?;
-        if let Some(p) = N::PERMISSION {
-            caller.require(p)?;
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let caller =
+            parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+                AppError::Internal("bearer route without the tracking layer".into())
+            })?;
+        caller.authorize(N::PERMISSION)?;
         Ok(Self(caller, PhantomData))
     }
 }
 
-impl<N: Need> FromRequestParts<AppState> for Bearer<N> {
+impl<N: Need, S: Send + Sync> FromRequestParts<S> for Bearer<N> {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let BearerBeforeRate(caller, _) =
             BearerBeforeRate::<N>::from_request_parts(parts, state).await?;
         caller.check_rate()?;

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use quick_cache::sync::Cache;
 
+use super::usage::Batch;
 use crate::db::tokens::{Token, Usage};
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::secret::SecretHash;
-use crate::usage::Batch;
 use prometheus_client::metrics::counter::Counter;
 
 /// Entries kept (each a token with its workspace, under 1 KiB, plus ≈ 1 KiB of `/me` JSON once
@@ -93,14 +93,20 @@ impl TokenCache {
         self
     }
 
-    /// The live token for a secret's hash: from the cache, else one indexed lookup.
+    /// The cached entry for a secret's hash, if there is one (no waiting).
+    pub fn cached(&self, hash: &SecretHash) -> Option<Arc<Entry>> {
+        let hit = self.by_hash.get(&hash.0)?;
+        self.hits.inc();
+        Some(hit)
+    }
+
+    /// The token for a secret's hash: from the cache, else one indexed lookup.
     pub async fn lookup(
         &self,
         db: &Db,
         hash: &SecretHash,
     ) -> Result<Option<Arc<Entry>>, sqlx::Error> {
-        if let Some(hit) = self.by_hash.get(&hash.0) {
-            self.hits.inc();
+        if let Some(hit) = self.cached(hash) {
             return Ok(Some(hit));
         }
         self.misses.inc();

@@ -1,0 +1,177 @@
+//! The bearer request, in one home. A request to an `/api/v1/*` route goes:
+//!
+//! 1. [`track::TrackLayer`], around every API route, calls [`Gate::authenticate`]: SPEC §6's
+//!    401 checks — the token is present, well-formed with a valid checksum (no lookup
+//!    otherwise), known ([`cache::TokenCache`], else one indexed read), not revoked, not
+//!    expired. A 401 is answered there and counts nothing. Past them the request counts: it
+//!    spends one unit of the token's and its workspace's budget ([`budget::Limiter`]) and the
+//!    layer puts the [`Caller`] into the request.
+//! 2. The handler's extractor, [`extract::Bearer<N>`], reads that `Caller` (it changes nothing)
+//!    and runs [`Caller::authorize`]: IP allowlist → permission `N` → rate limit (403, 403,
+//!    429); a handler with a channel checks it between permission and rate limit.
+//! 3. After the handler, the layer records the request, with its status, in
+//!    [`usage::UsageBuffer`] and adds the `X-RateLimit-*` headers.
+//! 4. [`Gate::run_flusher`] writes the buffer once a second and hands each written batch back
+//!    to the cache, whose entries keep exact totals.
+//!
+//! Nothing on this path touches the database once the token is cached.
+
+pub mod budget;
+pub mod cache;
+pub mod extract;
+pub mod track;
+pub mod usage;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+pub use extract::{AnyToken, Bearer, BearerBeforeRate, Caller, Need, parse_authorization};
+pub use extract::{TokensDelete, TokensRead, TokensVerify, TokensWrite};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::tokens::Token;
+use crate::domain::now;
+use crate::domain::secret::Secret;
+use crate::error::{AppError, BearerError};
+use crate::metrics::Metrics;
+use budget::{Budget, Limiter, tighter};
+use cache::{Entry, TokenCache};
+use usage::UsageBuffer;
+
+/// Everything the bearer path needs, shared by the layer, the verify endpoint and the
+/// background tasks. Cloning is one reference-count increment.
+#[derive(Clone)]
+pub struct Gate(Arc<Parts>);
+
+pub struct Parts {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenCache>,
+    pub limiter: Arc<Limiter>,
+    pub usage: Arc<UsageBuffer>,
+    pub metrics: Metrics,
+}
+
+impl std::ops::Deref for Gate {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+impl Gate {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    /// Looks a secret up (cache, else one indexed read) and applies the token-state checks:
+    /// known, not revoked, not expired.
+    pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
+        let entry = self
+            .tokens
+            .lookup(&self.db, &secret.hash())
+            .await?
+            .ok_or(BearerError::InvalidToken)?;
+        live(entry)
+    }
+
+    /// SPEC §6's 401 checks for a request, then its spending: the caller, or the refusal.
+    /// Cache hits complete without waiting; a miss reads the database once.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Result<Caller, AppError> {
+        let secret = parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes()))?;
+        let entry = match self.tokens.cached(&secret.hash()) {
+            Some(hit) => live(hit)?,
+            None => self.live_token(&secret).await?,
+        };
+        Ok(self.admit(entry, headers, peer))
+    }
+
+    /// The synchronous part of [`Gate::authenticate`]: `Some` when the answer needs no
+    /// database read (a refusal before lookup, or a cache hit).
+    pub fn authenticate_cached(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Option<Result<Caller, AppError>> {
+        let secret = match parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
+            Ok(secret) => secret,
+            Err(refused) => return Some(Err(refused.into())),
+        };
+        let entry = self.tokens.cached(&secret.hash())?;
+        Some(live(entry).map(|entry| self.admit(entry, headers, peer)))
+    }
+
+    /// A live token's request now counts: it spends its budgets.
+    fn admit(&self, entry: Arc<Entry>, headers: &HeaderMap, peer: IpAddr) -> Caller {
+        let ip = crate::domain::client_ip::resolve(peer, headers, &self.config.trusted_proxies);
+        let budget = self.spend(&entry.token);
+        Caller::new(entry, ip, budget)
+    }
+
+    /// Spends one unit of the token's budget and of its workspace's; returns the tighter.
+    pub fn spend(&self, token: &Token) -> Budget {
+        let own = self
+            .limiter
+            .spend(&token.id, self.config.per_hour(token.tier));
+        let ws = self.config.rate_limit_workspace.map(|limit| {
+            self.limiter
+                .spend(&format!("ws:{}", token.workspace_id), limit)
+        });
+        tighter(own, ws)
+    }
+
+    /// Flushes usage every `every` until `stop` fires, then once more; each written batch
+    /// is added to the cached entries' totals.
+    pub async fn run_flusher(&self, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            self.flush_logged("usage flush failed; will retry").await;
+        }
+        self.flush_logged("final usage flush failed").await;
+    }
+
+    /// One flush; the written batch goes back to the cache.
+    pub async fn flush(&self) -> Result<usize, sqlx::Error> {
+        let written = self.usage.flush(&self.db, &self.metrics).await?;
+        self.tokens.apply_usage(&written);
+        Ok(written.len())
+    }
+
+    async fn flush_logged(&self, what: &'static str) {
+        if let Err(e) = self.flush().await {
+            tracing::error!(error = %e, "{what}");
+        }
+    }
+
+    /// Adds usage not yet flushed to a stored token's totals.
+    pub fn overlay_usage(&self, t: &mut Token) {
+        (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, t.usage());
+    }
+}
+
+/// Not revoked, not expired (401 otherwise).
+fn live(entry: Arc<Entry>) -> Result<Arc<Entry>, AppError> {
+    let token = &entry.token;
+    if token.revoked_at.is_some() {
+        return Err(BearerError::TokenRevoked.into());
+    }
+    if token.expires_at.is_some_and(|e| e <= now()) {
+        return Err(BearerError::TokenExpired.into());
+    }
+    Ok(entry)
+}

@@ -1,0 +1,189 @@
+//! The tracking layer around every API route: authenticates the request ([`Gate`]'s 401
+//! checks and spending), hands the [`Caller`] to the handler in the request's extensions, and
+//! after the handler counts the request (403s and 429s included) and adds the rate-limit
+//! headers. A tower layer with its own future: a cache hit costs no boxed future, no clone of
+//! the inner service and no second service wrapper; only a cache miss is boxed.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use super::Gate;
+use super::extract::Caller;
+use super::usage::Hit;
+use crate::domain::now;
+
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// The token a request was counted for, left on the response for the request log.
+#[derive(Clone, Debug)]
+pub struct CountedToken(pub String);
+
+#[derive(Clone)]
+pub struct TrackLayer(pub Gate);
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            gate: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+    gate: Gate,
+}
+
+/// What the layer needs after the handler to count the request.
+struct Seen {
+    caller: Caller,
+    method: Method,
+    path: Box<str>,
+    gate: Gate,
+}
+
+type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let peer = peer_of(&req);
+        match self.gate.authenticate_cached(req.headers(), peer) {
+            Some(Ok(caller)) => admitted(&mut self.inner, &self.gate, req, caller),
+            Some(Err(refused)) => TrackFuture::Refused {
+                res: Some(refused.into_response()),
+            },
+            None => {
+                // A cache miss: read the token, then go on as a hit would.
+                let (mut inner, gate) = (self.inner.clone(), self.gate.clone());
+                let miss: Boxed = Box::pin(async move {
+                    match gate.authenticate(req.headers(), peer).await {
+                        Ok(caller) => admitted(&mut inner, &gate, req, caller).await,
+                        Err(refused) => Ok(refused.into_response()),
+                    }
+                });
+                TrackFuture::Miss { miss }
+            }
+        }
+    }
+}
+
+/// Without a socket (never in the server) the address is unknown: 0.0.0.0, which no
+/// allowlist entry short of 0.0.0.0/0 admits.
+fn peer_of(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Hands the caller to the handler and keeps what counting needs.
+fn admitted<S>(
+    inner: &mut S,
+    gate: &Gate,
+    mut req: Request,
+    caller: Caller,
+) -> TrackFuture<S::Future>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let seen = Seen {
+        caller: caller.clone(),
+        method: req.method().clone(),
+        path: super::usage::truncated_path(req.uri().path()),
+        gate: gate.clone(),
+    };
+    req.extensions_mut().insert(caller);
+    TrackFuture::Admitted {
+        inner: inner.call(req),
+        seen: Some(seen),
+    }
+}
+
+pin_project! {
+    #[project = TrackProj]
+    pub enum TrackFuture<F> {
+        Admitted { #[pin] inner: F, seen: Option<Seen> },
+        Miss { miss: Boxed },
+        Refused { res: Option<Response> },
+    }
+}
+
+impl<F> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            TrackProj::Admitted { inner, seen } => {
+                let Ok(mut res) = ready!(inner.poll(cx));
+                if let Some(seen) = seen.take() {
+                    count(seen, &mut res);
+                }
+                Poll::Ready(Ok(res))
+            }
+            TrackProj::Miss { miss } => miss.as_mut().poll(cx),
+            TrackProj::Refused { res } => Poll::Ready(Ok(res.take().unwrap_or_default())),
+        }
+    }
+}
+
+fn count(seen: Seen, res: &mut Response) {
+    let Seen {
+        caller,
+        method,
+        path,
+        gate,
+    } = seen;
+    let at = now();
+    let token_id = &caller.token().id;
+    // Only the request log reads it: no copy of the id when that log is off.
+    if tracing::enabled!(target: "keyward::request", tracing::Level::INFO) {
+        res.extensions_mut().insert(CountedToken(token_id.clone()));
+    }
+    gate.usage.record(
+        token_id,
+        Hit {
+            at,
+            method,
+            path,
+            status: res.status().as_u16(),
+            ip: caller.ip,
+        },
+    );
+    let budget = caller.budget;
+    let h = res.headers_mut();
+    h.insert(RATELIMIT_LIMIT, HeaderValue::from(budget.limit));
+    h.insert(RATELIMIT_REMAINING, HeaderValue::from(budget.remaining));
+    h.insert(
+        RATELIMIT_RESET,
+        HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
+    );
+}
