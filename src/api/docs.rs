@@ -171,7 +171,10 @@ pub fn error_codes() -> Vec<CodeRow> {
 }
 
 async fn playground() -> Result<Html<String>, crate::error::AppError> {
-    Ok(Html(crate::web::render(&Playground {
+    let page = Playground {
         codes: error_codes(),
-    })?))
+    };
+    page.render()
+        .map(Html)
+        .map_err(|e| crate::error::AppError::Internal(format!("template: {e}")))
 }
