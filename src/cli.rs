@@ -12,8 +12,7 @@ use crate::db::{self, audit::Actor, tokens::Creator};
 use crate::domain::account::{
     parse_channel_kind, parse_channel_name, parse_email, parse_workspace_name,
 };
-use crate::domain::ip::IpAllowlist;
-use crate::domain::token::{Tier, TokenDraft, TokenName, channel_list, parse_description};
+use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
 use crate::domain::{now, status::Status};
 use crate::error::AppError;
 use crate::{BoxError, auth::password, maintenance, ops};
@@ -188,6 +187,15 @@ fn app_message(e: &AppError) -> String {
 
 fn fail(msg: impl Into<String>) -> Fail {
     Fail(msg.into())
+}
+
+/// Validation messages as one line: `name: …; permissions: …`.
+fn one_line(errors: &crate::domain::token::FieldErrors) -> String {
+    errors
+        .iter()
+        .map(|(field, messages)| format!("{field}: {}", messages.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -416,21 +424,20 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                         .ok_or_else(|| fail(format!("no channel {c:?} in workspace {slug}")))?;
                     ids.push(found.id.clone());
                 }
-                Some(channel_list(ids))
+                Some(ids)
             };
-            let draft = TokenDraft {
-                name: TokenName::parse(&name).map_err(fail)?,
-                description: parse_description(description.as_deref().unwrap_or_default())
-                    .map_err(fail)?,
-                permissions: catalog
-                    .parse_set(permissions.iter().map(String::as_str))
-                    .map_err(|e| fail(e.join("; ")))?,
-                channels: channel_ids,
-                ip_allowlist: IpAllowlist::parse_lines(allow_ips.iter().map(String::as_str))
-                    .map_err(|e| fail(e.join("; ")))?,
-                expires_at: expires_in_days.map(|d| now() + i64::from(d) * 86_400),
-                tier: Tier::parse(&tier).ok_or_else(|| fail("--tier must be standard or admin"))?,
+            let input = DraftInput {
+                name: Some(name),
+                description: Some(description.unwrap_or_default()),
+                permissions: Some(permissions),
+                channels: Some(channel_ids),
+                ip_allowlist: Some(allow_ips),
+                expiry: expires_in_days
+                    .map_or(ExpiryInput::Never, |d| ExpiryInput::InDays(i64::from(d))),
+                tier: Some(tier),
             };
+            let draft = draft::validate(input, DraftBase::default(), &catalog, now())
+                .map_err(|errors| fail(one_line(&errors)))?;
             let actor = Actor::cli();
             let ctx = cli_ctx(&state, &ws.id, &actor);
             let by = Creator {

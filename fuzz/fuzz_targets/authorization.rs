@@ -2,7 +2,7 @@
 //! built around a valid secret derived from the input.
 #![no_main]
 
-use keyward::auth::bearer::parse_authorization;
+use keyward::bearer::parse_authorization;
 use keyward::domain::BASE62;
 use keyward::domain::secret::{BODY_LEN, Secret, checksum};
 use keyward::error::BearerError;

@@ -1,17 +1,17 @@
 //! Fuzzes the API's JSON request bodies: `TokenBody` (POST/PATCH /tokens) and `VerifyBody`
-//! (POST /verify), then the validation the handlers run before writing. `api::tokens::build`
-//! needs an `AppState`, so this mirrors it over the pure `domain` validators it calls.
+//! (POST /verify), then the one token validator the handlers, the dashboard and the CLI run
+//! before writing (`domain::draft::validate`), checked against each field's validator.
 #![no_main]
 
 use keyward::api::model::TokenBody;
 use keyward::api::verify::VerifyBody;
-use keyward::auth::bearer::parse_authorization;
+use keyward::bearer::parse_authorization;
+use keyward::domain::draft::{DraftBase, validate};
 use keyward::domain::ip::IpAllowlist;
 use keyward::domain::permissions::{Catalog, PermissionSet};
 use keyward::domain::secret::Secret;
 use keyward::domain::token::{
-    FieldErrors, Tier, TokenDraft, TokenName, add_error, parse_description, parse_expires_at,
-    rfc3339,
+    FieldErrors, Tier, TokenDraft, TokenName, parse_description, parse_expires_at, rfc3339,
 };
 use keyward::error::BearerError;
 use libfuzzer_sys::fuzz_target;
@@ -66,98 +66,88 @@ fn shape(body: &TokenBody, object: &Map<String, Value>) {
     );
 }
 
-/// `api::tokens::build` over the create base of an admin caller (nothing inherited), with
-/// each validator's own properties checked on the way.
+/// The one token validator (`domain::draft::validate`, which `api::tokens::build` calls) over
+/// the create base of an admin caller (nothing inherited), checked field by field against each
+/// field validator and its own properties.
 fn build(body: TokenBody) -> Result<TokenDraft, FieldErrors> {
-    let mut e = FieldErrors::new();
-    let name = match body.name {
-        None => {
-            add_error(&mut e, "name", "is required");
-            None
-        }
-        Some(n) => name(&n).map_err(|m| add_error(&mut e, "name", m)).ok(),
-    };
-    let description = match body.description {
-        None => String::new(),
-        Some(d) => description(&d).unwrap_or_else(|m| {
-            add_error(&mut e, "description", m);
-            String::new()
-        }),
-    };
-    let permissions = match body.permissions {
-        None => {
-            add_error(&mut e, "permissions", "is required");
-            None
-        }
-        Some(p) => permissions(&p)
-            .map_err(|ms| {
-                ms.into_iter()
-                    .for_each(|m| add_error(&mut e, "permissions", m))
-            })
-            .ok(),
-    };
-    let channels = match body.channels {
-        None | Some(None) => None,
-        Some(Some(list)) if list.is_empty() => {
-            add_error(&mut e, "channels", "must list at least one channel id");
-            None
-        }
-        Some(Some(mut list)) => {
-            let before = list.clone();
-            list.sort();
-            list.dedup();
-            assert!(before.iter().all(|c| list.binary_search(c).is_ok()));
-            Some(list)
-        }
-    };
-    let ip_allowlist = match body.ip_allowlist {
-        None | Some(None) => IpAllowlist::default(),
-        Some(Some(list)) => allowlist(&list).unwrap_or_else(|ms| {
-            ms.into_iter()
-                .for_each(|m| add_error(&mut e, "ip_allowlist", m));
-            IpAllowlist::default()
-        }),
-    };
-    let expires_at = match body.expires_at {
-        None | Some(None) => None,
-        Some(Some(s)) => expiry(&s)
-            .map_err(|m| add_error(&mut e, "expires_at", m))
-            .ok(),
-    };
-    let tier = match body.rate_limit_tier {
-        None => Tier::Standard,
-        Some(t) => Tier::parse(&t).map_or_else(
-            || {
-                add_error(&mut e, "rate_limit_tier", "must be standard or admin");
-                Tier::Standard
-            },
-            |tier| {
-                assert_eq!(tier.code(), t);
-                tier
-            },
-        ),
-    };
-    // Every reported problem has a message; a draft exists exactly when there is none.
-    assert!(
-        e.values()
-            .all(|ms| !ms.is_empty() && ms.iter().all(|m| !m.is_empty()))
+    let outcome = validate(
+        body.clone().into_input(),
+        DraftBase::default(),
+        &Catalog::default(),
+        NOW,
     );
-    match (name, permissions) {
-        (Some(name), Some(permissions)) if e.is_empty() => Ok(TokenDraft {
-            name,
-            description,
-            permissions,
-            channels,
-            ip_allowlist,
-            expires_at,
-            tier,
-        }),
-        _ => {
-            // A missing name or permission set always left a message behind.
-            assert!(!e.is_empty());
-            Err(e)
+    let refused = |field: &str| {
+        outcome
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.contains_key(field))
+    };
+    // Each field is refused exactly when its own validator refuses it (or it is required and
+    // absent), and every refusal carries a message.
+    let checks = [
+        (
+            "name",
+            body.name.as_deref().map_or(true, |n| name(n).is_err()),
+        ),
+        (
+            "description",
+            body.description
+                .as_deref()
+                .is_some_and(|d| description(d).is_err()),
+        ),
+        (
+            "permissions",
+            body.permissions
+                .as_deref()
+                .map_or(true, |p| permissions(p).is_err()),
+        ),
+        (
+            "channels",
+            matches!(&body.channels, Some(Some(list)) if list.is_empty()),
+        ),
+        (
+            "ip_allowlist",
+            matches!(&body.ip_allowlist, Some(Some(l)) if allowlist(l).is_err()),
+        ),
+        (
+            "expires_at",
+            matches!(&body.expires_at, Some(Some(at)) if expiry(at).is_err()),
+        ),
+        (
+            "rate_limit_tier",
+            body.rate_limit_tier
+                .as_deref()
+                .is_some_and(|t| Tier::parse(t).is_none()),
+        ),
+    ];
+    for (field, bad) in checks {
+        assert_eq!(refused(field), bad, "{field}");
+    }
+    if let Err(e) = &outcome {
+        assert!(
+            e.values()
+                .all(|ms| !ms.is_empty() && ms.iter().all(|m| !m.is_empty()))
+        );
+    }
+    if let Ok(draft) = &outcome {
+        assert_eq!(
+            Ok(&draft.name),
+            body.name
+                .as_deref()
+                .map(name)
+                .unwrap_or(Err(String::new()))
+                .as_ref()
+        );
+        if let Some(Some(list)) = &body.channels {
+            let scope = draft.channels.as_deref().unwrap_or_default();
+            assert!(scope.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+            assert!(list.iter().all(|c| scope.binary_search(c).is_ok()));
+        }
+        if let Some(t) = &body.rate_limit_tier {
+            assert_eq!(draft.tier.code(), t);
         }
     }
+    outcome
 }
 
 /// Names: the trimmed input, 1–100 characters, no control characters; idempotent.

@@ -1,5 +1,6 @@
 //! JSON shapes of the API: the token object and its parts.
 
+use crate::domain::draft::{DraftInput, ExpiryInput};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -129,7 +130,7 @@ where
 
 /// `POST /tokens` and `PATCH /tokens/{id}` bodies (on PATCH every field is optional); the
 /// document describes them as `schemas::TokenCreate` and `schemas::TokenUpdate`.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     pub name: Option<String>,
@@ -145,6 +146,25 @@ pub struct TokenBody {
     #[serde(default, deserialize_with = "double_option")]
     pub expires_at: Option<Option<String>>,
     pub rate_limit_tier: Option<String>,
+}
+
+impl TokenBody {
+    /// The body as the one token validator takes it (`domain::draft`).
+    pub fn into_input(self) -> DraftInput {
+        DraftInput {
+            name: self.name,
+            description: self.description,
+            permissions: self.permissions,
+            channels: self.channels,
+            ip_allowlist: self.ip_allowlist.map(Option::unwrap_or_default),
+            expiry: match self.expires_at {
+                None => ExpiryInput::Keep,
+                Some(None) => ExpiryInput::Never,
+                Some(Some(at)) => ExpiryInput::At(at),
+            },
+            tier: self.rate_limit_tier,
+        }
+    }
 }
 
 /// The token object plus the secret, in create and regenerate responses only.

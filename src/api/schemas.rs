@@ -9,10 +9,43 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::ip::IpAllowlist;
-use crate::domain::token::TokenName;
 
-/// A name as `TokenName::parse` accepts it: not blank, no control characters.
-const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+/// What Rust's `str::trim` removes (Unicode `White_Space`), as a regex class body.
+macro_rules! ws {
+    () => {
+        r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    };
+}
+/// A name as `TokenName::parse` accepts it: 1–100 characters once trimmed, none of them
+/// control characters. Lengths count after trimming, so the limit is in the pattern, not in
+/// `maxLength`.
+const NAME_PATTERN: &str = concat!(
+    r"^[",
+    ws!(),
+    r"]*",
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    r"([^\x00-\x1f\x7f-\x9f]{0,98}",
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?",
+    r"[",
+    ws!(),
+    r"]*$"
+);
+/// A description as `parse_description` accepts it: at most 500 characters once trimmed.
+const DESCRIPTION_PATTERN: &str = concat!(
+    r"^[",
+    ws!(),
+    r"]*",
+    r"([^",
+    ws!(),
+    r"]([\s\S]{0,498}[^",
+    ws!(),
+    r"])?)?",
+    r"[",
+    ws!(),
+    r"]*$"
+);
+/// Channel ids as keyward makes them (`ch_` and 20 base62 characters).
+const CHANNEL_ID: &str = r"^ch_[0-9A-Za-z]{20}$";
 const IPV4_CIDR: &str = r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])$";
 /// Full or `::`-ended IPv6 networks; other spellings are accepted too (see the description).
 const IPV6_CIDR: &str = r"^([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$|^([0-9A-Fa-f]{1,4}:){1,6}:/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$";
@@ -31,15 +64,14 @@ fn token_body(create: bool) -> Value {
             "name": {
                 "type": nullable("string"),
                 "minLength": 1,
-                "maxLength": TokenName::MAX,
                 "pattern": NAME_PATTERN,
                 "description": "1–100 characters after trimming, no control characters.",
                 "example": "CI deploy"
             },
             "description": {
                 "type": ["string", "null"],
-                "maxLength": 500,
-                "description": "At most 500 characters; `null` keeps it (empty on create)."
+                "pattern": DESCRIPTION_PATTERN,
+                "description": "At most 500 characters after trimming; `null` keeps it (empty on create)."
             },
             "permissions": {
                 "type": nullable("array"),
@@ -51,7 +83,7 @@ fn token_body(create: bool) -> Value {
             "channels": {
                 "type": ["array", "null"],
                 "minItems": 1,
-                "items": {"type": "string"},
+                "items": {"type": "string", "pattern": CHANNEL_ID},
                 "description": "Ids of channels of the caller's workspace (unknown ids are a 422); `null` = all channels; omitted on create = the caller's own scope."
             },
             "ip_allowlist": {
@@ -183,6 +215,47 @@ pub fn set_permission_catalog(doc: &mut Value, codes: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::token::{TokenName, parse_description};
+
+    /// The schema's patterns accept exactly what the validators accept, lengths counted after
+    /// trimming (schema-based testing relies on it).
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn name_and_description_patterns_agree_with_the_validators() {
+        let name = regex::Regex::new(NAME_PATTERN).unwrap();
+        let description = regex::Regex::new(DESCRIPTION_PATTERN).unwrap();
+        let pads = ["", " ", "\t\n", "\u{3000}\u{a0}", "\u{85}"];
+        let cores = [
+            String::new(),
+            "x".into(),
+            "a b".into(),
+            "é".repeat(99),
+            "x".repeat(100),
+            "x".repeat(101),
+            "d".repeat(500),
+            "d".repeat(501),
+            "a\u{7}b".into(),
+            "a\u{1f}".into(),
+            "\u{1c}a".into(),
+            "a\u{feff}".into(),
+            "line\nbreak".into(),
+        ];
+        for pad in pads {
+            for core in &cores {
+                let s = format!("{pad}{core}{pad}");
+                assert_eq!(
+                    name.is_match(&s),
+                    TokenName::parse(&s).is_ok(),
+                    "name {s:?}"
+                );
+                assert_eq!(
+                    description.is_match(&s),
+                    parse_description(&s).is_ok(),
+                    "description {s:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_json_schemas_convert_to_utoipa_schemas() -> Result<(), serde_json::Error> {

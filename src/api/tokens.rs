@@ -19,15 +19,13 @@ use crate::bearer::{Bearer, Caller, TokensDelete, TokensRead, TokensWrite};
 use crate::db::audit::Actor;
 use crate::db::tokens::{Creator, ListQuery, Token};
 use crate::db::{self};
+use crate::domain::draft::{self, DraftBase};
 use crate::domain::grant::Grant;
 use crate::domain::ip::IpAllowlist;
 use crate::domain::now;
 use crate::domain::secret::Secret;
 use crate::domain::status::Status;
-use crate::domain::token::{
-    ChannelScope, FieldErrors, Tier, TokenDraft, TokenName, add_error, channel_list,
-    parse_description, parse_expires_at, rfc3339,
-};
+use crate::domain::token::{FieldErrors, TokenDraft, TokenName, add_error, rfc3339};
 use crate::error::{AppError, AppResult};
 use crate::ops;
 use crate::state::AppState;
@@ -174,132 +172,32 @@ pub(crate) async fn one(
     Ok(ok(object(&state, t)))
 }
 
-/// Starting values a body's absent fields fall back to.
-struct Base {
-    name: Option<String>,
-    description: String,
-    permissions: Option<Vec<String>>,
-    channels: ChannelScope,
-    ip_allowlist: IpAllowlist,
-    expires_at: Option<i64>,
-    tier: Tier,
-}
-
-impl Base {
-    fn for_create(caller: &Caller) -> Self {
-        let own = caller.token();
-        let restricted = !caller.is_admin();
-        Self {
-            name: None,
-            description: String::new(),
-            permissions: None,
-            channels: own.channel_ids(),
-            ip_allowlist: if restricted {
-                own.ip_allowlist.clone()
-            } else {
-                IpAllowlist::default()
-            },
-            expires_at: if restricted { own.expires_at } else { None },
-            tier: Tier::Standard,
-        }
-    }
-
-    fn of(t: &Token) -> Self {
-        Self {
-            name: Some(t.name.clone()),
-            description: t.description.clone(),
-            permissions: Some(t.permissions.iter().map(str::to_owned).collect()),
-            channels: t.channel_ids(),
-            ip_allowlist: t.ip_allowlist.clone(),
-            expires_at: t.expires_at,
-            tier: t.tier,
-        }
+/// What a create's absent fields fall back to: a restricted token's children inherit its
+/// channel scope, IP allowlist and expiry; an admin's get none of them.
+fn base_for_create(caller: &Caller) -> DraftBase {
+    let own = caller.token();
+    let restricted = !caller.is_admin();
+    DraftBase {
+        channels: own.channel_ids(),
+        ip_allowlist: if restricted {
+            own.ip_allowlist.clone()
+        } else {
+            IpAllowlist::default()
+        },
+        expires_at: if restricted { own.expires_at } else { None },
+        ..DraftBase::default()
     }
 }
 
 /// Applies a body over a base and validates every field (422 lists each problem).
-fn build(state: &AppState, body: TokenBody, base: Base) -> AppResult<TokenDraft> {
-    let mut e = FieldErrors::new();
-    let name = match body.name.or(base.name) {
-        None => {
-            add_error(&mut e, "name", "is required");
-            None
-        }
-        Some(n) => TokenName::parse(&n)
-            .map_err(|m| add_error(&mut e, "name", m))
-            .ok(),
-    };
-    let description = match body.description {
-        None => base.description,
-        Some(d) => parse_description(&d).unwrap_or_else(|m| {
-            add_error(&mut e, "description", m);
-            String::new()
-        }),
-    };
-    let permissions = match body.permissions.or(base.permissions) {
-        None => {
-            add_error(&mut e, "permissions", "is required");
-            None
-        }
-        Some(p) => state
-            .config
-            .permission_catalog
-            .parse_set(p.iter().map(String::as_str))
-            .map_err(|ms| {
-                ms.into_iter()
-                    .for_each(|m| add_error(&mut e, "permissions", m))
-            })
-            .ok(),
-    };
-    let channels = match body.channels {
-        None => base.channels,
-        Some(None) => None,
-        Some(Some(list)) if list.is_empty() => {
-            add_error(
-                &mut e,
-                "channels",
-                "must list at least one channel id; send null for all channels",
-            );
-            None
-        }
-        Some(Some(list)) => Some(channel_list(list)),
-    };
-    let ip_allowlist = match body.ip_allowlist {
-        None => base.ip_allowlist,
-        Some(None) => IpAllowlist::default(),
-        Some(Some(list)) => IpAllowlist::parse_lines(list.iter().map(String::as_str))
-            .unwrap_or_else(|ms| {
-                ms.into_iter()
-                    .for_each(|m| add_error(&mut e, "ip_allowlist", m));
-                IpAllowlist::default()
-            }),
-    };
-    let expires_at = match body.expires_at {
-        None => base.expires_at,
-        Some(None) => None,
-        Some(Some(s)) => parse_expires_at(&s, now())
-            .map_err(|m| add_error(&mut e, "expires_at", m))
-            .ok(),
-    };
-    let tier = match body.rate_limit_tier {
-        None => base.tier,
-        Some(t) => Tier::parse(&t).unwrap_or_else(|| {
-            add_error(&mut e, "rate_limit_tier", "must be standard or admin");
-            Tier::Standard
-        }),
-    };
-    match (name, permissions) {
-        (Some(name), Some(permissions)) if e.is_empty() => Ok(TokenDraft {
-            name,
-            description,
-            permissions,
-            channels,
-            ip_allowlist,
-            expires_at,
-            tier,
-        }),
-        _ => Err(AppError::Validation(e)),
-    }
+fn build(state: &AppState, body: TokenBody, base: DraftBase) -> AppResult<TokenDraft> {
+    draft::validate(
+        body.into_input(),
+        base,
+        &state.config.permission_catalog,
+        now(),
+    )
+    .map_err(AppError::Validation)
 }
 
 fn actor(caller: &Caller) -> Actor {
@@ -365,7 +263,7 @@ pub(crate) async fn create(
     Bearer(caller, _): Bearer<TokensWrite>,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> AppResult<Response> {
-    let draft = build(&state, body, Base::for_create(&caller))?;
+    let draft = build(&state, body, base_for_create(&caller))?;
     let actor = actor(&caller);
     let by = Creator {
         kind: "token",
@@ -410,7 +308,7 @@ pub(crate) async fn update(
 ) -> AppResult<Response> {
     let actor = actor(&caller);
     let t = ops::update(&ctx(&state, &caller, &actor), &id, |old| {
-        build(&state, body, Base::of(old))
+        build(&state, body, old.draft().into())
     })
     .await?;
     Ok(ok(object(&state, t)))

@@ -65,6 +65,19 @@ impl Token {
         Status::derive(self.revoked_at, self.expires_at, now)
     }
 
+    /// The token's editable fields, as a draft an edit starts from.
+    pub fn draft(&self) -> TokenDraft {
+        TokenDraft {
+            name: crate::domain::token::TokenName::from_stored(self.name.clone()),
+            description: self.description.clone(),
+            permissions: self.permissions.clone(),
+            channels: self.channel_ids(),
+            ip_allowlist: self.ip_allowlist.clone(),
+            expires_at: self.expires_at,
+            tier: self.tier,
+        }
+    }
+
     /// The token as the grant rule sees it.
     pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
         Shape {

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod client_ip;
+pub mod draft;
 pub mod grant;
 pub mod ids;
 pub mod ip;

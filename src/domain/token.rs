@@ -37,6 +37,11 @@ impl TokenName {
         }
     }
 
+    /// A name read back from storage, where only parsed names are written.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -157,7 +162,7 @@ pub struct TokenDraft {
 
 /// A requested channel list, sorted and without repeats (a form may send an id twice).
 pub fn channel_list(ids: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut list: Vec<String> = ids.into_iter().map(|s| s.trim().to_owned()).collect();
+    let mut list: Vec<String> = ids.into_iter().collect();
     list.sort();
     list.dedup();
     list

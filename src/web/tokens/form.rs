@@ -15,12 +15,10 @@ use crate::db::{
     channels::Channel,
     tokens::{Creator, Token},
 };
+use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
 use crate::domain::ids::random_base62;
-use crate::domain::ip::IpAllowlist;
 use crate::domain::permissions::PermissionInfo;
-use crate::domain::token::{
-    Tier, TokenDraft, TokenName, channel_list, parse_description, parse_expiry_choice,
-};
+use crate::domain::token::TokenDraft;
 use crate::domain::{now, token::FieldErrors};
 use crate::error::{AppError, AppResult};
 use crate::ops;
@@ -91,60 +89,45 @@ impl TokenForm {
         }
     }
 
-    /// Validates every field; `current_expiry` backs the edit form's "keep" choice.
+    /// Validates every field with the one token validator; `current_expiry` backs the edit
+    /// form's "keep" choice. Messages are keyed by this form's field names.
     fn validate(
         &self,
         state: &AppState,
         current_expiry: Option<Option<i64>>,
     ) -> Result<TokenDraft, FieldErrors> {
-        let mut e = FormErrors::default();
-        let name = TokenName::parse(&self.name)
-            .map_err(|m| e.add("name", m))
-            .ok();
-        let description = e.take("description", parse_description(&self.description));
-        let permissions = state
-            .config
-            .permission_catalog
-            .parse_set(self.permissions.iter().map(String::as_str))
-            .map_err(|ms| ms.into_iter().for_each(|m| e.add("permissions", m)))
-            .ok();
-        let channels = match self.channel_mode.as_str() {
-            "some" if self.channels.is_empty() => {
-                e.add(
-                    "channels",
-                    "Choose at least one channel, or allow all channels",
-                );
-                None
-            }
-            "some" => Some(channel_list(self.channels.iter().cloned())),
-            _ => None,
+        let input = DraftInput {
+            name: Some(self.name.clone()),
+            description: Some(self.description.clone()),
+            permissions: Some(self.permissions.clone()),
+            channels: Some((self.channel_mode == "some").then(|| self.channels.clone())),
+            ip_allowlist: Some(self.ip_allowlist.lines().map(str::to_owned).collect()),
+            expiry: match (self.expiry.as_str(), current_expiry) {
+                ("keep", Some(_)) => ExpiryInput::Keep,
+                (choice, _) => ExpiryInput::Choice {
+                    choice: choice.to_owned(),
+                    date: self.expiry_date.clone(),
+                },
+            },
+            tier: Some(self.tier.clone()),
         };
-        let ip_allowlist = IpAllowlist::parse_lines(self.ip_allowlist.lines())
-            .map_err(|ms| ms.into_iter().for_each(|m| e.add("ip_allowlist", m)))
-            .unwrap_or_default();
-        let expires_at = match (self.expiry.as_str(), current_expiry) {
-            ("keep", Some(cur)) => cur,
-            (choice, _) => e.take(
-                "expiry",
-                parse_expiry_choice(choice, &self.expiry_date, now()),
-            ),
+        let base = DraftBase {
+            expires_at: current_expiry.flatten(),
+            ..DraftBase::default()
         };
-        let tier = Tier::parse(&self.tier).unwrap_or_else(|| {
-            e.add("tier", "Choose a rate limit");
-            Tier::Standard
-        });
-        match (name, permissions) {
-            (Some(name), Some(permissions)) if e.is_empty() => Ok(TokenDraft {
-                name,
-                description,
-                permissions,
-                channels,
-                ip_allowlist,
-                expires_at,
-                tier,
-            }),
-            _ => Err(e.0),
-        }
+        draft::validate(input, base, &state.config.permission_catalog, now()).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|(field, messages)| {
+                    let field = match field.as_str() {
+                        "expires_at" => "expiry".to_owned(),
+                        "rate_limit_tier" => "tier".to_owned(),
+                        _ => field,
+                    };
+                    (field, messages)
+                })
+                .collect()
+        })
     }
 
     pub fn has_permission(&self, code: &str) -> bool {
