@@ -23,12 +23,15 @@ pub enum AppError {
     Forbidden(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// Every password-hashing slot stayed taken (`auth::password::QUEUE_WAIT`).
+    #[error("The server is busy. Try again in a few seconds.")]
+    Busy { retry_after: u64 },
     #[error("Something went wrong on our side.")]
     Internal(String),
     /// A refused bearer request (SPEC §6), with its stable code.
     #[error("{}", .0.detail())]
     Bearer(BearerError),
-    /// A JSON body that could not be read (400, 413, 415) or mapped (422).
+    /// A request body that could not be read (400, 413, 415) or mapped (422).
     #[error("{detail}")]
     Body {
         status: StatusCode,
@@ -143,6 +146,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Bearer(b) => b.status(),
             Self::Body { status, .. } => *status,
@@ -159,6 +163,7 @@ impl AppError {
             Self::Csrf => "csrf_failed",
             Self::Forbidden(_) => "forbidden",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::Busy { .. } => "busy",
             Self::Internal(_) => "internal_error",
             Self::Bearer(b) => b.code(),
             Self::Body { code, .. } => code,
@@ -233,6 +238,7 @@ impl IntoResponse for AppError {
         };
         let mut res = problem(status, self.code(), &detail, errors);
         if let Self::TooManyRequests { retry_after, .. }
+        | Self::Busy { retry_after }
         | Self::Bearer(BearerError::RateLimited { retry_after }) = &self
         {
             res.headers_mut()

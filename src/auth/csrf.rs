@@ -4,7 +4,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -48,6 +48,15 @@ fn form_field(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// 413, rendered as the friendly error page by the error layer.
+fn too_large() -> AppError {
+    AppError::Body {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        detail: "The form is larger than 64 KiB.".into(),
+    }
+}
+
 /// Middleware: refuses a state-changing request without the session's token (403).
 pub async fn guard(session: Session, req: Request, next: Next) -> Response {
     // The dashboard's state-changing routes are all POST (HTML forms); other methods find no
@@ -78,7 +87,7 @@ pub async fn guard(session: Session, req: Request, next: Next) -> Response {
             }
             let (parts, body) = req.into_parts();
             let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
-                return AppError::BadRequest("The form is too large.".into()).into_response();
+                return too_large().into_response();
             };
             let presented = form_field(&bytes);
             (Request::from_parts(parts, Body::from(bytes)), presented)

@@ -160,10 +160,19 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-/// A safe place to go after sign-in: a local path only, never `//host` or a scheme.
+/// A safe place to go after sign-in: a path on this site, else `/`. Only printable ASCII
+/// without `\` or `//` anywhere: browsers drop tabs and newlines from a `Location` and read
+/// `\` as `/`, so `/\t/evil.example` or `/\evil.example` would leave the site, and a
+/// control character cannot be put in a header at all.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && !n.contains("//") =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -182,6 +191,18 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for hostile in [
+            "/\t/evil.example",
+            "/\n",
+            "/\r\n/x",
+            "/ /evil",
+            "/a/\\b",
+            "/é",
+            "/a//b",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(Some("/login?next=%2F")), "/login?next=%2F");
     }
 
     #[test]

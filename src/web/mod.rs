@@ -124,6 +124,7 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .layer(from_fn(csrf::guard))
+        .layer(axum::middleware::map_response(headers::no_store))
 }
 
 /// `/`: a signed-in admin goes to their first workspace's tokens; anyone else to `/login`.

@@ -11,9 +11,10 @@ use tower_sessions::Session;
 
 use super::render;
 use crate::auth::session::{self, ADMIN_KEY, safe_next};
-use crate::auth::throttle::minutes_text;
+use crate::auth::throttle::{Key, minutes_text};
 use crate::auth::{ClientIp, csrf, password};
 use crate::db;
+use crate::domain::account::MAX_EMAIL;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(page).post(submit))
         .route("/logout", post(logout))
 }
+
+const INCORRECT: &str = "Email or password is incorrect.";
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -86,32 +89,37 @@ async fn submit(
     Form(f): Form<LoginForm>,
 ) -> AppResult<Response> {
     let email = f.email.trim().to_lowercase();
-    if let Some(wait) = state.throttle.locked_for(&email, ip) {
-        tracing::warn!(%ip, "sign-in throttled");
-        let message = format!(
-            "Too many failed sign-in attempts. Try again in {}.",
-            minutes_text(wait)
-        );
-        return refuse(&session, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+    // No admin has a longer email or password: refuse without a lookup, a hash or a throttle
+    // entry (whose key would hold the whole field).
+    if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
+        return refuse(&session, &f, StatusCode::UNAUTHORIZED, INCORRECT.into()).await;
     }
+    let attempt = match state
+        .throttle
+        .reserve(vec![Key::email(&email), Key::ip(ip)])
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%ip, "sign-in throttled");
+            let message = format!(
+                "Too many failed sign-in attempts. Try again in {}.",
+                minutes_text(wait)
+            );
+            return refuse(&session, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+        }
+    };
     let creds = db::admins::credentials(&state.db, &email).await?;
     let (id, hash) = match creds {
         Some(c) => (Some(c.id), Some(c.password_hash)),
         None => (None, None),
     };
-    let ok = password::verify(f.password.clone(), hash).await;
+    let ok = password::verify(f.password.clone(), hash).await?;
     let Some(admin_id) = id.filter(|_| ok) else {
-        state.throttle.record_failure(&email, ip);
+        attempt.fail();
         tracing::info!(%ip, "sign-in failed");
-        return refuse(
-            &session,
-            &f,
-            StatusCode::UNAUTHORIZED,
-            "Email or password is incorrect.".into(),
-        )
-        .await;
+        return refuse(&session, &f, StatusCode::UNAUTHORIZED, INCORRECT.into()).await;
     };
-    state.throttle.clear_email(&email);
+    attempt.succeed();
     session::sign_in(&session, &admin_id).await?;
     tracing::info!(%admin_id, %ip, "signed in");
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())

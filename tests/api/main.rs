@@ -16,6 +16,7 @@ mod observability;
 mod openapi;
 mod operations;
 mod real;
+mod security_sessions;
 mod shutdown;
 mod tokens_web;
 mod usage;
