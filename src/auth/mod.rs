@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod store;
 pub mod throttle;
 
 pub use client_ip::ClientIp;

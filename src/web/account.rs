@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{FormErrors, render};
 use crate::auth::session::{self, CurrentAdmin};
 use crate::auth::throttle::{Key, minutes_text};
-use crate::auth::{csrf, password};
+use crate::auth::{csrf, password, store};
 use crate::db;
 use crate::domain::account::parse_workspace_name;
 use crate::error::AppResult;
@@ -103,7 +103,9 @@ async fn change_password(
     let done = errors.is_empty();
     if done {
         let hash = password::hash(f.password).await?;
-        db::admins::set_password(&state.db, &me.admin.id, &hash).await?;
+        // The admin's other sessions end (a stolen cookie stops working); this one stays.
+        let keep = me.session.id().map(|id| store::id_hash(&id));
+        db::admins::set_password(&state.db, &me.admin.id, &hash, keep.as_deref()).await?;
         tracing::info!(admin_id = %me.admin.id, "password changed");
         status = StatusCode::OK;
     }

@@ -2,6 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -9,7 +11,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{FormErrors, render};
-use crate::auth::{csrf, password, session};
+use crate::auth::{ClientIp, csrf, password, session};
 use crate::db;
 use crate::domain::account::{parse_email, parse_workspace_name};
 use crate::error::{AppError, AppResult};
@@ -83,6 +85,8 @@ async fn page(
 async fn submit(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> AppResult<Response> {
     check(&state, &f.code).await?;
@@ -117,7 +121,8 @@ async fn submit(
     };
     state.setup.set(None);
     tracing::info!(admin_id = %admin.id, workspace = %ws.slug, "setup complete");
-    session::sign_in(&session, &admin.id).await?;
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session::sign_in(&session, &admin.id, ip, user_agent).await?;
     session::set_flash(
         &session,
         "success",

@@ -2,7 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::USER_AGENT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -86,6 +87,7 @@ async fn submit(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> AppResult<Response> {
     let email = f.email.trim().to_lowercase();
@@ -120,7 +122,8 @@ async fn submit(
         return refuse(&session, &f, StatusCode::UNAUTHORIZED, INCORRECT.into()).await;
     };
     attempt.succeed();
-    session::sign_in(&session, &admin_id).await?;
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session::sign_in(&session, &admin_id, ip, user_agent).await?;
     tracing::info!(%admin_id, %ip, "signed in");
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
 }
