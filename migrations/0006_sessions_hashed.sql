@@ -19,3 +19,10 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_admin ON sessions (admin_id);
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Keys the server signs with (the sign-in and setup forms' CSRF tokens), made once by the first
+-- process that needs one, so every process on this database signs and checks alike.
+CREATE TABLE server_keys (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+) WITHOUT ROWID;

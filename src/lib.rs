@@ -87,7 +87,7 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, BoxError> {
 /// The whole application: dashboard, API, health checks, static files.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(web::router().layer(auth::store::layer(&state)))
+        .merge(web::router(&state).layer(auth::store::layer(&state)))
         .merge(web::static_files::router())
         .merge(api::router(&state))
         .merge(api::docs::router())

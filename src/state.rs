@@ -29,6 +29,9 @@ pub struct Shared {
     pub limiter: Arc<Limiter>,
     pub tokens: Arc<TokenCache>,
     pub metrics: Metrics,
+    /// The key the sign-in and setup forms' CSRF tokens are signed with, read from the
+    /// database on first use (`auth::csrf_cookie`).
+    pub form_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
 }
 
 /// The one-time setup code, present until the first admin exists.
@@ -76,6 +79,7 @@ impl AppState {
             limiter: Arc::default(),
             tokens: Arc::new(tokens),
             metrics,
+            form_key: Arc::default(),
         }))
     }
 

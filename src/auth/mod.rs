@@ -3,6 +3,7 @@
 pub mod bearer;
 pub mod client_ip;
 pub mod csrf;
+pub mod csrf_cookie;
 pub mod password;
 pub mod session;
 pub mod store;

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{FormErrors, render};
-use crate::auth::{ClientIp, csrf, password, session};
+use crate::auth::csrf_cookie::FormToken;
+use crate::auth::{ClientIp, password, session};
 use crate::db;
 use crate::domain::account::{parse_email, parse_workspace_name};
 use crate::error::{AppError, AppResult};
@@ -66,20 +67,23 @@ async fn check(state: &AppState, code: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The form needs no session: showing it writes nothing (the CSRF token is signed for the form
+/// cookie).
 async fn page(
     State(state): State<AppState>,
-    session: Session,
+    headers: HeaderMap,
     Query(q): Query<SetupQuery>,
 ) -> AppResult<Response> {
     check(&state, &q.code).await?;
+    let form = FormToken::issue(&state, &headers).await?;
     let page = SetupPage {
-        csrf: csrf::token(&session).await?,
+        csrf: form.token.clone(),
         code: q.code,
         email: String::new(),
         workspace: String::new(),
         errors: FormErrors::default(),
     };
-    Ok(Html(render(&page)?).into_response())
+    Ok((form, Html(render(&page)?)).into_response())
 }
 
 async fn submit(
@@ -99,18 +103,16 @@ async fn submit(
         errors.add("password_confirm", "The passwords do not match");
     }
     if !errors.is_empty() {
+        let form = FormToken::issue(&state, &headers).await?;
         let page = SetupPage {
-            csrf: csrf::token(&session).await?,
+            csrf: form.token.clone(),
             code: f.code,
             email: f.email,
             workspace: f.workspace,
             errors,
         };
-        return Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&page)?),
-        )
-            .into_response());
+        let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok((status, form, Html(render(&page)?)).into_response());
     }
     let hash = password::hash(f.password).await?;
     let Some((admin, ws)) = db::admins::create_first(&state.db, &email, &hash, &workspace).await?

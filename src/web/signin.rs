@@ -11,9 +11,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::render;
+use crate::auth::csrf_cookie::FormToken;
 use crate::auth::session::{self, ADMIN_KEY, safe_next};
 use crate::auth::throttle::{Key, minutes_text};
-use crate::auth::{ClientIp, csrf, password};
+use crate::auth::{ClientIp, password};
 use crate::db;
 use crate::domain::account::MAX_EMAIL;
 use crate::error::{AppError, AppResult};
@@ -50,9 +51,12 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// The form needs no session: showing it writes nothing (the CSRF token is signed for the form
+/// cookie).
 async fn page(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
     let signed_in: Option<String> = session
@@ -74,13 +78,14 @@ async fn page(
         };
         return Ok(Html(render(&page)?).into_response());
     }
+    let form = FormToken::issue(&state, &headers).await?;
     let page = LoginPage {
-        csrf: csrf::token(&session).await?,
+        csrf: form.token.clone(),
         email: String::new(),
         next: safe_next(q.next.as_deref()).to_owned(),
         error: None,
     };
-    Ok(Html(render(&page)?).into_response())
+    Ok((form, Html(render(&page)?)).into_response())
 }
 
 async fn submit(
@@ -94,7 +99,14 @@ async fn submit(
     // No admin has a longer email or password: refuse without a lookup, a hash or a throttle
     // entry (whose key would hold the whole field).
     if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
-        return refuse(&session, &f, StatusCode::UNAUTHORIZED, INCORRECT.into()).await;
+        return refuse(
+            &state,
+            &headers,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            INCORRECT.into(),
+        )
+        .await;
     }
     let attempt = match state
         .throttle
@@ -107,7 +119,7 @@ async fn submit(
                 "Too many failed sign-in attempts. Try again in {}.",
                 minutes_text(wait)
             );
-            return refuse(&session, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+            return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
         }
     };
     let creds = db::admins::credentials(&state.db, &email).await?;
@@ -119,7 +131,14 @@ async fn submit(
     let Some(admin_id) = id.filter(|_| ok) else {
         attempt.fail();
         tracing::info!(%ip, "sign-in failed");
-        return refuse(&session, &f, StatusCode::UNAUTHORIZED, INCORRECT.into()).await;
+        return refuse(
+            &state,
+            &headers,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            INCORRECT.into(),
+        )
+        .await;
     };
     attempt.succeed();
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
@@ -130,18 +149,20 @@ async fn submit(
 
 /// Shows the form again with an error, keeping the email.
 async fn refuse(
-    session: &Session,
+    state: &AppState,
+    headers: &HeaderMap,
     f: &LoginForm,
     status: StatusCode,
     error: String,
 ) -> AppResult<Response> {
+    let form = FormToken::issue(state, headers).await?;
     let page = LoginPage {
-        csrf: csrf::token(session).await?,
+        csrf: form.token.clone(),
         email: f.email.clone(),
         next: safe_next(f.next.as_deref()).to_owned(),
         error: Some(error),
     };
-    Ok((status, Html(render(&page)?)).into_response())
+    Ok((status, form, Html(render(&page)?)).into_response())
 }
 
 async fn logout(session: Session) -> AppResult<Response> {
