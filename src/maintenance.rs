@@ -195,7 +195,7 @@ pub async fn backup(db: &crate::db::Db, to: &Path) -> Result<Summary, BoxError> 
         .await
         .map_err(|e| format!("cannot write {}: {e}", to.display()));
     let checked = match written {
-        Ok(_) => match strip_sessions(&partial).await {
+        Ok(_) => match strip_live_secrets(&partial).await {
             Ok(()) => inspect(&partial).await,
             Err(e) => Err(e),
         },
@@ -211,9 +211,9 @@ pub async fn backup(db: &crate::db::Db, to: &Path) -> Result<Summary, BoxError> 
     result
 }
 
-/// Deletes the sessions from a backup copy, overwriting their bytes: a backup signs nobody
-/// in, and a restore brings back no session.
-async fn strip_sessions(path: &Path) -> Result<(), BoxError> {
+/// Deletes the sessions and server keys from a backup copy, overwriting their bytes: a backup
+/// signs nobody in and signs no form, and a restore brings back no session.
+async fn strip_live_secrets(path: &Path) -> Result<(), BoxError> {
     let options = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
         .create_if_missing(false)
@@ -223,6 +223,7 @@ async fn strip_sessions(path: &Path) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     crate::db::sessions::delete_all(&mut conn).await?;
+    crate::db::server_keys::delete_all(&mut conn).await?;
     conn.close().await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Server keys: random values made once and shared by every process on this database.
 
+use sqlx::SqliteConnection;
+
 use super::Db;
 
 /// The key named `name`; stores `fresh` first when there is none. Every process gets the key
@@ -21,4 +23,12 @@ pub async fn get_or_insert(db: &Db, name: &str, fresh: &[u8]) -> Result<Vec<u8>,
     sqlx::query_scalar!("SELECT value FROM server_keys WHERE name = ?", name)
         .fetch_one(db)
         .await
+}
+
+/// Deletes every key (from a backup copy: a restored database makes new ones).
+pub async fn delete_all(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("DELETE FROM server_keys")
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -2,5 +2,5 @@
 //! sessions that outlive a password change or sit in plain text at rest, anonymous writes,
 //! caching of signed-in pages and oversized forms.
 
-mod signin;
 mod sessions;
+mod signin;

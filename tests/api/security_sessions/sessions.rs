@@ -140,7 +140,7 @@ async fn no_database_file_holds_a_session_cookie_value() {
 }
 
 #[tokio::test]
-async fn a_backup_holds_no_session() {
+async fn a_backup_holds_no_session_and_no_server_key() {
     let app = TestApp::spawn().await;
     let _ = app.setup().await;
     let (_, res) = app.login(EMAIL, PASSWORD).await;
@@ -153,6 +153,11 @@ async fn a_backup_holds_no_session() {
         .await
         .unwrap();
     assert_eq!(count_sessions(&backup).await, 0);
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM server_keys")
+        .fetch_one(&backup)
+        .await
+        .unwrap();
+    assert_eq!(keys, 0, "nor the form-signing key");
     backup.close().await;
     let bytes = std::fs::read(&to).unwrap();
     assert!(!bytes.windows(hash.len()).any(|w| w == hash.as_bytes()));
