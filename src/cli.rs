@@ -398,7 +398,8 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
             drop(conn);
             let hash = password::hash(read_password()?).await?;
-            db::admins::set_password(db, &admin.id, &hash).await?;
+            // Every session of that admin ends: whoever had one must sign in again.
+            db::admins::set_password(db, &admin.id, &hash, None).await?;
             eprintln!("password changed for {}", admin.email);
         }
         Command::Token(TokenCmd::Create {

@@ -23,6 +23,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// Every password-hashing slot stayed taken (`auth::password::QUEUE_WAIT`).
+    #[error("The server is busy. Try again in a few seconds.")]
+    Busy { retry_after: u64 },
     #[error("Something went wrong on our side.")]
     Internal(String),
     /// A refused bearer request (SPEC §6), with its stable code.
@@ -31,7 +34,7 @@ pub enum AppError {
     /// The grant rule refused (SPEC §6): 403 `insufficient_permission`, naming the rule.
     #[error("{}", .0.detail())]
     Grant(crate::domain::grant::Rule),
-    /// A JSON body that could not be read (400, 413, 415) or mapped (422).
+    /// A request body that could not be read (400, 413, 415) or mapped (422).
     #[error("{detail}")]
     Body {
         status: StatusCode,
@@ -152,6 +155,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Csrf | Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Bearer(b) => b.status(),
             Self::Grant(_) => StatusCode::FORBIDDEN,
@@ -169,6 +173,7 @@ impl AppError {
             Self::Csrf => "csrf_failed",
             Self::Forbidden(_) => "forbidden",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::Busy { .. } => "busy",
             Self::Internal(_) => "internal_error",
             Self::Bearer(b) => b.code(),
             Self::Grant(_) => BearerError::InsufficientPermission.code(),
@@ -244,6 +249,7 @@ impl IntoResponse for AppError {
         };
         let mut res = problem(status, self.code(), &detail, errors);
         if let Self::TooManyRequests { retry_after, .. }
+        | Self::Busy { retry_after }
         | Self::Bearer(BearerError::RateLimited { retry_after }) = &self
         {
             res.headers_mut()

@@ -33,10 +33,6 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub use config::Config;
 pub use state::AppState;
@@ -45,7 +41,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
-const SESSION_TABLE: &str = "sessions";
 
 pub fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -61,19 +56,13 @@ pub fn init_tracing(config: &Config) {
     };
 }
 
-fn session_store(state: &AppState) -> Result<SqliteStore, BoxError> {
-    Ok(SqliteStore::new(state.db.clone()).with_table_name(SESSION_TABLE)?)
-}
-
-/// Opens and migrates the database, and prepares the session table.
+/// Opens and migrates the database.
 pub async fn prepare(config: Config) -> Result<AppState, BoxError> {
     // A database from a newer keyward is refused before anything opens it for writing.
     maintenance::check_schema(&config.database_url).await?;
     let db = db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
-    let state = AppState::new(db, config);
-    session_store(&state)?.migrate().await?;
-    Ok(state)
+    Ok(AppState::new(db, config))
 }
 
 /// When no admin exists yet, makes the one-time setup code and returns the setup link.
@@ -95,18 +84,8 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, BoxError> {
 
 /// The whole application: dashboard, API, health checks, static files.
 pub fn app(state: AppState) -> Router {
-    let sessions = SessionManagerLayer::new(
-        session_store(&state).unwrap_or_else(|_| SqliteStore::new(state.db.clone())),
-    )
-    .with_name("keyward_session")
-    .with_http_only(true)
-    .with_same_site(SameSite::Lax)
-    .with_secure(state.config.secure_cookies())
-    .with_expiry(Expiry::OnInactivity(
-        tower_sessions::cookie::time::Duration::hours(12),
-    ));
     Router::new()
-        .merge(web::router().layer(sessions))
+        .merge(web::router(&state).layer(auth::store::layer(&state)))
         .merge(web::static_files::router())
         .merge(api::router(&state))
         .merge(api::docs::router())
@@ -164,8 +143,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let cleanup =
-        tokio::spawn(session_store(&state)?.continuously_delete_expired(Duration::from_secs(300)));
+    let cleanup = tokio::spawn(auth::store::delete_expired_every(
+        state.db.clone(),
+        Duration::from_secs(300),
+    ));
     let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
     let flusher = {
         let gate = state.gate.clone();

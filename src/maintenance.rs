@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
 
 use crate::BoxError;
 use crate::domain::{now, token::rfc3339};
@@ -195,7 +195,10 @@ pub async fn backup(db: &crate::db::Db, to: &Path) -> Result<Summary, BoxError> 
         .await
         .map_err(|e| format!("cannot write {}: {e}", to.display()));
     let checked = match written {
-        Ok(_) => inspect(&partial).await,
+        Ok(_) => match strip_live_secrets(&partial).await {
+            Ok(()) => inspect(&partial).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e.into()),
     };
     let result = checked.and_then(|summary| {
@@ -206,6 +209,23 @@ pub async fn backup(db: &crate::db::Db, to: &Path) -> Result<Summary, BoxError> 
     });
     let _ = std::fs::remove_file(&partial);
     result
+}
+
+/// Deletes the sessions and server keys from a backup copy, overwriting their bytes: a backup
+/// signs nobody in and signs no form, and a restore brings back no session.
+async fn strip_live_secrets(path: &Path) -> Result<(), BoxError> {
+    let options = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .create_if_missing(false)
+        .journal_mode(SqliteJournalMode::Delete)
+        .pragma("secure_delete", "on");
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    crate::db::sessions::delete_all(&mut conn).await?;
+    crate::db::server_keys::delete_all(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
 }
 
 /// What `restore` did.
@@ -304,8 +324,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 5);
-        assert!(VERSION.ends_with("(schema version 5)"));
+        assert_eq!(schema_version(), 6);
+        assert!(VERSION.ends_with("(schema version 6)"));
     }
 
     #[test]

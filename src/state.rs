@@ -25,6 +25,9 @@ pub struct Shared {
     /// The bearer path: token cache, budgets, usage buffer.
     pub gate: Gate,
     pub metrics: Metrics,
+    /// The key the sign-in and setup forms' CSRF tokens are signed with, read from the
+    /// database on first use (`auth::csrf_cookie`).
+    pub form_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
 }
 
 /// The one-time setup code, present until the first admin exists.
@@ -79,6 +82,7 @@ impl AppState {
             reveals: Arc::default(),
             gate,
             metrics,
+            form_key: Arc::default(),
         }))
     }
 }

@@ -1,16 +1,20 @@
-//! CSRF protection: a per-session token that every state-changing dashboard request carries,
-//! as the `csrf_token` form field or the `X-CSRF-Token` header (htmx sends it via
-//! `hx-headers`). One middleware guards every such route, so no form can forget it.
+//! CSRF protection: a token that every state-changing dashboard request carries, as the
+//! `csrf_token` form field or the `X-CSRF-Token` header (htmx sends it via `hx-headers`). One
+//! middleware guards every such route, so no form can forget it. Signed-in forms carry their
+//! session's token; sign-in and setup, shown to visitors without a session, a token signed for
+//! their form cookie (`super::csrf_cookie`).
 
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
-use axum::http::{Method, header};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
+use super::csrf_cookie;
 use crate::domain::ids::{constant_time_eq, random_base62};
 use crate::error::AppError;
+use crate::state::AppState;
 
 const KEY: &str = "csrf";
 pub const FIELD: &str = "csrf_token";
@@ -48,44 +52,77 @@ fn form_field(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// Middleware: refuses a state-changing request without the session's token (403).
-pub async fn guard(session: Session, req: Request, next: Next) -> Response {
+/// 413, rendered as the friendly error page by the error layer.
+fn too_large() -> AppError {
+    AppError::Body {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        detail: "The form is larger than 64 KiB.".into(),
+    }
+}
+
+/// The forms shown before sign-in: checked against the form cookie (`csrf_cookie`), since
+/// their visitors have no session.
+const COOKIE_FORMS: [&str; 2] = ["/login", "/setup"];
+
+/// Middleware: refuses a state-changing request without a valid token (403). Sign-in and
+/// setup check the form cookie's signed token; every other form the session's token.
+pub async fn guard(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     // The dashboard's state-changing routes are all POST (HTML forms); other methods find no
     // route and get 405 from the router, so they need no token to be refused.
     if *req.method() != Method::POST {
         return next.run(req).await;
     }
-    let expected = match session.get::<String>(KEY).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return AppError::Csrf.into_response(),
-        Err(e) => return AppError::Internal(e.to_string()).into_response(),
+    let (req, presented) = match presented(req).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
     };
+    let checked = if COOKIE_FORMS.contains(&req.uri().path()) {
+        csrf_cookie::check(&state, req.headers(), presented.as_deref()).await
+    } else {
+        matches_session(&session, presented.as_deref()).await
+    };
+    match checked {
+        Ok(true) => next.run(req).await,
+        Ok(false) => AppError::Csrf.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The token a request presents (the header, else the form field), and the request with its
+/// body put back.
+async fn presented(req: Request) -> Result<(Request, Option<String>), AppError> {
     let header_token = req
         .headers()
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (req, presented) = match header_token {
-        Some(t) => (req, Some(t)),
-        None => {
-            let is_form = req
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-            if !is_form {
-                return AppError::Csrf.into_response();
-            }
-            let (parts, body) = req.into_parts();
-            let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
-                return AppError::BadRequest("The form is too large.".into()).into_response();
-            };
-            let presented = form_field(&bytes);
-            (Request::from_parts(parts, Body::from(bytes)), presented)
-        }
-    };
-    match presented {
-        Some(t) if constant_time_eq(&t, &expected) => next.run(req).await,
-        _ => AppError::Csrf.into_response(),
+    if header_token.is_some() {
+        return Ok((req, header_token));
     }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((req, None));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_FORM).await.map_err(|_| too_large())?;
+    let presented = form_field(&bytes);
+    Ok((Request::from_parts(parts, Body::from(bytes)), presented))
+}
+
+async fn matches_session(session: &Session, presented: Option<&str>) -> Result<bool, AppError> {
+    let expected = session
+        .get::<String>(KEY)
+        .await
+        .map_err(|e| AppError::Internal(format!("session: {e}")))?;
+    Ok(matches!((expected, presented), (Some(e), Some(p)) if constant_time_eq(p, &e)))
 }

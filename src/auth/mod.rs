@@ -2,8 +2,10 @@
 
 pub mod client_ip;
 pub mod csrf;
+pub mod csrf_cookie;
 pub mod password;
 pub mod session;
+pub mod store;
 pub mod throttle;
 
 pub use client_ip::ClientIp;

@@ -1,9 +1,12 @@
-//! Password hashing with argon2id, off the async runtime.
+//! Password hashing with argon2id, off the async runtime, a few at a time.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 
@@ -26,11 +29,41 @@ fn hash_blocking(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Internal(format!("argon2: {e}")))
 }
 
+/// How long a request waits for a hashing slot before it is answered 503.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// Hashes running at once: one per core, at most 8. Each holds 19 MiB for its run, so a burst
+/// of sign-ins costs a bounded amount of memory; the rest wait their turn (first come, first
+/// served) for up to [`QUEUE_WAIT`].
+pub fn max_concurrent() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
+}
+
+fn slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| Semaphore::new(max_concurrent()))
+}
+
+/// Runs `work` on the blocking pool once a slot is free. The slot stays taken until `work`
+/// ends, even when the request that started it is dropped.
+async fn run_limited<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let slot = tokio::time::timeout(QUEUE_WAIT, slots().acquire())
+        .await
+        .map_err(|_| AppError::Busy { retry_after: 5 })?
+        .map_err(|e| AppError::Internal(format!("hashing slots: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("join: {e}")))
+}
+
 /// Hashes a password (argon2id, random salt) on the blocking pool.
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| AppError::Internal(format!("join: {e}")))?
+    run_limited(move || hash_blocking(&password)).await?
 }
 
 /// A hash to verify against when the email is unknown, so both cases take the same time.
@@ -40,8 +73,8 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Verifies `password` against `stored` (or the dummy hash when `None`) on the blocking pool.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
+    run_limited(move || {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
         let ok = Argon2::default()
@@ -50,7 +83,6 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         ok && known
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Computes the dummy hash ahead of the first sign-in.

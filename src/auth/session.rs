@@ -1,6 +1,8 @@
 //! Session identity: `CurrentAdmin` (signed in) and `Member` (signed in and a member of the
 //! workspace named in the path). Anyone else is sent to `/login`.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -13,6 +15,10 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub const ADMIN_KEY: &str = "admin_id";
+/// Where a session signed in from, kept for the sessions page (the store copies them).
+pub const IP_KEY: &str = "ip";
+pub const USER_AGENT_KEY: &str = "user_agent";
+const MAX_USER_AGENT: usize = 256;
 const FLASH_KEY: &str = "flash";
 
 /// The signed-in admin.
@@ -145,13 +151,30 @@ pub async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
     session.remove(FLASH_KEY).await.map_err(session_error)
 }
 
-/// Signs an admin in: a new session id (no fixation), then the admin id and a fresh CSRF token.
-pub async fn sign_in(session: &Session, admin_id: &str) -> Result<(), AppError> {
+/// Signs an admin in: a new session id (no fixation), then the admin id, where from, and a
+/// fresh CSRF token. The session is stored from here on, never before.
+pub async fn sign_in(
+    session: &Session,
+    admin_id: &str,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session
         .insert(ADMIN_KEY, admin_id)
         .await
         .map_err(session_error)?;
+    session
+        .insert(IP_KEY, ip.to_string())
+        .await
+        .map_err(session_error)?;
+    if let Some(ua) = user_agent {
+        let ua: String = ua.chars().take(MAX_USER_AGENT).collect();
+        session
+            .insert(USER_AGENT_KEY, ua)
+            .await
+            .map_err(session_error)?;
+    }
     super::csrf::rotate(session).await?;
     Ok(())
 }
@@ -160,10 +183,19 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-/// A safe place to go after sign-in: a local path only, never `//host` or a scheme.
+/// A safe place to go after sign-in: a path on this site, else `/`. Only printable ASCII
+/// without `\` or `//` anywhere: browsers drop tabs and newlines from a `Location` and read
+/// `\` as `/`, so `/\t/evil.example` or `/\evil.example` would leave the site, and a
+/// control character cannot be put in a header at all.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && !n.contains("//") =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -182,6 +214,18 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for hostile in [
+            "/\t/evil.example",
+            "/\n",
+            "/\r\n/x",
+            "/ /evil",
+            "/a/\\b",
+            "/é",
+            "/a//b",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(Some("/login?next=%2F")), "/login?next=%2F");
     }
 
     #[test]

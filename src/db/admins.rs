@@ -93,14 +93,24 @@ pub async fn first(conn: &mut SqliteConnection) -> Result<Option<Admin>, sqlx::E
     .await
 }
 
-pub async fn set_password(db: &Db, id: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
+/// Sets an admin's password and ends their sessions but `keep_session` (the id hash of the one
+/// that changed it), in one transaction; `false` when there is no such admin.
+pub async fn set_password(
+    db: &Db,
+    id: &str,
+    password_hash: &str,
+    keep_session: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
     let done = sqlx::query!(
         "UPDATE admins SET password_hash = ? WHERE id = ?",
         password_hash,
         id
     )
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    super::sessions::end_for_admin(&mut tx, id, keep_session).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -3,6 +3,8 @@
 pub mod admins;
 pub mod audit;
 pub mod channels;
+pub mod server_keys;
+pub mod sessions;
 pub mod tokens;
 pub mod usage;
 pub mod workspaces;

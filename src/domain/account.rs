@@ -1,9 +1,13 @@
 //! Admin and workspace fields: email, workspace name, channel name and kind.
 
+/// The longest email address (RFC 5321's path limit less its angle brackets). Sign-in refuses
+/// a longer one before any lookup, hashing or throttle entry.
+pub const MAX_EMAIL: usize = 254;
+
 /// A plausible email address, lower-cased: something@domain, no spaces, ≤ 254 characters.
 pub fn parse_email(s: &str) -> Result<String, String> {
     let s = s.trim().to_lowercase();
-    let valid = s.len() <= 254
+    let valid = s.len() <= MAX_EMAIL
         && !s.chars().any(char::is_whitespace)
         && s.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()

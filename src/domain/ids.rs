@@ -13,6 +13,13 @@ pub fn random_base62(n: usize) -> String {
         .collect()
 }
 
+/// `N` random bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    UnwrapErr(SysRng).fill(&mut bytes);
+    bytes
+}
+
 /// A new opaque id such as `tok_3fZ9…`.
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_base62(20))

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::{FormErrors, render};
 use crate::auth::session::{self, CurrentAdmin};
-use crate::auth::{csrf, password};
+use crate::auth::throttle::{Key, minutes_text};
+use crate::auth::{csrf, password, store};
 use crate::db;
 use crate::domain::account::parse_workspace_name;
 use crate::error::AppResult;
@@ -54,15 +55,45 @@ async fn account_page(me: CurrentAdmin) -> AppResult<Response> {
     Ok(Html(render(&page)?).into_response())
 }
 
+/// Checks the current password, throttled per admin like sign-in: `Err` carries the message
+/// for the form and the status to answer with.
+async fn check_current(
+    state: &AppState,
+    admin_id: &str,
+    current: String,
+) -> AppResult<Result<(), (StatusCode, String)>> {
+    let attempt = match state.throttle.reserve(vec![Key::admin(admin_id)]) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%admin_id, "password change throttled");
+            let message = format!(
+                "Too many wrong passwords. Try again in {}.",
+                minutes_text(wait)
+            );
+            return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
+        }
+    };
+    let stored = db::admins::password_hash(&state.db, admin_id).await?;
+    if password::verify(current, stored).await? {
+        attempt.succeed();
+        Ok(Ok(()))
+    } else {
+        attempt.fail();
+        let message = "The current password is incorrect".to_owned();
+        Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, message)))
+    }
+}
+
 async fn change_password(
     State(state): State<AppState>,
     me: CurrentAdmin,
     Form(f): Form<PasswordForm>,
 ) -> AppResult<Response> {
     let mut errors = FormErrors::default();
-    let stored = db::admins::password_hash(&state.db, &me.admin.id).await?;
-    if !password::verify(f.current, stored).await {
-        errors.add("current", "The current password is incorrect");
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    if let Err((refused, message)) = check_current(&state, &me.admin.id, f.current).await? {
+        errors.add("current", message);
+        status = refused;
     }
     if let Err(e) = password::check_rules(&f.password) {
         errors.add("password", e);
@@ -72,14 +103,12 @@ async fn change_password(
     let done = errors.is_empty();
     if done {
         let hash = password::hash(f.password).await?;
-        db::admins::set_password(&state.db, &me.admin.id, &hash).await?;
+        // The admin's other sessions end (a stolen cookie stops working); this one stays.
+        let keep = me.session.id().map(|id| store::id_hash(&id));
+        db::admins::set_password(&state.db, &me.admin.id, &hash, keep.as_deref()).await?;
         tracing::info!(admin_id = %me.admin.id, "password changed");
+        status = StatusCode::OK;
     }
-    let status = if done {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let page = AccountPage {
         csrf: csrf::token(&me.session).await?,
         email: me.admin.email,

@@ -27,3 +27,12 @@ pub async fn add(mut res: Response) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
 }
+
+/// Dashboard responses are never stored by a browser or proxy: signed-in pages show tokens,
+/// members and forms with CSRF tokens, and a shared computer's back button must not show them
+/// after sign-out.
+pub async fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}

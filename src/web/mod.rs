@@ -15,7 +15,7 @@ pub use tokens::view as tokens_view;
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::middleware::from_fn;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tower_sessions::Session;
@@ -113,8 +113,8 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request") && !headers.contains_key("hx-boosted")
 }
 
-/// The whole dashboard router (sessions and CSRF are layered on by `crate::app`).
-pub fn router() -> Router<AppState> {
+/// The whole dashboard router, behind the CSRF guard (sessions are layered on by `crate::app`).
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .merge(setup::router())
@@ -123,7 +123,8 @@ pub fn router() -> Router<AppState> {
         .merge(channels::router())
         .merge(tokens::router())
         .merge(audit::router())
-        .layer(from_fn(csrf::guard))
+        .layer(from_fn_with_state(state.clone(), csrf::guard))
+        .layer(axum::middleware::map_response(headers::no_store))
 }
 
 /// `/`: a signed-in admin goes to their first workspace's tokens; anyone else to `/login`.

@@ -2,6 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -9,7 +11,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{FormErrors, render};
-use crate::auth::{csrf, password, session};
+use crate::auth::csrf_cookie::FormToken;
+use crate::auth::{ClientIp, password, session};
 use crate::db;
 use crate::domain::account::{parse_email, parse_workspace_name};
 use crate::error::{AppError, AppResult};
@@ -64,25 +67,30 @@ async fn check(state: &AppState, code: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The form needs no session: showing it writes nothing (the CSRF token is signed for the form
+/// cookie).
 async fn page(
     State(state): State<AppState>,
-    session: Session,
+    headers: HeaderMap,
     Query(q): Query<SetupQuery>,
 ) -> AppResult<Response> {
     check(&state, &q.code).await?;
+    let form = FormToken::issue(&state, &headers).await?;
     let page = SetupPage {
-        csrf: csrf::token(&session).await?,
+        csrf: form.token.clone(),
         code: q.code,
         email: String::new(),
         workspace: String::new(),
         errors: FormErrors::default(),
     };
-    Ok(Html(render(&page)?).into_response())
+    Ok((form, Html(render(&page)?)).into_response())
 }
 
 async fn submit(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> AppResult<Response> {
     check(&state, &f.code).await?;
@@ -95,18 +103,16 @@ async fn submit(
         errors.add("password_confirm", "The passwords do not match");
     }
     if !errors.is_empty() {
+        let form = FormToken::issue(&state, &headers).await?;
         let page = SetupPage {
-            csrf: csrf::token(&session).await?,
+            csrf: form.token.clone(),
             code: f.code,
             email: f.email,
             workspace: f.workspace,
             errors,
         };
-        return Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&page)?),
-        )
-            .into_response());
+        let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok((status, form, Html(render(&page)?)).into_response());
     }
     let hash = password::hash(f.password).await?;
     let Some((admin, ws)) = db::admins::create_first(&state.db, &email, &hash, &workspace).await?
@@ -117,7 +123,8 @@ async fn submit(
     };
     state.setup.set(None);
     tracing::info!(admin_id = %admin.id, workspace = %ws.slug, "setup complete");
-    session::sign_in(&session, &admin.id).await?;
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session::sign_in(&session, &admin.id, ip, user_agent).await?;
     session::set_flash(
         &session,
         "success",

@@ -2,7 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::USER_AGENT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -10,10 +11,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::render;
+use crate::auth::csrf_cookie::FormToken;
 use crate::auth::session::{self, ADMIN_KEY, safe_next};
-use crate::auth::throttle::minutes_text;
-use crate::auth::{ClientIp, csrf, password};
+use crate::auth::throttle::{Key, minutes_text};
+use crate::auth::{ClientIp, password};
 use crate::db;
+use crate::domain::account::MAX_EMAIL;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -22,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(page).post(submit))
         .route("/logout", post(logout))
 }
+
+const INCORRECT: &str = "Email or password is incorrect.";
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -46,9 +51,12 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// The form needs no session: showing it writes nothing (the CSRF token is signed for the form
+/// cookie).
 async fn page(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> AppResult<Response> {
     let signed_in: Option<String> = session
@@ -70,67 +78,91 @@ async fn page(
         };
         return Ok(Html(render(&page)?).into_response());
     }
+    let form = FormToken::issue(&state, &headers).await?;
     let page = LoginPage {
-        csrf: csrf::token(&session).await?,
+        csrf: form.token.clone(),
         email: String::new(),
         next: safe_next(q.next.as_deref()).to_owned(),
         error: None,
     };
-    Ok(Html(render(&page)?).into_response())
+    Ok((form, Html(render(&page)?)).into_response())
 }
 
 async fn submit(
     State(state): State<AppState>,
     session: Session,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> AppResult<Response> {
     let email = f.email.trim().to_lowercase();
-    if let Some(wait) = state.throttle.locked_for(&email, ip) {
-        tracing::warn!(%ip, "sign-in throttled");
-        let message = format!(
-            "Too many failed sign-in attempts. Try again in {}.",
-            minutes_text(wait)
-        );
-        return refuse(&session, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+    // No admin has a longer email or password: refuse without a lookup, a hash or a throttle
+    // entry (whose key would hold the whole field).
+    if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
+        return refuse(
+            &state,
+            &headers,
+            &f,
+            StatusCode::UNAUTHORIZED,
+            INCORRECT.into(),
+        )
+        .await;
     }
+    let attempt = match state
+        .throttle
+        .reserve(vec![Key::email(&email), Key::ip(ip)])
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%ip, "sign-in throttled");
+            let message = format!(
+                "Too many failed sign-in attempts. Try again in {}.",
+                minutes_text(wait)
+            );
+            return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+        }
+    };
     let creds = db::admins::credentials(&state.db, &email).await?;
     let (id, hash) = match creds {
         Some(c) => (Some(c.id), Some(c.password_hash)),
         None => (None, None),
     };
-    let ok = password::verify(f.password.clone(), hash).await;
+    let ok = password::verify(f.password.clone(), hash).await?;
     let Some(admin_id) = id.filter(|_| ok) else {
-        state.throttle.record_failure(&email, ip);
+        attempt.fail();
         tracing::info!(%ip, "sign-in failed");
         return refuse(
-            &session,
+            &state,
+            &headers,
             &f,
             StatusCode::UNAUTHORIZED,
-            "Email or password is incorrect.".into(),
+            INCORRECT.into(),
         )
         .await;
     };
-    state.throttle.clear_email(&email);
-    session::sign_in(&session, &admin_id).await?;
+    attempt.succeed();
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session::sign_in(&session, &admin_id, ip, user_agent).await?;
     tracing::info!(%admin_id, %ip, "signed in");
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
 }
 
 /// Shows the form again with an error, keeping the email.
 async fn refuse(
-    session: &Session,
+    state: &AppState,
+    headers: &HeaderMap,
     f: &LoginForm,
     status: StatusCode,
     error: String,
 ) -> AppResult<Response> {
+    let form = FormToken::issue(state, headers).await?;
     let page = LoginPage {
-        csrf: csrf::token(session).await?,
+        csrf: form.token.clone(),
         email: f.email.clone(),
         next: safe_next(f.next.as_deref()).to_owned(),
         error: Some(error),
     };
-    Ok((status, Html(render(&page)?)).into_response())
+    Ok((status, form, Html(render(&page)?)).into_response())
 }
 
 async fn logout(session: Session) -> AppResult<Response> {

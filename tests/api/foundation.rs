@@ -123,20 +123,30 @@ async fn unknown_email_is_refused_like_a_wrong_password() {
     );
 }
 
+/// The `Set-Cookie` header of a response that sets `name`.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+}
+
 #[tokio::test]
 async fn sign_in_rotates_the_session_id_and_sets_safe_cookie_flags() {
     let app = TestApp::spawn().await;
     let _ = app.setup().await;
-    let c = client();
-    let page = c.get(app.url("/login")).send().await.unwrap();
-    let before = page
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let csrf = csrf_of(&page.text().await.unwrap());
+    // A session id the browser brought (planted by someone else) is never the signed-in one.
+    let planted = "keyward_session=AAAAAAAAAAAAAAAAAAAAAA";
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    jar.add_cookie_str(planted, &app.url("/").parse().unwrap());
+    let c = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = app.csrf(&c, "/login").await;
     let res = c
         .post(app.url("/login"))
         .form(&[
@@ -148,16 +158,9 @@ async fn sign_in_rotates_the_session_id_and_sets_safe_cookie_flags() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let after = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let after = set_cookie(&res, "keyward_session");
     let id = |c: &str| c.split(';').next().unwrap().to_owned();
-    assert!(before.starts_with("keyward_session="));
-    assert_ne!(id(&before), id(&after), "session id must change at sign-in");
+    assert_ne!(id(&after), planted, "session id must change at sign-in");
     let flags = after.to_ascii_lowercase();
     assert!(flags.contains("httponly"), "{after}");
     assert!(flags.contains("samesite=lax"), "{after}");
@@ -170,22 +173,44 @@ async fn sign_in_rotates_the_session_id_and_sets_safe_cookie_flags() {
 #[tokio::test]
 async fn session_cookie_is_secure_when_the_public_url_is_https() {
     let app = TestApp::spawn_with(|c| c.public_url = Some("https://keyward.example".into())).await;
-    let res = client()
-        .get(app.url(&format!("/setup?code={}", app.setup_code())))
+    // A browser sends Secure cookies over https only: over this plain-http test connection the
+    // cookie goes back by hand.
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let code = app.setup_code();
+    let page = c
+        .get(app.url(&format!("/setup?code={code}")))
         .send()
         .await
         .unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_ascii_lowercase();
-    assert!(
-        cookie.contains("secure") && cookie.contains("httponly") && cookie.contains("samesite=lax"),
-        "{cookie}"
-    );
+    let form_cookie = set_cookie(&page, "__Host-keyward_form");
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let res = c
+        .post(app.url("/setup"))
+        .header("cookie", form_cookie.split(';').next().unwrap())
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", &code),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+            ("workspace", "Acme"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    for cookie in [form_cookie, set_cookie(&res, "keyward_session")] {
+        let flags = cookie.to_ascii_lowercase();
+        assert!(
+            flags.contains("secure")
+                && flags.contains("httponly")
+                && flags.contains("samesite=lax"),
+            "{cookie}"
+        );
+    }
 }
 
 #[tokio::test]

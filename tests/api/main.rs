@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod real;
 mod security_grant;
+mod security_sessions;
 mod shutdown;
 mod tokens_web;
 mod usage;

@@ -75,7 +75,7 @@ async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
     let (mut child, line) = start(&db, port);
     let link = line.trim().rsplit(' ').next().unwrap().to_owned();
     let code = link.rsplit('=').next().unwrap().to_owned();
-    // A session with a CSRF token, so the server reads the whole body before answering.
+    // The form cookie and its CSRF token, so the server reads the whole body before answering.
     let c = crate::helpers::client();
     let page = c.get(&link).send().await.unwrap();
     let cookie = page.headers()["set-cookie"]
