@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::db::{self, audit::Actor, tokens::Creator};
+use crate::db::{self, audit::Actor};
 use crate::domain::account::{
     parse_channel_kind, parse_channel_name, parse_email, parse_workspace_name,
 };
@@ -234,22 +234,19 @@ fn read_password() -> Result<String, Fail> {
     Ok(pw)
 }
 
-/// The command line acts with full grant; the server notices its changes through the
-/// token epoch, so there is no cache to invalidate here.
+/// The command line acts with full grant; servers notice its changes through the token epoch.
 fn cli_ctx<'a>(
     state: &'a crate::AppState,
     workspace_id: &'a str,
     actor: &'a Actor,
 ) -> ops::Ctx<'a> {
-    ops::Ctx {
-        db: &state.db,
+    ops::Ctx::new(
+        state,
         workspace_id,
         actor,
-        ip: None,
-        cache: None,
-        grant: crate::domain::grant::Grant::Full,
-        tiers: state.config.tiers(),
-    }
+        None,
+        crate::domain::grant::Grant::Full,
+    )
 }
 
 async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace, Fail> {
@@ -441,12 +438,7 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
                 .map_err(|errors| fail(one_line(&errors)))?;
             let actor = Actor::cli();
             let ctx = cli_ctx(&state, &ws.id, &actor);
-            let by = Creator {
-                kind: "cli",
-                id: None,
-                name: "command line",
-            };
-            let (_, secret) = ops::create(&ctx, &draft, &prefix, &by).await?;
+            let (_, secret) = ops::create(&ctx, &draft, &prefix).await?;
             println!("{}", secret.expose());
         }
         Command::Token(TokenCmd::Revoke {

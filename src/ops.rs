@@ -9,12 +9,13 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::bearer::cache::TokenCache;
 use crate::db::audit::{Actor, NewEntry};
-use crate::db::tokens::{Creator, Token};
+use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::grant::{Grant, TierLimits};
 use crate::domain::secret::Secret;
 use crate::domain::token::{TokenDraft, rfc3339};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Who acts, from where, and what they may grant.
 pub struct Ctx<'a> {
@@ -30,7 +31,27 @@ pub struct Ctx<'a> {
     pub tiers: TierLimits,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of every token change (API, dashboard, CLI): the server's database and
+    /// token cache, the grant the actor acts with, and where it acts from.
+    pub fn new(
+        state: &'a AppState,
+        workspace_id: &'a str,
+        actor: &'a Actor,
+        ip: Option<IpAddr>,
+        grant: Grant<'a>,
+    ) -> Self {
+        Self {
+            db: &state.db,
+            workspace_id,
+            actor,
+            ip,
+            cache: Some(&state.gate.tokens),
+            grant,
+            tiers: state.config.tiers(),
+        }
+    }
+
     fn changed(&self) {
         if let Some(cache) = self.cache {
             cache.invalidate();
@@ -135,12 +156,8 @@ fn refuse_empty_scope(draft: &TokenDraft) -> AppResult<()> {
     }
 }
 
-pub async fn create(
-    ctx: &Ctx<'_>,
-    draft: &TokenDraft,
-    prefix: &str,
-    by: &Creator<'_>,
-) -> AppResult<(Token, Secret)> {
+/// Creates a token for the context's actor (its creator) with a new secret.
+pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResult<(Token, Secret)> {
     ctx.grant.may_create(&draft.shape(ctx.tiers))?;
     refuse_empty_scope(draft)?;
     let secret = Secret::generate(prefix);
@@ -152,7 +169,7 @@ pub async fn create(
         draft,
         &secret.hash(),
         &secret.hint(),
-        by,
+        ctx.actor,
     )
     .await?;
     audit(

@@ -1,6 +1,7 @@
 //! `GET /api/v1/channels` and `/channels/{id}`: only what the token's scope reaches.
 
 use super::Routes;
+use super::responses::{NotFound, Refusals};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -10,7 +11,6 @@ use super::{Page, not_found, ok};
 use crate::api::Data;
 use crate::bearer::{AnyToken, Bearer, BearerBeforeRate};
 use crate::db;
-use crate::error::Problem;
 use crate::error::{AppResult, BearerError};
 use crate::state::AppState;
 
@@ -29,9 +29,7 @@ pub fn routes() -> Routes {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The channels this token reaches", body = Page<ChannelObject>),
-        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
-        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
-        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+        Refusals,
     )
 )]
 pub(crate) async fn list(
@@ -60,10 +58,8 @@ pub(crate) async fn list(
     params(("id" = String, Path, description = "Channel id")),
     responses(
         (status = 200, description = "The channel", body = Data<ChannelObject>),
-        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
-        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
-        (status = 404, description = "`not_found` (also for another workspace's ids)", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-not_found", "title": "Not Found", "status": 404, "detail": "There is nothing at this address.", "code": "not_found"})),
-        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+        Refusals,
+        NotFound,
     )
 )]
 pub(crate) async fn one(

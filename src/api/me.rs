@@ -1,6 +1,7 @@
 //! `GET /api/v1/me`: the calling token and its workspace.
 
 use super::Routes;
+use super::responses::Refusals;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
@@ -9,7 +10,6 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::api::Data;
-use crate::error::Problem;
 
 use super::model::{Live, TokenObject};
 use crate::bearer::{AnyToken, Bearer};
@@ -37,9 +37,7 @@ pub struct Me {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The calling token", body = Data<Me>),
-        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
-        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
-        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+        Refusals,
     )
 )]
 pub(crate) async fn me(
@@ -83,7 +81,8 @@ fn body(open: &str, live: &Live) -> Vec<u8> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::db::tokens::{ChannelRef, CreatedBy};
+    use crate::db::tokens::ChannelRef;
+    use crate::domain::actor::Actor;
     use crate::domain::ip::IpAllowlist;
     use crate::domain::permissions::PermissionSet;
     use crate::domain::token::Tier;
@@ -105,7 +104,7 @@ mod tests {
             expires_at: Some(1_900_000_000),
             revoked_at: None,
             created_at: 1_700_000_000,
-            created_by: CreatedBy {
+            created_by: Actor {
                 kind: "admin".into(),
                 id: Some("adm_1".into()),
                 name: "Ada".into(),

@@ -4,6 +4,7 @@ pub mod channels;
 pub mod docs;
 pub mod me;
 pub mod model;
+pub mod responses;
 pub mod schemas;
 pub mod tokens;
 pub mod verify;

@@ -5,7 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::Config;
-use crate::db::tokens::{ChannelRef, CreatedBy, Token};
+use crate::db::tokens::{ChannelRef, Token};
+use crate::domain::actor::Actor;
 use crate::domain::status::Status;
 use crate::domain::token::{Tier, rfc3339};
 
@@ -35,7 +36,7 @@ pub struct TokenObject {
     pub rate_limit: RateLimit,
     pub expires_at: Option<String>,
     pub created_at: String,
-    pub created_by: CreatedBy,
+    pub created_by: Actor,
     pub status: Status,
     pub last_used_at: Option<String>,
     pub last_used_ip: Option<String>,

@@ -1,6 +1,7 @@
 //! `POST /api/v1/verify`: the deployer's services ask whether a token may do something. It
 //! counts as a use of the verified token and spends its budget.
 
+use super::responses::{BodyErrors, Invalid, Refusals};
 use std::net::IpAddr;
 
 use super::Routes;
@@ -11,13 +12,15 @@ use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Data;
-use crate::error::Problem;
 
 use super::model::TokenObject;
 use super::{ApiJson, ok};
 use crate::bearer::budget::Budget;
 use crate::bearer::usage::{Hit, truncated_path};
-use crate::bearer::{Bearer, TokensVerify, parse_authorization};
+use std::sync::Arc;
+
+use crate::bearer::cache::Entry;
+use crate::bearer::{Bearer, Caller, TokensVerify, parse_authorization};
 use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
 use crate::domain::now;
@@ -122,13 +125,9 @@ fn decide(
     request_body = super::schemas::VerifyRequest,
     responses(
         (status = 200, description = "The verdict; the headers describe the caller's own budget, `ratelimit` the verified token's", body = Data<Verdict>),
-        (status = 400, description = "`invalid_json`: the body is not valid JSON", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-invalid_json", "title": "Bad Request", "status": 400, "detail": "The body is not valid JSON", "code": "invalid_json"})),
-        (status = 401, description = "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-token_revoked", "title": "Unauthorized", "status": 401, "detail": "The token has been revoked.", "code": "token_revoked"})),
-        (status = 403, description = "`ip_not_allowed`, `insufficient_permission` or `channel_not_allowed`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-insufficient_permission", "title": "Forbidden", "status": 403, "detail": "The token lacks the permission this request needs.", "code": "insufficient_permission"})),
-        (status = 413, description = "`payload_too_large`: the body is over 64 KiB", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-payload_too_large", "title": "Payload Too Large", "status": 413, "detail": "The request body is larger than 64 KiB.", "code": "payload_too_large"})),
-        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-unsupported_media_type", "title": "Unsupported Media Type", "status": 415, "detail": "Send the body as JSON with Content-Type: application/json.", "code": "unsupported_media_type"})),
-        (status = 422, description = "`validation_failed`, with an `errors` map per field", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-validation_failed", "title": "Unprocessable Entity", "status": 422, "detail": "Some fields are invalid.", "code": "validation_failed", "errors": {"name": ["is required"]}})),
-        (status = 429, description = "`rate_limited`; see `Retry-After`", body = Problem, content_type = "application/problem+json", example = json!({"type": "/docs/api#error-rate_limited", "title": "Too Many Requests", "status": 429, "detail": "Too many requests for this token or workspace. Retry after the time in Retry-After.", "code": "rate_limited"})),
+        BodyErrors,
+        Refusals,
+        Invalid,
     )
 )]
 pub(crate) async fn verify(
@@ -143,56 +142,54 @@ pub(crate) async fn verify(
                 .map_err(|_| AppError::invalid("ip", "must be an IPv4 or IPv6 address"))?,
         ),
     };
-    let presented = format!("Bearer {}", body.token.trim());
-    let found = match parse_authorization(Some(presented.as_bytes())) {
-        Ok(secret) => state.gate.live_token(&secret).await.map_err(|e| match e {
-            AppError::Bearer(b) => Ok(b),
-            other => Err(other),
-        }),
-        Err(_) => Err(Ok(BearerError::InvalidToken)),
+    match find(&state, &caller, body.token.trim()).await? {
+        Ok(entry) => Ok(ok(judge(&state, &caller, &body, ip, &entry).await?)),
+        Err(refused) => Ok(ok(refused)),
+    }
+}
+
+/// The verified token if it is live and of the caller's workspace; else the verdict.
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    token: &str,
+) -> AppResult<Result<Arc<Entry>, Verdict>> {
+    let presented = format!("Bearer {token}");
+    let refused = |code: BearerError, token: Option<Token>| Verdict {
+        valid: false,
+        code: code.code(),
+        workspace: token.as_ref().map(|_| caller.workspace().clone()),
+        token: token.map(|t| TokenObject::new(&t, now(), &state.config)),
+        ratelimit: None,
     };
-    let entry = match found {
+    let Ok(secret) = parse_authorization(Some(presented.as_bytes())) else {
+        return Ok(Err(refused(BearerError::InvalidToken, None)));
+    };
+    let ours = |workspace_id: &str| workspace_id == caller.token().workspace_id;
+    match state.gate.live_token(&secret).await {
+        Ok(entry) if ours(&entry.token.workspace_id) => Ok(Ok(entry)),
         // Only tokens of the caller's workspace verify; others are unknown here.
-        Ok(e) if e.token.workspace_id == caller.token().workspace_id => e,
-        Ok(_) => {
-            return Ok(ok(Verdict {
-                valid: false,
-                code: "invalid_token",
-                workspace: None,
-                token: None,
-                ratelimit: None,
-            }));
+        Ok(_) => Ok(Err(refused(BearerError::InvalidToken, None))),
+        // Revoked or expired tokens of this workspace are still shown, for context.
+        Err(AppError::Bearer(code @ (BearerError::TokenRevoked | BearerError::TokenExpired))) => {
+            match crate::db::tokens::by_hash(&state.db, &secret.hash()).await? {
+                Some(t) if ours(&t.workspace_id) => Ok(Err(refused(code, Some(t)))),
+                _ => Ok(Err(refused(BearerError::InvalidToken, None))),
+            }
         }
-        Err(Err(e)) => return Err(e),
-        Err(Ok(code)) => {
-            // Revoked or expired tokens of this workspace are still shown, for context.
-            let token = match code {
-                BearerError::TokenRevoked | BearerError::TokenExpired => {
-                    let secret = parse_authorization(Some(presented.as_bytes())).ok();
-                    match secret {
-                        Some(s) => crate::db::tokens::by_hash(&state.db, &s.hash())
-                            .await?
-                            .filter(|t| t.workspace_id == caller.token().workspace_id),
-                        None => None,
-                    }
-                }
-                _ => None,
-            };
-            let code = if token.is_some() {
-                code
-            } else {
-                BearerError::InvalidToken
-            };
-            let object = token.map(|t| TokenObject::new(&t, now(), &state.config));
-            return Ok(ok(Verdict {
-                valid: false,
-                code: code.code(),
-                workspace: object.as_ref().map(|_| caller.workspace().clone()),
-                token: object,
-                ratelimit: None,
-            }));
-        }
-    };
+        Err(AppError::Bearer(_)) => Ok(Err(refused(BearerError::InvalidToken, None))),
+        Err(other) => Err(other),
+    }
+}
+
+/// SPEC §6's remaining checks for a live token; spends its budget and counts the use.
+async fn judge(
+    state: &AppState,
+    caller: &Caller,
+    body: &VerifyBody,
+    ip: Option<IpAddr>,
+    entry: &Entry,
+) -> AppResult<Verdict> {
     let token = &entry.token;
     let budget = state.gate.spend(token);
     let known_channel = match (&body.channel, &token.channels) {
@@ -202,11 +199,8 @@ pub(crate) async fn verify(
             .is_some(),
         _ => true,
     };
-    let outcome = decide(token, &body, ip, known_channel, &budget);
-    let status = match outcome {
-        Ok(()) => 200,
-        Err(e) => e.status().as_u16(),
-    };
+    let outcome = decide(token, body, ip, known_channel, &budget);
+    let status = outcome.map_or_else(|e| e.status().as_u16(), |()| 200);
     let path = truncated_path(&format!("/api/v1/verify (by {})", caller.token().name));
     state.gate.usage.record(
         &token.id,
@@ -221,13 +215,13 @@ pub(crate) async fn verify(
     let mut shown = token.clone();
     (shown.request_count, shown.last_used_at, shown.last_used_ip) =
         state.gate.usage.live(&token.id, entry.usage());
-    Ok(ok(Verdict {
+    Ok(Verdict {
         valid: outcome.is_ok(),
         code: outcome.err().map_or("valid", BearerError::code),
         workspace: Some(caller.workspace().clone()),
         token: Some(TokenObject::new(&shown, now(), &state.config)),
         ratelimit: Some(ratelimit(budget)),
-    }))
+    })
 }
 
 #[cfg(test)]

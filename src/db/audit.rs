@@ -6,40 +6,7 @@ use sqlx::SqliteConnection;
 use super::Db;
 use crate::domain::now;
 
-/// Who acted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub id: Option<String>,
-    pub name: String,
-}
-
-impl Actor {
-    pub fn admin(id: &str, email: &str) -> Self {
-        Self {
-            kind: "admin",
-            id: Some(id.to_owned()),
-            name: email.to_owned(),
-        }
-    }
-
-    pub fn token(id: &str, name: &str) -> Self {
-        Self {
-            kind: "token",
-            id: Some(id.to_owned()),
-            name: name.to_owned(),
-        }
-    }
-
-    pub fn cli() -> Self {
-        Self {
-            kind: "cli",
-            id: None,
-            name: "command line".to_owned(),
-        }
-    }
-}
+pub use crate::domain::actor::Actor;
 
 /// One entry to record.
 pub struct NewEntry<'a> {

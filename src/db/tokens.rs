@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use super::Db;
+use crate::domain::actor::Actor;
 use crate::domain::grant::{Shape, TierLimits};
 use crate::domain::ip::IpAllowlist;
 use crate::domain::permissions::PermissionSet;
@@ -28,7 +29,7 @@ pub struct Token {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
-    pub created_by: CreatedBy,
+    pub created_by: Actor,
     pub request_count: i64,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
@@ -37,15 +38,6 @@ pub struct Token {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChannelRef {
     pub id: String,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct CreatedBy {
-    /// `admin`, `token` or `cli`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<String>,
     pub name: String,
 }
 
@@ -136,7 +128,7 @@ impl Row {
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
             created_at: self.created_at,
-            created_by: CreatedBy {
+            created_by: Actor {
                 kind: self.created_by_type,
                 id: self.created_by_id,
                 name: self.created_by_name,
@@ -325,13 +317,6 @@ pub async fn count(db: &Db, workspace_id: &str) -> Result<i64, sqlx::Error> {
     .await
 }
 
-/// Who creates a token.
-pub struct Creator<'a> {
-    pub kind: &'a str,
-    pub id: Option<&'a str>,
-    pub name: &'a str,
-}
-
 /// Inserts a token; `draft.channels` ids must already be checked to belong to the workspace.
 pub async fn insert(
     conn: &mut SqliteConnection,
@@ -339,7 +324,7 @@ pub async fn insert(
     draft: &TokenDraft,
     hash: &SecretHash,
     hint: &str,
-    by: &Creator<'_>,
+    by: &Actor,
 ) -> Result<String, sqlx::Error> {
     let id = new_id("tok");
     let at = now();

@@ -1,6 +1,7 @@
 //! Pure domain types: token secrets, status, permissions, IP allowlists, names. No I/O.
 
 pub mod account;
+pub mod actor;
 pub mod client_ip;
 pub mod draft;
 pub mod grant;

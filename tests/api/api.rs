@@ -1,7 +1,7 @@
 //! The bearer JSON API: every error code with status, content type and WWW-Authenticate;
 //! success shapes; escalation; workspace isolation; immediate revocation; verify codes.
 
-use keyward::db::{audit::Actor, tokens::Creator};
+use keyward::db::audit::Actor;
 use keyward::domain::token::{TokenDraft, TokenName};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -35,23 +35,14 @@ pub async fn token(
     };
     adjust(&mut draft);
     let actor = Actor::cli();
-    let ctx = keyward::ops::Ctx {
-        db: &app.state.db,
-        workspace_id: &ws.id,
-        actor: &actor,
-        ip: None,
-        cache: Some(&app.state.gate.tokens),
-        grant: keyward::domain::grant::Grant::Full,
-        tiers: app.state.config.tiers(),
-    };
-    let by = Creator {
-        kind: "cli",
-        id: None,
-        name: "command line",
-    };
-    let (t, s) = keyward::ops::create(&ctx, &draft, "kw_", &by)
-        .await
-        .unwrap();
+    let ctx = keyward::ops::Ctx::new(
+        &app.state,
+        &ws.id,
+        &actor,
+        None,
+        keyward::domain::grant::Grant::Full,
+    );
+    let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
     (t.id, s.expose().to_owned())
 }
 

@@ -466,20 +466,13 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
     let (c, slug) = app.setup().await;
     let ws = workspace_id(&app, &slug).await;
     let actor = keyward::db::audit::Actor::cli();
-    let ctx = keyward::ops::Ctx {
-        db: &app.state.db,
-        workspace_id: &ws,
-        actor: &actor,
-        ip: None,
-        cache: Some(&app.state.gate.tokens),
-        grant: keyward::domain::grant::Grant::Full,
-        tiers: app.state.config.tiers(),
-    };
-    let by = keyward::db::tokens::Creator {
-        kind: "cli",
-        id: None,
-        name: "command line",
-    };
+    let ctx = keyward::ops::Ctx::new(
+        &app.state,
+        &ws,
+        &actor,
+        None,
+        keyward::domain::grant::Grant::Full,
+    );
     let catalog = keyword_catalog();
     for i in 0..30 {
         let draft = keyward::domain::token::TokenDraft {
@@ -491,9 +484,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
             expires_at: None,
             tier: Default::default(),
         };
-        let (t, _) = keyward::ops::create(&ctx, &draft, "kw_", &by)
-            .await
-            .unwrap();
+        let (t, _) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
         if i == 7 {
             keyward::ops::set_revoked(&ctx, &t.id, true).await.unwrap();
         }

@@ -265,15 +265,13 @@ fn ctx<'a>(
     actor: &'a db::audit::Actor,
     ip: std::net::IpAddr,
 ) -> ops::Ctx<'a> {
-    ops::Ctx {
-        db: &state.db,
-        workspace_id: &m.workspace.id,
+    ops::Ctx::new(
+        state,
+        &m.workspace.id,
         actor,
-        ip: Some(ip),
-        cache: Some(&state.gate.tokens),
-        grant: crate::domain::grant::Grant::Full,
-        tiers: state.config.tiers(),
-    }
+        Some(ip),
+        crate::domain::grant::Grant::Full,
+    )
 }
 
 pub async fn revoke(

@@ -9,13 +9,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
-use crate::db::{
-    self,
-    audit::Actor,
-    channels::Channel,
-    tokens::{Creator, Token},
-};
+use crate::db::{self, audit::Actor, channels::Channel, tokens::Token};
 use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
+use crate::domain::grant::Grant;
 use crate::domain::ids::random_base62;
 use crate::domain::permissions::PermissionInfo;
 use crate::domain::token::TokenDraft;
@@ -287,21 +283,8 @@ pub async fn create(
         return Ok(Redirect::to(&m.url("developer/api-tokens")).into_response());
     }
     let actor = actor(&m);
-    let ctx = ops::Ctx {
-        db: &state.db,
-        workspace_id: &m.workspace.id,
-        actor: &actor,
-        ip: Some(ip),
-        cache: Some(&state.gate.tokens),
-        grant: crate::domain::grant::Grant::Full,
-        tiers: state.config.tiers(),
-    };
-    let by = Creator {
-        kind: "admin",
-        id: Some(&m.admin.id),
-        name: &m.admin.email,
-    };
-    let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix, &by).await {
+    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), Grant::Full);
+    let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix).await {
         Ok(created) => created,
         Err(AppError::Validation(errors)) => {
             return form_page(
@@ -373,15 +356,7 @@ pub async fn update(
         }
     };
     let actor = actor(&m);
-    let ctx = ops::Ctx {
-        db: &state.db,
-        workspace_id: &m.workspace.id,
-        actor: &actor,
-        ip: Some(ip),
-        cache: Some(&state.gate.tokens),
-        grant: crate::domain::grant::Grant::Full,
-        tiers: state.config.tiers(),
-    };
+    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), Grant::Full);
     match ops::update(&ctx, &token.id, |_| Ok(draft)).await {
         Ok(t) => {
             set_flash(&m.session, "success", format!("Token “{}” saved.", t.name)).await?;
