@@ -240,13 +240,7 @@ fn cli_ctx<'a>(
     workspace_id: &'a str,
     actor: &'a Actor,
 ) -> ops::Ctx<'a> {
-    ops::Ctx::new(
-        state,
-        workspace_id,
-        actor,
-        None,
-        crate::domain::grant::Grant::Full,
-    )
+    ops::Ctx::new(state, workspace_id, actor, None, crate::ops::Acting::Full)
 }
 
 async fn workspace(db: &db::Db, slug: &str) -> Result<db::workspaces::Workspace, Fail> {

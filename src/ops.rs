@@ -12,10 +12,21 @@ use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::grant::{Grant, TierLimits};
+use crate::domain::now;
+use crate::domain::permissions::{TOKENS_DELETE, TOKENS_WRITE};
 use crate::domain::secret::Secret;
 use crate::domain::token::{TokenDraft, rfc3339};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, BearerError};
 use crate::state::AppState;
+
+/// Who acts: an admin (dashboard) or the command line, with full grant; or an API token,
+/// whose own row is read again inside each write transaction, so a revoke, narrowing or
+/// expiry committed while its request waited is what its grant is checked against.
+#[derive(Clone, Copy, Debug)]
+pub enum Acting<'a> {
+    Full,
+    Token(&'a str),
+}
 
 /// Who acts, from where, and what they may grant.
 pub struct Ctx<'a> {
@@ -26,8 +37,7 @@ pub struct Ctx<'a> {
     /// The server's token cache, invalidated right after each committed change. `None` in the
     /// CLI: the server notices other processes' changes through `meta.token_epoch`.
     pub cache: Option<&'a TokenCache>,
-    /// The grant rule's limit on this actor (`Grant::Full` for admins and the CLI).
-    pub grant: Grant<'a>,
+    pub acting: Acting<'a>,
     pub tiers: TierLimits,
 }
 
@@ -39,7 +49,7 @@ impl<'a> Ctx<'a> {
         workspace_id: &'a str,
         actor: &'a Actor,
         ip: Option<IpAddr>,
-        grant: Grant<'a>,
+        acting: Acting<'a>,
     ) -> Self {
         Self {
             db: &state.db,
@@ -47,7 +57,7 @@ impl<'a> Ctx<'a> {
             actor,
             ip,
             cache: Some(&state.gate.tokens),
-            grant,
+            acting,
             tiers: state.config.tiers(),
         }
     }
@@ -64,11 +74,49 @@ impl<'a> Ctx<'a> {
         Ok(self.db.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// The acting token as stored now (`None` with full grant), still live, used from an
+    /// allowed address and holding `permission`; else the bearer refusal.
+    async fn acting_token(
+        &self,
+        conn: &mut SqliteConnection,
+        permission: &str,
+    ) -> AppResult<Option<Token>> {
+        let Acting::Token(id) = self.acting else {
+            return Ok(None);
+        };
+        let me = db::tokens::get_in(conn, self.workspace_id, id)
+            .await?
+            .ok_or(BearerError::InvalidToken)?;
+        let refused = if me.revoked_at.is_some() {
+            Some(BearerError::TokenRevoked)
+        } else if me.expires_at.is_some_and(|at| at <= now()) {
+            Some(BearerError::TokenExpired)
+        } else if self.ip.is_some_and(|ip| !me.ip_allowlist.allows(ip)) {
+            Some(BearerError::IpNotAllowed)
+        } else if !me.permissions.allows(permission) {
+            Some(BearerError::InsufficientPermission)
+        } else {
+            None
+        };
+        match refused {
+            Some(e) => Err(e.into()),
+            None => Ok(Some(me)),
+        }
+    }
+
     /// The token to change, read inside the write transaction.
     async fn load(&self, conn: &mut SqliteConnection, id: &str) -> AppResult<Token> {
         db::tokens::get_in(conn, self.workspace_id, id)
             .await?
             .ok_or(AppError::NotFound)
+    }
+
+    /// What the actor may grant: everything, or what its token (as stored now) holds.
+    fn grant_of<'t>(&self, me: &'t Option<Token>) -> Grant<'t> {
+        match me {
+            Some(t) if !t.permissions.is_admin() => Grant::Within(t.shape(self.tiers)),
+            _ => Grant::Full,
+        }
     }
 
     /// Reads the token back after a committed change.
@@ -158,10 +206,11 @@ fn refuse_empty_scope(draft: &TokenDraft) -> AppResult<()> {
 
 /// Creates a token for the context's actor (its creator) with a new secret.
 pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResult<(Token, Secret)> {
-    ctx.grant.may_create(&draft.shape(ctx.tiers))?;
-    refuse_empty_scope(draft)?;
     let secret = Secret::generate(prefix);
     let mut tx = ctx.begin().await?;
+    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
+    ctx.grant_of(&me).may_create(&draft.shape(ctx.tiers))?;
+    refuse_empty_scope(draft)?;
     check_channels(&mut tx, ctx.workspace_id, draft).await?;
     let id = db::tokens::insert(
         &mut tx,
@@ -248,11 +297,12 @@ pub async fn update(
     build: impl FnOnce(&Token) -> AppResult<TokenDraft>,
 ) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
+    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
+    let grant = ctx.grant_of(&me);
     let old = ctx.load(&mut tx, id).await?;
-    ctx.grant.may_act_on(&old.shape(ctx.tiers))?;
+    grant.may_act_on(&old.shape(ctx.tiers))?;
     let draft = build(&old)?;
-    ctx.grant
-        .may_edit(&old.shape(ctx.tiers), &draft.shape(ctx.tiers))?;
+    grant.may_edit(&old.shape(ctx.tiers), &draft.shape(ctx.tiers))?;
     check_channels(&mut tx, ctx.workspace_id, &draft).await?;
     db::tokens::update(&mut tx, ctx.workspace_id, &old.id, &draft).await?;
     audit(
@@ -273,11 +323,12 @@ pub async fn update(
 /// it needs the whole token within the actor's grant.
 pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
+    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
     let token = ctx.load(&mut tx, id).await?;
     if revoked {
-        ctx.grant.may_act_on(&token.shape(ctx.tiers))?;
+        ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
     } else {
-        ctx.grant.may_hand_out(&token.shape(ctx.tiers))?;
+        ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
     }
     db::tokens::set_revoked(&mut tx, ctx.workspace_id, &token.id, revoked).await?;
     let action = if revoked {
@@ -297,8 +348,9 @@ pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<To
 pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Token, Secret)> {
     let secret = Secret::generate(prefix);
     let mut tx = ctx.begin().await?;
+    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
     let token = ctx.load(&mut tx, id).await?;
-    ctx.grant.may_hand_out(&token.shape(ctx.tiers))?;
+    ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
     db::tokens::set_secret(
         &mut tx,
         ctx.workspace_id,
@@ -324,8 +376,9 @@ pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Tok
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
+    let me = ctx.acting_token(&mut tx, TOKENS_DELETE).await?;
     let token = ctx.load(&mut tx, id).await?;
-    ctx.grant.may_act_on(&token.shape(ctx.tiers))?;
+    ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
     db::tokens::delete(&mut tx, ctx.workspace_id, &token.id).await?;
     audit(
         &mut tx,

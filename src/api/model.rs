@@ -168,10 +168,20 @@ impl TokenBody {
     }
 }
 
-/// The token object plus the secret, in create and regenerate responses only.
-#[derive(Debug, Serialize, ToSchema)]
+/// The token object plus the secret, in create and regenerate responses only. Its `Debug`
+/// never shows the secret.
+#[derive(Serialize, ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     pub token: TokenObject,
     pub secret: String,
+}
+
+impl std::fmt::Debug for WithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithSecret")
+            .field("token", &self.token)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
 }

@@ -159,6 +159,8 @@ pub async fn sign_in(
     ip: IpAddr,
     user_agent: Option<&str>,
 ) -> Result<(), AppError> {
+    // Nothing of a previous sign-in in this browser (a flash, a pending reveal) carries over.
+    session.clear().await;
     session.cycle_id().await.map_err(session_error)?;
     session
         .insert(ADMIN_KEY, admin_id)

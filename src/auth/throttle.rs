@@ -99,11 +99,14 @@ enum Outcome {
 }
 
 /// A reserved attempt. It counts against its keys until `fail` or `succeed`; dropped without
-/// either (an error, a cancelled request) it is released without counting as a failure.
+/// either (an error, a cancelled request) it is released without counting as a failure —
+/// except against the IP once its password check started: a client that drops its requests
+/// mid-check to keep the hashing slots busy is still throttled.
 pub struct Attempt<'a> {
     throttle: &'a LoginThrottle,
     keys: Vec<Key>,
     open: bool,
+    checking: bool,
 }
 
 impl LoginThrottle {
@@ -133,11 +136,17 @@ impl LoginThrottle {
             throttle: self,
             keys,
             open: true,
+            checking: false,
         })
     }
 }
 
 impl Attempt<'_> {
+    /// The password check is about to run (and hold a hashing slot).
+    pub fn checking(&mut self) {
+        self.checking = true;
+    }
+
     /// The password was wrong: the attempt stays counted for the window.
     pub fn fail(mut self) {
         self.end(Outcome::Failed);
@@ -169,6 +178,12 @@ impl Attempt<'_> {
                     }
                 }
                 Outcome::Succeeded if k.cleared_by_success => count.failures.clear(),
+                Outcome::Abandoned if self.checking && !k.cleared_by_success => {
+                    count.failures.push(now);
+                    if count.failures.len() > k.max {
+                        count.failures.remove(0);
+                    }
+                }
                 Outcome::Succeeded | Outcome::Abandoned => {}
             }
             if count.is_idle(now) {
@@ -242,6 +257,20 @@ mod tests {
             .get(&Key::ip([10, 0, 0, 1].into()).name)
             .map(|c| c.failures.len());
         assert_eq!(ip_failures, Some(2 * (MAX_PER_EMAIL - 1)));
+    }
+
+    #[test]
+    fn a_check_dropped_mid_hash_counts_against_the_ip_only() {
+        let t = LoginThrottle::default();
+        let ip = Key::ip([10, 0, 0, 7].into()).name;
+        let email = Key::email("a@b.c").name;
+        let failures = |name: &str| t.lock().get(name).map_or(0, |c| c.failures.len());
+        drop(t.reserve(keys("a@b.c", [10, 0, 0, 7])).unwrap());
+        assert_eq!(failures(&ip), 0, "dropped before its check: not counted");
+        let mut started = t.reserve(keys("a@b.c", [10, 0, 0, 7])).unwrap();
+        started.checking();
+        drop(started);
+        assert_eq!((failures(&ip), failures(&email)), (1, 0));
     }
 
     #[test]

@@ -108,7 +108,7 @@ async fn submit(
         )
         .await;
     }
-    let attempt = match state
+    let mut attempt = match state
         .throttle
         .reserve(vec![Key::email(&email), Key::ip(ip)])
     {
@@ -127,7 +127,13 @@ async fn submit(
         Some(c) => (Some(c.id), Some(c.password_hash)),
         None => (None, None),
     };
-    let ok = password::verify(f.password.clone(), hash).await?;
+    attempt.checking();
+    let ok = password::verify(f.password.clone(), hash.clone()).await?
+        // A password change committed during the check ends the old password's sessions, so
+        // the old password must not start a new one.
+        && db::admins::credentials(&state.db, &email)
+            .await?
+            .is_some_and(|c| Some(c.password_hash) == hash);
     let Some(admin_id) = id.filter(|_| ok) else {
         attempt.fail();
         tracing::info!(%ip, "sign-in failed");

@@ -35,13 +35,7 @@ pub async fn token(
     };
     adjust(&mut draft);
     let actor = Actor::cli();
-    let ctx = keyward::ops::Ctx::new(
-        &app.state,
-        &ws.id,
-        &actor,
-        None,
-        keyward::domain::grant::Grant::Full,
-    );
+    let ctx = keyward::ops::Ctx::new(&app.state, &ws.id, &actor, None, keyward::ops::Acting::Full);
     let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
     (t.id, s.expose().to_owned())
 }

@@ -290,3 +290,52 @@ async fn the_api_name_search_is_capped_at_100_characters() {
     assert!(body["errors"]["q"].is_array(), "{body}");
     assert_eq!(fits.status(), 200);
 }
+
+/// A request authenticated before its token was revoked or narrowed waits for the write lock
+/// and then runs: its grant is the token as stored when the change is written.
+#[tokio::test]
+async fn a_change_is_checked_against_the_acting_token_as_stored_when_it_is_written() {
+    let app = TestApp::spawn().await;
+    let (_, slug) = app.setup().await;
+    let ws = workspace_id(&app, &slug).await;
+    let (writer_id, _) = token(&app, &slug, &["tokens:write", "chats:read"], |_| {}).await;
+    let (target_id, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let actor = keyward::db::audit::Actor::token(&writer_id, "script");
+    let ctx = keyward::ops::Ctx::new(
+        &app.state,
+        &ws,
+        &actor,
+        None,
+        keyward::ops::Acting::Token(&writer_id),
+    );
+    let narrow = |perms: &str| {
+        sqlx::query("UPDATE tokens SET permissions = ? WHERE id = ?")
+            .bind(perms.to_owned())
+            .bind(writer_id.clone())
+    };
+
+    narrow("chats:read").execute(&app.state.db).await.unwrap();
+    let after_narrowing = keyward::ops::regenerate(&ctx, &target_id, "kw_").await;
+    narrow("tokens:write chats:read")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
+        .bind(writer_id.clone())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let after_revoke = keyward::ops::set_revoked(&ctx, &target_id, true).await;
+
+    let code = |r: Result<_, keyward::error::AppError>| r.err().map(|e| e.code());
+    assert_eq!(
+        code(after_narrowing.map(|_| ())),
+        Some("insufficient_permission")
+    );
+    assert_eq!(code(after_revoke.map(|_| ())), Some("token_revoked"));
+    let target = keyward::db::tokens::get(&app.state.db, &ws, &target_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(target.revoked_at.is_none());
+}

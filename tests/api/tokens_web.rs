@@ -466,13 +466,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
     let (c, slug) = app.setup().await;
     let ws = workspace_id(&app, &slug).await;
     let actor = keyward::db::audit::Actor::cli();
-    let ctx = keyward::ops::Ctx::new(
-        &app.state,
-        &ws,
-        &actor,
-        None,
-        keyward::domain::grant::Grant::Full,
-    );
+    let ctx = keyward::ops::Ctx::new(&app.state, &ws, &actor, None, keyward::ops::Acting::Full);
     let catalog = keyword_catalog();
     for i in 0..30 {
         let draft = keyward::domain::token::TokenDraft {

@@ -18,7 +18,6 @@ use crate::bearer::Caller;
 use crate::db::audit::Actor;
 use crate::db::{self, tokens::Token};
 use crate::domain::draft::{self, DraftBase};
-use crate::domain::grant::Grant;
 use crate::domain::ip::IpAllowlist;
 use crate::domain::now;
 use crate::domain::secret::Secret;
@@ -84,19 +83,16 @@ pub(super) fn actor(caller: &Caller) -> Actor {
     Actor::token(&caller.token().id, &caller.token().name)
 }
 
-/// A token acts within its own grant unless it holds `admin`.
+/// A token acts within its own grant (unless it holds `admin`), as stored when the change is
+/// written: `ops` reads the caller's row again inside the write transaction.
 pub(super) fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ctx<'a> {
-    let grant = if caller.is_admin() {
-        Grant::Full
-    } else {
-        Grant::Within(caller.token().shape(state.config.tiers()))
-    };
+    let acting = ops::Acting::Token(&caller.token().id);
     ops::Ctx::new(
         state,
         &caller.token().workspace_id,
         actor,
         Some(caller.ip),
-        grant,
+        acting,
     )
 }
 

@@ -270,7 +270,7 @@ fn ctx<'a>(
         &m.workspace.id,
         actor,
         Some(ip),
-        crate::domain::grant::Grant::Full,
+        crate::ops::Acting::Full,
     )
 }
 

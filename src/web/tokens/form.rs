@@ -11,7 +11,6 @@ use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
 use crate::db::{self, audit::Actor, channels::Channel, tokens::Token};
 use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
-use crate::domain::grant::Grant;
 use crate::domain::ids::random_base62;
 use crate::domain::permissions::PermissionInfo;
 use crate::domain::token::TokenDraft;
@@ -283,7 +282,7 @@ pub async fn create(
         return Ok(Redirect::to(&m.url("developer/api-tokens")).into_response());
     }
     let actor = actor(&m);
-    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), Grant::Full);
+    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), ops::Acting::Full);
     let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix).await {
         Ok(created) => created,
         Err(AppError::Validation(errors)) => {
@@ -356,7 +355,7 @@ pub async fn update(
         }
     };
     let actor = actor(&m);
-    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), Grant::Full);
+    let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), ops::Acting::Full);
     match ops::update(&ctx, &token.id, |_| Ok(draft)).await {
         Ok(t) => {
             set_flash(&m.session, "success", format!("Token “{}” saved.", t.name)).await?;
