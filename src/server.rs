@@ -83,6 +83,11 @@ pub async fn serve(
         });
     }
     drop(listener);
+    finish(graceful, drain).await
+}
+
+/// Lets in-flight requests finish for at most `drain`; whether they all did.
+async fn finish(graceful: GracefulShutdown, drain: Duration) -> bool {
     tracing::info!("shutting down: finishing in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => true,

@@ -122,19 +122,9 @@ async fn submit(
             return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
         }
     };
-    let creds = db::admins::credentials(&state.db, &email).await?;
-    let (id, hash) = match creds {
-        Some(c) => (Some(c.id), Some(c.password_hash)),
-        None => (None, None),
-    };
     attempt.checking();
-    let ok = password::verify(f.password.clone(), hash.clone()).await?
-        // A password change committed during the check ends the old password's sessions, so
-        // the old password must not start a new one.
-        && db::admins::credentials(&state.db, &email)
-            .await?
-            .is_some_and(|c| Some(c.password_hash) == hash);
-    let Some(admin_id) = id.filter(|_| ok) else {
+    let admin_id = check_password(&state, &email, &f.password).await?;
+    let Some(admin_id) = admin_id else {
         attempt.fail();
         tracing::info!(%ip, "sign-in failed");
         return refuse(
@@ -151,6 +141,26 @@ async fn submit(
     session::sign_in(&session, &admin_id, ip, user_agent).await?;
     tracing::info!(%admin_id, %ip, "signed in");
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
+}
+
+/// The admin whose password this is (an unknown email costs the same hashing time).
+async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> AppResult<Option<String>> {
+    let creds = db::admins::credentials(&state.db, email).await?;
+    let (id, hash) = match creds {
+        Some(c) => (Some(c.id), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let ok = password::verify(password.to_owned(), hash.clone()).await?
+        // A password change committed during the check ends the old password's sessions, so
+        // the old password must not start a new one.
+        && db::admins::credentials(&state.db, email)
+            .await?
+            .is_some_and(|c| Some(c.password_hash) == hash);
+    Ok(id.filter(|_| ok))
 }
 
 /// Shows the form again with an error, keeping the email.
