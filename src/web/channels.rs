@@ -111,16 +111,7 @@ async fn add(
             Ok(ch) => {
                 tracing::info!(workspace = %m.workspace.slug, channel_id = %ch.id, "channel added");
                 let message = format!("Channel “{}” added.", ch.name);
-                if htmx {
-                    let html = panel(&state, &m, None, FormErrors::default()).await?;
-                    return Ok((
-                        [("hx-trigger", toast_trigger("success", &message))],
-                        Html(html),
-                    )
-                        .into_response());
-                }
-                set_flash(&m.session, "success", message).await?;
-                return Ok(Redirect::to(&m.url("channels")).into_response());
+                return done(&state, &m, htmx, message).await;
             }
             Err(e) if db::is_unique_violation(&e) => {
                 errors.add("name", "A channel with this name already exists")
@@ -175,13 +166,16 @@ async fn remove(
     state.gate.tokens.invalidate();
     tracing::info!(workspace = %m.workspace.slug, channel_id = %channel.id, "channel removed");
     let message = format!("Channel “{}” removed.", channel.name);
-    if is_htmx(&headers) {
-        let html = panel(&state, &m, None, FormErrors::default()).await?;
-        return Ok((
-            [("hx-trigger", toast_trigger("success", &message))],
-            Html(html),
-        )
-            .into_response());
+    done(&state, &m, is_htmx(&headers), message).await
+}
+
+/// After a change: the refreshed panel with a toast for htmx, else back to the page with a
+/// flash message.
+async fn done(state: &AppState, m: &Member, htmx: bool, message: String) -> AppResult<Response> {
+    if htmx {
+        let html = panel(state, m, None, FormErrors::default()).await?;
+        let toast = [("hx-trigger", toast_trigger("success", &message))];
+        return Ok((toast, Html(html)).into_response());
     }
     set_flash(&m.session, "success", message).await?;
     Ok(Redirect::to(&m.url("channels")).into_response())

@@ -99,14 +99,7 @@ async fn submit(
     // No admin has a longer email or password: refuse without a lookup, a hash or a throttle
     // entry (whose key would hold the whole field).
     if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
-        return refuse(
-            &state,
-            &headers,
-            &f,
-            StatusCode::UNAUTHORIZED,
-            INCORRECT.into(),
-        )
-        .await;
+        return incorrect(&state, &headers, &f).await;
     }
     let mut attempt = match state
         .throttle
@@ -127,14 +120,7 @@ async fn submit(
     let Some(admin_id) = admin_id else {
         attempt.fail();
         tracing::info!(%ip, "sign-in failed");
-        return refuse(
-            &state,
-            &headers,
-            &f,
-            StatusCode::UNAUTHORIZED,
-            INCORRECT.into(),
-        )
-        .await;
+        return incorrect(&state, &headers, &f).await;
     };
     attempt.succeed();
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
@@ -161,6 +147,18 @@ async fn check_password(
             .await?
             .is_some_and(|c| Some(c.password_hash) == hash);
     Ok(id.filter(|_| ok))
+}
+
+/// "Email or password is incorrect", whichever it was (401).
+async fn incorrect(state: &AppState, headers: &HeaderMap, f: &LoginForm) -> AppResult<Response> {
+    refuse(
+        state,
+        headers,
+        f,
+        StatusCode::UNAUTHORIZED,
+        INCORRECT.into(),
+    )
+    .await
 }
 
 /// Shows the form again with an error, keeping the email.

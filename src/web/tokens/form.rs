@@ -153,6 +153,19 @@ struct FormPage {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The form again with its input and the messages (422).
+async fn refill(
+    state: &AppState,
+    m: &Member,
+    ip: std::net::IpAddr,
+    form: TokenForm,
+    errors: FieldErrors,
+    editing: Option<&Token>,
+) -> AppResult<Response> {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    form_page(state, m, ip, form, FormErrors(errors), editing, status).await
+}
+
 async fn form_page(
     state: &AppState,
     m: &Member,
@@ -260,16 +273,7 @@ pub async fn create(
     let draft = match form.validate(&state, None) {
         Ok(d) => d,
         Err(errors) => {
-            return form_page(
-                &state,
-                &m,
-                ip,
-                form,
-                FormErrors(errors),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refill(&state, &m, ip, form, errors, None).await;
         }
     };
     if !spend_nonce(&m, &form.nonce).await? {
@@ -286,16 +290,7 @@ pub async fn create(
     let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix).await {
         Ok(created) => created,
         Err(AppError::Validation(errors)) => {
-            return form_page(
-                &state,
-                &m,
-                ip,
-                form,
-                FormErrors(errors),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refill(&state, &m, ip, form, errors, None).await;
         }
         Err(e) => return Err(e),
     };
@@ -342,16 +337,7 @@ pub async fn update(
     let draft = match form.validate(&state, Some(token.expires_at)) {
         Ok(d) => d,
         Err(errors) => {
-            return form_page(
-                &state,
-                &m,
-                ip,
-                form,
-                FormErrors(errors),
-                Some(&token),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refill(&state, &m, ip, form, errors, Some(&token)).await;
         }
     };
     let actor = actor(&m);
@@ -362,16 +348,7 @@ pub async fn update(
             Ok(Redirect::to(&m.url(&format!("developer/api-tokens/{}", t.id))).into_response())
         }
         Err(AppError::Validation(errors)) => {
-            form_page(
-                &state,
-                &m,
-                ip,
-                form,
-                FormErrors(errors),
-                Some(&token),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            refill(&state, &m, ip, form, errors, Some(&token)).await
         }
         Err(e) => Err(e),
     }
