@@ -12,27 +12,28 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod maintenance;
 pub mod metrics;
-pub mod observe;
 pub mod ops;
 pub mod server;
 pub mod state;
 pub mod web;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
+use tower::{Service, ServiceBuilder};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use config::Config;
 pub use state::AppState;
@@ -82,34 +83,49 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, BoxError> {
     )))
 }
 
-/// The whole application: dashboard, API, health checks, static files.
-pub fn app(state: AppState) -> Router {
+/// Every route, each group behind its own layers: sessions and CSRF for the dashboard, the
+/// bearer tracking layer for the API. Routes other than the bearer API and the health checks
+/// copy their template onto the response for the request log.
+pub fn routes(state: AppState) -> Router {
+    let keep_route = from_fn(edge::keep_route);
     Router::new()
-        .merge(web::router(&state).layer(auth::store::layer(&state)))
-        .merge(web::static_files::router())
+        .merge(
+            web::router(&state)
+                .layer(auth::store::layer(&state))
+                .route_layer(keep_route.clone()),
+        )
+        .merge(web::static_files::router().route_layer(keep_route.clone()))
         .merge(api::router(&state))
-        .merge(api::docs::router())
+        .merge(api::docs::router().route_layer(keep_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(from_fn(web::errors::layer))
-        .layer(axum::middleware::map_response(web::headers::add))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::layer,
-        ))
-        // The span names the path only: a query string can carry the one-time setup code.
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
-            }),
-        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, Extension(edge::Unmatched)) })
+        .with_state(state)
+}
+
+/// The whole application: the routes inside the app-wide layers, applied once around the
+/// router rather than to each route — a timeout (408), the body limit (413), and the edge
+/// layer (error pages, security headers, metrics, request log).
+pub fn app(
+    state: AppState,
+) -> impl Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let timeout = Duration::from_secs(state.config.request_timeout);
+    ServiceBuilder::new()
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(state.config.request_timeout),
+            timeout,
         ))
-        .with_state(state)
+        .layer(edge::EdgeLayer(state.clone()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .service(routes(state))
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
@@ -55,6 +55,8 @@ struct Seen {
     method: Method,
     path: Box<str>,
     gate: Gate,
+    /// The route template, for the request log (only when that log is on).
+    route: Option<MatchedPath>,
 }
 
 type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -117,6 +119,9 @@ where
         method: req.method().clone(),
         path: super::usage::truncated_path(req.uri().path()),
         gate: gate.clone(),
+        route: request_log()
+            .then(|| req.extensions().get::<MatchedPath>().cloned())
+            .flatten(),
     };
     req.extensions_mut().insert(caller);
     TrackFuture::Admitted {
@@ -155,18 +160,27 @@ where
     }
 }
 
+/// Whether the request log is on (`edge` writes it).
+fn request_log() -> bool {
+    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
+}
+
 fn count(seen: Seen, res: &mut Response) {
     let Seen {
         caller,
         method,
         path,
         gate,
+        route,
     } = seen;
     let at = now();
     let token_id = &caller.token().id;
-    // Only the request log reads it: no copy of the id when that log is off.
-    if tracing::enabled!(target: "keyward::request", tracing::Level::INFO) {
+    // Only the request log reads them: no copy of the id when that log is off.
+    if request_log() {
         res.extensions_mut().insert(CountedToken(token_id.clone()));
+    }
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
     }
     gate.usage.record(
         token_id,

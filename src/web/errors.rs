@@ -2,9 +2,7 @@
 //! our own `AppError`s and the framework's bare 404/405/413 responses alike.
 
 use askama::Template;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{ErrorInfo, problem};
@@ -45,10 +43,6 @@ pub fn default_for(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
-}
-
 /// Headers of the original response that the replacement must keep.
 const KEEP: [header::HeaderName; 4] = [
     header::ALLOW,
@@ -57,9 +51,9 @@ const KEEP: [header::HeaderName; 4] = [
     header::CACHE_CONTROL,
 ];
 
-pub async fn layer(req: Request, next: Next) -> Response {
-    let api = is_api(req.uri().path());
-    let res = next.run(req).await;
+/// Gives an error response its final form: problem+json under `/api` (`api`), the error
+/// page elsewhere; other responses pass through.
+pub fn render(api: bool, res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;

@@ -1,0 +1,179 @@
+//! The app-wide layer, applied once around the whole router (not per route, where axum would
+//! clone and box it on every request): error pages, security headers, request metrics and the
+//! request log, in one service with its own future.
+//!
+//! The log names the route template: routes copy their `MatchedPath` onto the response
+//! ([`keep_route`], or the bearer layer for API routes); the router's fallback marks
+//! [`Unmatched`]; otherwise the path itself is logged.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{Method, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
+
+use crate::bearer::track::CountedToken;
+use crate::error::ErrorInfo;
+use crate::metrics::route_group;
+use crate::state::AppState;
+use crate::web::{errors, headers};
+
+/// Left on the response by the router's fallback: no route matched.
+#[derive(Clone, Copy, Debug)]
+pub struct Unmatched;
+
+/// Copies the matched route template onto the response, for the request log.
+pub async fn keep_route(req: Request, next: Next) -> Response {
+    let route = logging()
+        .then(|| req.extensions().get::<MatchedPath>().cloned())
+        .flatten();
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
+    }
+    res
+}
+
+/// Whether the request log is on (a fixed filter: decided once per callsite).
+pub fn logging() -> bool {
+    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
+}
+
+#[derive(Clone)]
+pub struct EdgeLayer(pub AppState);
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    state: AppState,
+}
+
+/// What the request looked like, for after the response.
+struct Seen {
+    started: Instant,
+    api: bool,
+    group: &'static str,
+    state: AppState,
+    /// Only when the request log is on.
+    log: Option<(Method, Uri, Option<IpAddr>)>,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<Instrumented<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let path = req.uri().path();
+        let log = logging().then(|| {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            let trusted = &self.state.config.trusted_proxies;
+            let ip = peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted));
+            (req.method().clone(), req.uri().clone(), ip)
+        });
+        // The span names the path only: a query string can carry the one-time setup code.
+        let span = tracing::debug_span!("http", method = %req.method(), path = %path);
+        let seen = Seen {
+            started: Instant::now(),
+            api: path == "/api" || path.starts_with("/api/"),
+            group: route_group(path),
+            state: self.state.clone(),
+            log,
+        };
+        EdgeFuture {
+            inner: self.inner.call(req).instrument(span),
+            seen: Some(seen),
+        }
+    }
+}
+
+pin_project! {
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        seen: Option<Seen>,
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(res) = ready!(this.inner.poll(cx));
+        let Some(seen) = this.seen.take() else {
+            return Poll::Ready(Ok(res));
+        };
+        let route = seen.log.is_some().then(|| route_of(&res)).flatten();
+        let mut res = errors::render(seen.api, res);
+        headers::secure(&mut res);
+        observe(seen, route, &res);
+        Poll::Ready(Ok(res))
+    }
+}
+
+/// The route template the response carries, or "(unmatched)".
+fn route_of(res: &Response) -> Option<String> {
+    if res.extensions().get::<Unmatched>().is_some() {
+        return Some("(unmatched)".to_owned());
+    }
+    res.extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+}
+
+/// Counts the request in the metrics and writes its log line (never a secret: the token id
+/// only, from the bearer layer).
+fn observe(seen: Seen, route: Option<String>, res: &Response) {
+    let status = res.status().as_u16();
+    let code = res.extensions().get::<ErrorInfo>().map(|e| e.code);
+    seen.state.metrics.observe(seen.group, status, code);
+    let Some((method, uri, ip)) = seen.log else {
+        return;
+    };
+    let token = res.extensions().get::<CountedToken>();
+    tracing::info!(
+        target: "keyward::request",
+        %method,
+        route = route.as_deref().unwrap_or(uri.path()),
+        status,
+        latency_ms = seen.started.elapsed().as_secs_f64() * 1000.0,
+        token_id = token.map(|t| t.0.as_str()),
+        client_ip = ip.map(tracing::field::display),
+        "request"
+    );
+}
