@@ -43,18 +43,31 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn init_tracing(config: &Config) {
+/// Log lines waiting for the writer thread; past this, new lines are dropped (the request
+/// path never waits for standard error).
+pub const LOG_BUFFER_LINES: usize = 65_536;
+
+/// Sets up logging to standard error through a buffered, non-blocking writer: request threads
+/// hand each line to a queue and a writer thread writes them. Keep the returned guard until
+/// exit: dropping it writes what is still queued.
+pub fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_BUFFER_LINES)
+        .lossy(true)
+        .thread_name("keyward-log")
+        .finish(std::io::stderr());
     // Colours only on a terminal: journald and log files get plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match config.log_format {
         config::LogFormat::Text => logs.try_init(),
         config::LogFormat::Json => logs.json().try_init(),
     };
+    guard
 }
 
 /// Opens and migrates the database.

@@ -18,6 +18,6 @@ async fn main() -> ExitCode {
     if !is_server && std::env::var_os("KEYWARD_LOG").is_none() && cli.config.log == "info" {
         cli.config.log = "warn".into();
     }
-    keyward::init_tracing(&cli.config);
+    let _logs = keyward::init_tracing(&cli.config);
     run(cli).await
 }
