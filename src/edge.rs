@@ -2,9 +2,9 @@
 //! clone and box it on every request): error pages, security headers, request metrics and the
 //! request log, in one service with its own future.
 //!
-//! The log names the route template: routes copy their `MatchedPath` onto the response
-//! ([`keep_route`], or the bearer layer for API routes); the router's fallback marks
-//! [`Unmatched`]; otherwise the path itself is logged.
+//! The log names the route template, never the raw path: routes copy their `MatchedPath` onto
+//! the response ([`keep_route`], or the bearer layer for API routes), the router's fallback
+//! marks [`Unmatched`], and the health checks are their own templates.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,7 +14,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use pin_project_lite::pin_project;
@@ -146,14 +146,26 @@ where
     }
 }
 
-/// The route template the response carries, or "(unmatched)".
+/// The route template the response carries; "(unmatched)" when no route matched, "(method
+/// not allowed)" for a route's 405.
 fn route_of(res: &Response) -> Option<String> {
     if res.extensions().get::<Unmatched>().is_some() {
         return Some("(unmatched)".to_owned());
     }
+    if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return Some("(method not allowed)".to_owned());
+    }
     res.extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
+}
+
+/// Routes without layers of their own: their path is their template.
+fn plain_route(path: &str) -> &str {
+    match path {
+        "/healthz" | "/readyz" => path,
+        _ => "(no route template)",
+    }
 }
 
 /// Counts the request in the metrics and writes its log line (never a secret: the token id
@@ -169,7 +181,7 @@ fn observe(seen: Seen, route: Option<String>, res: &Response) {
     tracing::info!(
         target: "keyward::request",
         %method,
-        route = route.as_deref().unwrap_or(uri.path()),
+        route = route.as_deref().unwrap_or_else(|| plain_route(uri.path())),
         status,
         latency_ms = seen.started.elapsed().as_secs_f64() * 1000.0,
         token_id = token.map(|t| t.0.as_str()),
