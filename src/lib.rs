@@ -228,16 +228,18 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Bo
 }
 
 /// `keyward serve`: prepare, print the setup link if needed, listen, serve until a signal.
-pub async fn run_server(config: Config) -> Result<(), BoxError> {
+pub async fn run_server(mut config: Config) -> Result<(), BoxError> {
     let listen = config.listen;
-    let state = prepare(config).await?;
-    let _lock = maintenance::lock_database(&state.config.database_url)?;
-    password_warm_up();
-    let signal = shutdown_signal()?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
+    // With port 0 the links shown (the setup link, the API base) name the port actually bound.
+    config.listen = addr;
+    let state = prepare(config).await?;
+    let _lock = maintenance::lock_database(&state.config.database_url)?;
+    password_warm_up();
+    let signal = shutdown_signal()?;
     tracing::info!(%addr, "keyward listening");
     let metrics = match state.config.metrics_listen {
         Some(at) => {

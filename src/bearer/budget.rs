@@ -52,8 +52,10 @@ impl Limiter {
 
     fn spend_at(&self, key: &str, limit: u32, now: u128) -> Budget {
         let limit = limit.max(1);
-        let interval = HOUR_NANOS / u128::from(limit);
-        let window = HOUR_NANOS;
+        let interval = interval(limit);
+        // `limit` intervals, not an hour: with the interval rounded up this admits exactly
+        // `limit` at once (an hour would admit more whenever the interval was rounded).
+        let window = interval * u128::from(limit);
         let Ok(mut map) = self.tat.lock() else {
             return Budget {
                 limit,
@@ -96,7 +98,7 @@ impl Limiter {
     pub fn peek(&self, key: &str, limit: u32) -> Budget {
         let limit = limit.max(1);
         let now = self.now();
-        let interval = HOUR_NANOS / u128::from(limit);
+        let interval = interval(limit);
         let tat = self
             .tat
             .lock()
@@ -112,6 +114,12 @@ impl Limiter {
             retry_after: None,
         }
     }
+}
+
+/// The time one unit takes to come back: an hour over `limit`, rounded up so that the refill
+/// never runs faster than `limit` per hour.
+fn interval(limit: u32) -> u128 {
+    HOUR_NANOS.div_ceil(u128::from(limit.max(1)))
 }
 
 fn secs_ceil(nanos: u128) -> u64 {
@@ -131,8 +139,18 @@ pub fn tighter(a: Budget, b: Option<Budget>) -> Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const SEC: u128 = 1_000_000_000;
+
+    /// Spends at `now` until the first refusal; returns how many were allowed.
+    fn burst(l: &Limiter, limit: u32, now: u128) -> u64 {
+        let mut allowed = 0;
+        while l.spend_at("k", limit, now).allowed() {
+            allowed += 1;
+        }
+        allowed
+    }
 
     #[test]
     fn a_full_budget_can_be_spent_at_once_then_refills_evenly() {
@@ -148,12 +166,36 @@ mod tests {
         // One interval (6 minutes) later exactly one unit is back.
         assert!(l.spend_at("k", 10, 360 * SEC).allowed());
         assert!(!l.spend_at("k", 10, 360 * SEC).allowed());
-        // An hour after the burst the budget is full.
-        assert_eq!(l.peek("other", 10).remaining, 10);
     }
 
     #[test]
-    fn keys_are_independent_and_tighter_prefers_refusals() {
+    fn an_hour_after_a_burst_the_budget_is_full_again() {
+        let l = Limiter::default();
+        assert_eq!(burst(&l, 10, 0), 10);
+        let next = l.spend_at("k", 10, 3600 * SEC);
+        assert_eq!((next.allowed(), next.remaining), (true, 9));
+    }
+
+    #[test]
+    fn seven_million_per_hour_admits_exactly_seven_million_at_once() {
+        // 3 600 s / 7 000 000 is not a whole number of nanoseconds; an interval rounded down
+        // used to admit 7 000 009.
+        let l = Limiter::default();
+        assert_eq!(burst(&l, 7_000_000, 0), 7_000_000);
+        let refused = l.spend_at("k", 7_000_000, 0);
+        assert_eq!((refused.remaining, refused.retry_after), (0, Some(1)));
+    }
+
+    #[test]
+    fn spending_one_key_leaves_another_full() {
+        let l = Limiter::default();
+        assert_eq!(burst(&l, 5, 0), 5);
+        let other = l.spend_at("other", 5, 0);
+        assert_eq!((other.allowed(), other.remaining), (true, 4));
+    }
+
+    #[test]
+    fn tighter_prefers_a_refusal_then_the_smaller_remainder() {
         let l = Limiter::default();
         let a = l.spend_at("a", 5, 0);
         let b = l.spend_at("b", 100, 0);
@@ -165,5 +207,48 @@ mod tests {
             retry_after: Some(1),
         };
         assert_eq!(tighter(a, Some(refused)), refused);
+    }
+
+    /// A limit, and request times (nanoseconds, ascending) whose gaps are bursts (0), a
+    /// fraction of the refill interval, or a few intervals.
+    fn schedule() -> impl Strategy<Value = (u32, Vec<u128>)> {
+        prop_oneof![1u32..=20, 1u32..=1_000_000_000]
+            .prop_flat_map(|limit| {
+                let step = interval(limit);
+                let gap = prop_oneof![Just(0), 0..step, 0..4 * step];
+                (Just(limit), prop::collection::vec(gap, 1..400))
+            })
+            .prop_map(|(limit, gaps)| {
+                let times = gaps
+                    .iter()
+                    .scan(0, |t, gap| {
+                        *t += gap;
+                        Some(*t)
+                    })
+                    .collect();
+                (limit, times)
+            })
+    }
+
+    proptest! {
+        /// However requests arrive, no stretch of T nanoseconds admits more than the full
+        /// budget plus what T refills at `limit` per hour: `limit` at once, at most
+        /// `2 × limit − 1` in any hour, never faster than `limit` per hour in the long run.
+        #[test]
+        fn no_window_admits_more_than_a_full_budget_plus_its_refill(
+            (limit, times) in schedule()
+        ) {
+            let l = Limiter::default();
+            let allowed: Vec<u128> =
+                times.into_iter().filter(|&t| l.spend_at("k", limit, t).allowed()).collect();
+            let limit = u128::from(limit);
+            for (i, first) in allowed.iter().enumerate() {
+                for (count, last) in (1u128..).zip(&allowed[i..]) {
+                    let span = last - first + 1;
+                    let bound = limit - 1 + (span * limit).div_ceil(HOUR_NANOS);
+                    prop_assert!(count <= bound, "{count} allowed within {span} ns, bound {bound}");
+                }
+            }
+        }
     }
 }

@@ -192,6 +192,7 @@ impl Grant<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -214,7 +215,7 @@ mod tests {
     #[test]
     fn hand_out_needs_the_whole_target_within_the_callers_grant() {
         let writer = PermissionSet::from_stored("tokens:write");
-        let one_ip = IpAllowlist::parse_lines(["10.0.0.1"]).unwrap_or_default();
+        let one_ip = IpAllowlist::parse_lines(["10.0.0.1"]).unwrap();
         let any_ip = IpAllowlist::default();
         let caller = Grant::Within(shape(&writer, &one_ip, None, Some(1_000), 1000));
         // Same permissions, but no allowlist and no expiry: the review's escalation.

@@ -102,17 +102,18 @@ impl IpAllowlist {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        s.parse().unwrap()
     }
 
     #[test]
     fn addresses_and_cidrs_parse() {
         let list = IpAllowlist::parse_lines(["10.0.0.0/8", "203.0.113.7", "2001:db8::/32"]);
-        let list = list.unwrap_or_default();
+        let list = list.unwrap();
         assert_eq!(list.entries().count(), 3);
         assert!(list.allows(ip("10.20.30.40")));
         assert!(list.allows(ip("203.0.113.7")));
@@ -122,9 +123,9 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_ipv6_matches_ipv4_entries() {
-        let list = IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap_or_default();
+        let list = IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
         assert!(list.allows(ip("::ffff:10.1.2.3")));
-        let mapped = IpAllowlist::parse_lines(["::ffff:10.0.0.0/104"]).unwrap_or_default();
+        let mapped = IpAllowlist::parse_lines(["::ffff:10.0.0.0/104"]).unwrap();
         assert_eq!(mapped.entries().collect::<Vec<_>>(), ["10.0.0.0/8"]);
     }
 
@@ -137,14 +138,14 @@ mod tests {
     #[test]
     fn empty_list_allows_any_and_host_bits_are_cleared() {
         assert!(IpAllowlist::default().allows(ip("1.2.3.4")));
-        let list = IpAllowlist::parse_lines(["10.1.2.3/8"]).unwrap_or_default();
+        let list = IpAllowlist::parse_lines(["10.1.2.3/8"]).unwrap();
         assert_eq!(list.to_stored(), "10.0.0.0/8");
     }
 
     #[test]
     fn within_checks_containment() {
-        let outer = IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap_or_default();
-        let inner = IpAllowlist::parse_lines(["10.1.0.0/16"]).unwrap_or_default();
+        let outer = IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
+        let inner = IpAllowlist::parse_lines(["10.1.0.0/16"]).unwrap();
         assert!(inner.within(&outer));
         assert!(!outer.within(&inner));
         assert!(!IpAllowlist::default().within(&outer));

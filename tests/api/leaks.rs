@@ -3,7 +3,6 @@
 //! included, while serving, after SIGTERM and after SIGKILL), the audit log, the CLI's output
 //! and every response (status, headers, body) except the reveals are scanned for each of them.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,7 +14,7 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{client, csrf_of, location, temp_dir};
-use crate::real::{BIN, db_url, free_port};
+use crate::real::{BIN, db_url, spawn_serve};
 
 const TOKENS: &str = "/w/acme/settings/developer/api-tokens";
 /// Usage is flushed this often (ms), so a short wait puts it in the WAL.
@@ -142,31 +141,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, db: &Path, run: &str, extra: &[&str]) -> Self {
-        let port = free_port();
         let (out, log) = (
             dir.join(format!("{run}.out")),
             dir.join(format!("{run}.log")),
         );
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &db_url(db), "--usage-flush-ms", FLUSH_MS])
-            .args(extra)
-            // `init_tracing` prefers `RUST_LOG` to `--log`/`KEYWARD_LOG`; both say trace.
-            .env("RUST_LOG", "trace")
-            .env("KEYWARD_LOG", "trace")
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "{run} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let base = format!("http://127.0.0.1:{port}");
+        let mut args = vec!["--usage-flush-ms", FLUSH_MS];
+        args.extend_from_slice(extra);
+        let (child, base) = spawn_serve(db, &args, "trace", (&out, &log));
         Self {
             child,
             base,

@@ -21,3 +21,4 @@ mod security_sessions;
 mod shutdown;
 mod tokens_web;
 mod usage;
+mod warm_cache;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::client;
-use crate::real::{Server, cli_ok, create_token, free_port, fresh_db, seed_admin_token};
+use crate::real::{Server, cli_ok, create_token, fresh_db, seed_admin_token};
 
 /// The value of one sample line (`name{labels} value`), or 0 when absent.
 fn sample(metrics: &str, series: &str) -> f64 {
@@ -13,6 +13,18 @@ fn sample(metrics: &str, series: &str) -> f64 {
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// The metrics listener's address, from its JSON start-up log line (logged before the server
+/// reports its own address, so it is there once `Server::start_logging` returns).
+fn metrics_addr(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("metrics at /metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{text}"));
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    line["fields"]["addr"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -35,13 +47,12 @@ async fn metrics_count_known_traffic_and_logs_carry_each_request_without_secrets
         &["token", "revoke", "--workspace", "acme", &revoked_id],
         "",
     );
-    let metrics_port = free_port();
     let log = dir.join("server.log");
     let server = Server::start_logging(
         &db,
         &[
             "--metrics-listen",
-            &format!("127.0.0.1:{metrics_port}"),
+            "127.0.0.1:0",
             "--rate-limit-standard",
             "3",
             "--usage-flush-ms",
@@ -79,7 +90,7 @@ async fn metrics_count_known_traffic_and_logs_carry_each_request_without_secrets
         404
     );
     let res = c
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .get(format!("http://{}/metrics", metrics_addr(&log)))
         .send()
         .await
         .unwrap();

@@ -1,4 +1,5 @@
-//! The real binary as a separate process: `keyward serve` on a free port, and CLI runs.
+//! The real binary as a separate process: `keyward serve` on port 0 (it reports the address it
+//! bound), and CLI runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,14 +7,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 pub fn db_url(db: &Path) -> String {
     format!("sqlite://{}", db.display())
@@ -77,6 +70,54 @@ pub fn create_token(db: &Path, name: &str, permission: &str, extra: &[&str]) -> 
     cli_ok(db, &args, "")
 }
 
+/// Starts `keyward serve --listen 127.0.0.1:0 --database-url DB ARGS` at log level `log`,
+/// its stdout in `out` and its stderr in `err`, and waits for the address it reports.
+pub fn spawn_serve(
+    db: &Path,
+    args: &[&str],
+    log: &str,
+    (out, err): (&Path, &Path),
+) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--database-url", &db_url(db)])
+        .args(args)
+        // `init_tracing` prefers `RUST_LOG` to `KEYWARD_LOG`; both say the same.
+        .env("RUST_LOG", log)
+        .env("KEYWARD_LOG", log)
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(err).unwrap())
+        .spawn()
+        .unwrap();
+    let base = wait_for_address(&mut child, out, err);
+    (child, base)
+}
+
+/// Waits for the first line a starting `keyward serve` prints (the setup link, or "serving
+/// on") and returns the `http://ADDR` in it; fails with the server's stderr if it exits first.
+pub fn wait_for_address(child: &mut Child, out: &Path, err: &Path) -> String {
+    let start = Instant::now();
+    loop {
+        let printed = std::fs::read_to_string(out).unwrap_or_default();
+        if let Some(at) = printed.find("http://") {
+            let url = printed[at..].split_whitespace().next().unwrap();
+            let end = url[7..].find('/').map_or(url.len(), |i| i + 7);
+            return url[..end].to_owned();
+        }
+        let stderr = || std::fs::read_to_string(err).unwrap_or_default();
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "keyward serve exited ({status}) before listening:\n{}",
+                stderr()
+            );
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            panic!("keyward serve reported no address in 20 s:\n{}", stderr());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running `keyward serve`; killed (SIGKILL) on drop if still running.
 pub struct Server {
     pub child: Child,
@@ -90,37 +131,15 @@ impl Server {
 
     /// Like `start`, with the server's logs (at `info`) written to `log`.
     pub fn start_logging(db: &Path, extra: &[&str], log: Option<&Path>) -> Self {
-        let port = free_port();
-        let stderr = match log {
-            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
-            None => Stdio::null(),
+        let run = keyward::domain::ids::random_base62(8);
+        let out = db.with_extension(format!("{run}.out"));
+        let err = match log {
+            Some(path) => path.to_owned(),
+            None => db.with_extension(format!("{run}.err")),
         };
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &db_url(db)])
-            .args(extra)
-            .env("KEYWARD_LOG", if log.is_some() { "info" } else { "warn" })
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("keyward did not start listening on {}", self.base);
+        let level = if log.is_some() { "info" } else { "warn" };
+        let (child, base) = spawn_serve(db, extra, level, (&out, &err));
+        Self { child, base }
     }
 
     pub fn url(&self, path: &str) -> String {

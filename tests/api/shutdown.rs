@@ -1,33 +1,23 @@
 //! The real binary: setup link on first start, SIGTERM finishes in-flight requests, exit 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::helpers::temp_dir;
-use crate::real::{BIN, Server, cli_ok, create_token, free_port, fresh_db};
+use crate::real::{Server, cli_ok, create_token, fresh_db, spawn_serve};
 
-/// Starts `keyward serve` and returns it with its first stdout line.
-fn start(db: &std::path::Path, port: u16) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            &format!("sqlite://{}", db.display()),
-        ])
-        .env("KEYWARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line)
+/// Starts `keyward serve` on port 0; returns it, the address it reported and its first line.
+fn start(db: &std::path::Path) -> (Child, String, String) {
+    let run = keyward::domain::ids::random_base62(8);
+    let (out, err) = (
+        db.with_extension(format!("{run}.out")),
+        db.with_extension(format!("{run}.err")),
+    );
+    let (child, base) = spawn_serve(db, &[], "warn", (&out, &err));
+    let printed = std::fs::read_to_string(&out).unwrap();
+    (child, base, printed.lines().next().unwrap().to_owned())
 }
 
 fn kill(child: &Child, signal: &str) {
@@ -52,12 +42,9 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitSt
 #[test]
 fn first_start_prints_a_setup_link() {
     let dir = temp_dir();
-    let port = free_port();
-    let (mut child, line) = start(&dir.join("k.db"), port);
-    assert!(
-        line.contains(&format!("http://127.0.0.1:{port}/setup?code=")),
-        "{line}"
-    );
+    let (mut child, base, line) = start(&dir.join("k.db"));
+    assert!(!base.ends_with(":0"), "the port actually bound: {base}");
+    assert!(line.contains(&format!("{base}/setup?code=")), "{line}");
     kill(&child, "-INT");
     assert!(
         wait_exit(&mut child, Duration::from_secs(10))
@@ -70,9 +57,8 @@ fn first_start_prints_a_setup_link() {
 #[tokio::test]
 async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
     let dir = temp_dir();
-    let port = free_port();
     let db = dir.join("k.db");
-    let (mut child, line) = start(&db, port);
+    let (mut child, base, line) = start(&db);
     let link = line.trim().rsplit(' ').next().unwrap().to_owned();
     let code = link.rsplit('=').next().unwrap().to_owned();
     // The form cookie and its CSRF token, so the server reads the whole body before answering.
@@ -89,7 +75,7 @@ async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
     let body = format!(
         "csrf_token={csrf}&code={code}&email=admin%40acme.io&password=correct+horse+battery&password_confirm=correct+horse+battery&workspace=Acme"
     );
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
     write!(
         stream,
         "POST /setup HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
@@ -116,7 +102,7 @@ async fn sigterm_during_a_request_lets_it_complete_and_exits_zero() {
     let status = wait_exit(&mut child, Duration::from_secs(10)).expect("exited");
     assert!(status.success(), "{status:?}");
     // The request's write was committed: a restart finds the admin and prints no setup link.
-    let (mut again, line) = start(&db, port);
+    let (mut again, _, line) = start(&db);
     assert!(line.contains("keyward is serving"), "{line}");
     kill(&again, "-TERM");
     assert!(

@@ -7,13 +7,13 @@ use reqwest::Client;
 use crate::helpers::{TestApp, location};
 
 /// The secret inside the reveal dialog.
-fn secret_of(html: &str) -> String {
+pub fn secret_of(html: &str) -> String {
     let marker = "id=\"reveal-secret\">";
     let start = html.find(marker).expect("reveal shows the secret") + marker.len();
     html[start..].split('<').next().unwrap().to_owned()
 }
 
-fn tokens_url(slug: &str) -> String {
+pub fn tokens_url(slug: &str) -> String {
     format!("/w/{slug}/settings/developer/api-tokens")
 }
 
