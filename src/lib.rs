@@ -59,7 +59,10 @@ pub fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGu
         .thread_name("keyward-log")
         // The writer thread writes what is queued in one go and flushes when the queue is
         // empty: one write system call per batch of lines, not per line.
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     // Colours only on a terminal: journald and log files get plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -51,7 +51,7 @@ pub(crate) async fn me(
         .me_json
         .get_or_init(|| open_json(caller.workspace(), t, &state.config).into());
     let (request_count, last_used_at, last_used_ip) =
-        state.gate.usage.live(&t.id, caller.entry().usage());
+        state.gate.usage.live(&t.id, || caller.entry().usage());
     let live = Live {
         status: t.status(now()),
         last_used_at: last_used_at.map(rfc3339),

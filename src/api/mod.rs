@@ -16,7 +16,6 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::now;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -103,16 +102,6 @@ fn body_error(reason: &str) -> AppError {
     let mut errors = crate::domain::token::FieldErrors::new();
     crate::domain::token::add_error(&mut errors, "body", reason.to_owned());
     AppError::Validation(errors)
-}
-
-/// The token object with usage not yet flushed added in (one copy of the token's fields).
-pub fn token_object(state: &AppState, t: &crate::db::tokens::Token) -> model::TokenObject {
-    let mut obj = model::TokenObject::new(t, now(), &state.config);
-    let (count, last_at, last_ip) = state.gate.usage.live(&t.id, t.usage());
-    obj.request_count = count;
-    obj.last_used_at = last_at.map(crate::domain::token::rfc3339);
-    obj.last_used_ip = last_ip;
-    obj
 }
 
 /// 404 for anything missing or belonging to another workspace.

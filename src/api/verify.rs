@@ -214,7 +214,7 @@ async fn judge(
     );
     let mut shown = token.clone();
     (shown.request_count, shown.last_used_at, shown.last_used_ip) =
-        state.gate.usage.live(&token.id, entry.usage());
+        state.gate.usage.live(&token.id, || entry.usage());
     Ok(Verdict {
         valid: outcome.is_ok(),
         code: outcome.err().map_or("valid", BearerError::code),

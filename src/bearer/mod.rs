@@ -73,12 +73,16 @@ impl Gate {
     /// Looks a secret up (cache, else one indexed read) and applies the token-state checks:
     /// known, not revoked, not expired.
     pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
-        let entry = self
-            .tokens
-            .lookup(&self.db, &secret.hash())
-            .await?
-            .ok_or(BearerError::InvalidToken)?;
-        live(entry)
+        let hash = secret.hash();
+        if let Some(hit) = self.tokens.cached(&hash) {
+            return live(hit);
+        }
+        // A miss reads the token's usage totals from the database: not while a flush commits,
+        // or its entry could count that flush's batch twice (stored and still buffered).
+        let settled = self.usage.settled().await;
+        let entry = self.tokens.lookup(&self.db, &hash).await?;
+        drop(settled);
+        live(entry.ok_or(BearerError::InvalidToken)?)
     }
 
     /// SPEC §6's 401 checks for a request, then its spending: the caller, or the refusal.
@@ -145,11 +149,13 @@ impl Gate {
         self.flush_logged("final usage flush failed").await;
     }
 
-    /// One flush; the written batch goes back to the cache.
+    /// One flush; the committed batch goes to the cached entries' totals as it leaves the
+    /// buffer.
     pub async fn flush(&self) -> Result<usize, sqlx::Error> {
-        let written = self.usage.flush(&self.db, &self.metrics).await?;
-        self.tokens.apply_usage(&written);
-        Ok(written.len())
+        let tokens = &self.tokens;
+        self.usage
+            .flush(&self.db, &self.metrics, |batch| tokens.apply_usage(batch))
+            .await
     }
 
     async fn flush_logged(&self, what: &'static str) {
@@ -158,9 +164,10 @@ impl Gate {
         }
     }
 
-    /// Adds usage not yet flushed to a stored token's totals.
+    /// Adds usage not yet flushed to a stored token's totals; the token must have been read
+    /// under [`UsageBuffer::settled`].
     pub fn overlay_usage(&self, t: &mut Token) {
-        (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, t.usage());
+        (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, || t.usage());
     }
 }
 

@@ -149,7 +149,7 @@ static DROP_OLD_CHUNKS: Batched = Batched::new(
            ON c.token_id = t.id AND c.last_seq <= t.request_count - RECENT_KEPT)",
 );
 
-/// Writes a batch of usage in one transaction: per statement one run per [`ROWS`] tokens,
+/// Writes a batch of usage on the caller's transaction (the caller commits): per statement one run per [`ROWS`] tokens,
 /// whatever the number of requests. Totals are added to `tokens`; per-day counts to
 /// `usage_daily`; each token's recent requests (at most the newest [`RECENT_KEPT`]) become one
 /// chunk in `usage_recent_chunks` numbered with the token's updated count, and chunks that no
@@ -179,35 +179,34 @@ pub async fn write_batch(
         .iter()
         .map(|r| (r.token_id, r.recent.as_str()))
         .collect();
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    run_batched(&mut tx, &ADD_TOTALS, &totals, |args, (id, n, at, ip)| {
+    run_batched(conn, &ADD_TOTALS, &totals, |args, (id, n, at, ip)| {
         args.add(*id)?;
         args.add(*n)?;
         args.add(*at)?;
         args.add(*ip)
     })
     .await?;
-    run_batched(&mut tx, &ADD_DAYS, &days, |args, (id, day, n)| {
+    run_batched(conn, &ADD_DAYS, &days, |args, (id, day, n)| {
         args.add(*id)?;
         args.add(*day)?;
         args.add(*n)
     })
     .await?;
-    run_batched(&mut tx, &ADD_CHUNKS, &chunks, |args, (id, json)| {
+    run_batched(conn, &ADD_CHUNKS, &chunks, |args, (id, json)| {
         args.add(*id)?;
         args.add(*json)
     })
     .await?;
-    run_batched(&mut tx, &DROP_OLD_CHUNKS, &chunks, |args, (id, _)| {
+    run_batched(conn, &DROP_OLD_CHUNKS, &chunks, |args, (id, _)| {
         args.add(*id)
     })
     .await?;
     if let Some(day) = prune_before {
         sqlx::query!("DELETE FROM usage_daily WHERE day < ?", day)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Runs `statement` once per [`ROWS`] of `rows`; `add` binds one row's parameters in order.

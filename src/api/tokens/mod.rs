@@ -41,14 +41,21 @@ pub fn routes() -> Routes {
     ]
 }
 
-pub(super) fn object(state: &AppState, t: Token) -> TokenObject {
-    crate::api::token_object(state, &t)
+/// The token object of a token read by [`load`] (its usage already live).
+pub(super) fn object(state: &AppState, t: &Token) -> TokenObject {
+    TokenObject::new(t, now(), &state.config)
 }
 
+/// A token of the caller's workspace with its usage not yet flushed added, read while no
+/// flush commits, so a batch being written is counted exactly once. Handlers that changed a
+/// token read it again this way for their response.
 pub(super) async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
-    db::tokens::get(&state.db, &caller.token().workspace_id, id)
+    let _settled = state.gate.usage.settled().await;
+    let mut t = db::tokens::get(&state.db, &caller.token().workspace_id, id)
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    state.gate.overlay_usage(&mut t);
+    Ok(t)
 }
 
 /// What a create's absent fields fall back to: a restricted token's children inherit its
@@ -100,7 +107,7 @@ pub(super) fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor)
 pub(super) fn with_secret(
     state: &AppState,
     status: StatusCode,
-    t: Token,
+    t: &Token,
     secret: &Secret,
 ) -> Response {
     let location = format!("/api/v1/tokens/{}", t.id);

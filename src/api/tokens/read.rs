@@ -50,9 +50,13 @@ pub(crate) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let query = list_query(&q)?;
-    let (tokens, more) = db::tokens::list(&state.db, &caller.token().workspace_id, &query).await?;
+    let settled = state.gate.usage.settled().await;
+    let (mut tokens, more) =
+        db::tokens::list(&state.db, &caller.token().workspace_id, &query).await?;
+    tokens.iter_mut().for_each(|t| state.gate.overlay_usage(t));
+    drop(settled);
     let next_cursor = tokens.last().filter(|_| more).map(encode_cursor);
-    let data = tokens.into_iter().map(|t| object(&state, t)).collect();
+    let data = tokens.iter().map(|t| object(&state, t)).collect();
     Ok(Json(Page { data, next_cursor }).into_response())
 }
 
@@ -140,5 +144,5 @@ pub(crate) async fn one(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let t = load(&state, &caller, &id).await?;
-    Ok(ok(object(&state, t)))
+    Ok(ok(object(&state, &t)))
 }

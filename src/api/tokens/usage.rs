@@ -59,8 +59,7 @@ pub(crate) async fn usage(
     Bearer(caller, _): Bearer<TokensRead>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let mut t = load(&state, &caller, &id).await?;
-    state.gate.overlay_usage(&mut t);
+    let t = load(&state, &caller, &id).await?;
     let daily = state
         .gate
         .usage
