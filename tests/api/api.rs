@@ -1,44 +1,10 @@
 //! The bearer JSON API: every error code with status, content type and WWW-Authenticate;
 //! success shapes; escalation; workspace isolation; immediate revocation; verify codes.
 
-use keyward::db::audit::Actor;
-use keyward::domain::token::{TokenDraft, TokenName};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, client};
-
-/// Creates a token directly (as the CLI would); returns (id, secret).
-pub async fn token(
-    app: &TestApp,
-    slug: &str,
-    perms: &[&str],
-    adjust: impl FnOnce(&mut TokenDraft),
-) -> (String, String) {
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut draft = TokenDraft {
-        name: TokenName::parse("script").unwrap(),
-        description: String::new(),
-        permissions: app
-            .state
-            .config
-            .permission_catalog
-            .parse_set(perms.iter().copied())
-            .unwrap(),
-        channels: None,
-        ip_allowlist: Default::default(),
-        expires_at: None,
-        tier: Default::default(),
-    };
-    adjust(&mut draft);
-    let actor = Actor::cli();
-    let ctx = keyward::ops::Ctx::new(&app.state, &ws.id, &actor, None, keyward::ops::Acting::Full);
-    let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
-    (t.id, s.expose().to_owned())
-}
 
 pub async fn call(
     app: &TestApp,
@@ -116,7 +82,7 @@ async fn each_401_code_with_its_www_authenticate() {
         "invalid_token",
     )
     .await;
-    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let mut bad_checksum = secret.clone();
     bad_checksum.replace_range(5..6, if &secret[5..6] == "a" { "b" } else { "a" });
     problem(
@@ -132,7 +98,7 @@ async fn each_401_code_with_its_www_authenticate() {
         "invalid_token",
     )
     .await;
-    let (_, expired) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, expired) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     sqlx::query("UPDATE tokens SET expires_at = 1")
         .execute(&app.state.db)
         .await
@@ -161,7 +127,7 @@ async fn each_401_code_with_its_www_authenticate() {
 async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (id, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let res = client()
         .get(app.url("/api/v1/me"))
         .header("authorization", format!("bEaReR {secret}"))
@@ -205,25 +171,25 @@ async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
 async fn each_403_code_with_insufficient_scope() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
         .await
         .unwrap();
     let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
         .await
         .unwrap();
-    let (_, far) = token(&app, &slug, &["admin"], |d| {
-        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["203.0.113.0/24"]).unwrap();
-    })
-    .await;
+    let (_, far) = app
+        .create_token(&slug, &["admin"], |d| {
+            d.ip_allowlist =
+                keyward::domain::ip::IpAllowlist::parse_lines(["203.0.113.0/24"]).unwrap();
+        })
+        .await;
     problem(get(&app, "/api/v1/me", &far).await, 403, "ip_not_allowed").await;
-    let (_, reader) = token(&app, &slug, &["chats:read"], |d| {
-        d.channels = Some(vec![a.id.clone()])
-    })
-    .await;
+    let (_, reader) = app
+        .create_token(&slug, &["chats:read"], |d| {
+            d.channels = Some(vec![a.id.clone()])
+        })
+        .await;
     problem(
         get(&app, "/api/v1/tokens", &reader).await,
         403,
@@ -252,7 +218,7 @@ async fn each_403_code_with_insufficient_scope() {
 async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 3).await;
     let slug = setup(&app).await;
-    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     for remaining in [2, 1, 0] {
         let res = get(&app, "/api/v1/me", &secret).await;
         assert_eq!(res.status(), 200);
@@ -283,8 +249,8 @@ async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
 async fn the_workspace_ceiling_applies_across_tokens() {
     let app = TestApp::spawn_with(|c| c.rate_limit_workspace = Some(4)).await;
     let slug = setup(&app).await;
-    let (_, one) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (_, two) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, one) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (_, two) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     for s in [&one, &two, &one, &two] {
         assert_eq!(get(&app, "/api/v1/me", s).await.status(), 200);
     }
@@ -297,7 +263,7 @@ async fn the_workspace_ceiling_applies_across_tokens() {
 async fn bad_bodies_and_routes_are_problem_details() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     let auth = format!("Bearer {admin}");
     let c = client();
     let malformed = c
@@ -366,10 +332,7 @@ async fn bad_bodies_and_routes_are_problem_details() {
     .await;
     let body = problem(array, 422, "validation_failed").await;
     assert_eq!(body["errors"]["body"][0], "the body must be a JSON object");
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     assert_eq!(
         keyward::db::tokens::count(&app.state.db, &ws.id)
             .await
@@ -393,9 +356,9 @@ fn ids(list: &Value) -> Vec<&str> {
 async fn the_status_filter_lists_exactly_the_revoked_tokens() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (kept, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (gone, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (kept, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (gone, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let revoke = format!("/api/v1/tokens/{gone}/revoke");
     assert_eq!(
         call(&app, Method::POST, &revoke, Some(&admin), None)
@@ -424,11 +387,8 @@ async fn the_status_filter_lists_exactly_the_revoked_tokens() {
 async fn the_token_endpoints_have_their_shapes() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (admin_id, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let (admin_id, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let ws = app.workspace(&slug).await;
     let ch = keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp", "whatsapp")
         .await
         .unwrap();
@@ -576,8 +536,8 @@ async fn the_token_endpoints_have_their_shapes() {
 async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_request() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (id, victim) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (id, victim) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     assert_eq!(get(&app, "/api/v1/me", &victim).await.status(), 200);
     call(
         &app,
@@ -619,7 +579,7 @@ async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_reque
     )
     .await;
     assert_eq!(patch.status(), 200);
-    let (_, reader) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    let (_, reader) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
     call(
         &app,
         Method::PATCH,
@@ -663,10 +623,7 @@ async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_reque
 async fn escalation_is_refused_and_nothing_is_created_or_changed() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
         .await
         .unwrap();
@@ -674,12 +631,13 @@ async fn escalation_is_refused_and_nothing_is_created_or_changed() {
         .await
         .unwrap();
     let far = keyward::domain::now() + 10 * 86_400;
-    let (_, writer) = token(&app, &slug, &["tokens:write", "chats:read"], |d| {
-        d.channels = Some(vec![a.id.clone()]);
-        d.expires_at = Some(far);
-    })
-    .await;
-    let (admin_id, _) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, writer) = app
+        .create_token(&slug, &["tokens:write", "chats:read"], |d| {
+            d.channels = Some(vec![a.id.clone()]);
+            d.expires_at = Some(far);
+        })
+        .await;
+    let (admin_id, _) = app.create_token(&slug, &["admin"], |_| {}).await;
     let before = keyward::db::tokens::count(&app.state.db, &ws.id)
         .await
         .unwrap();
@@ -747,15 +705,12 @@ async fn another_workspaces_ids_are_404() {
     let other = app
         .other_admin_with_workspace("bob@other.io", "Other")
         .await;
-    let (theirs, their_secret) = token(&app, &other, &["admin"], |_| {}).await;
-    let ows = keyward::db::workspaces::by_slug(&app.state.db, &other)
-        .await
-        .unwrap()
-        .unwrap();
+    let (theirs, their_secret) = app.create_token(&other, &["admin"], |_| {}).await;
+    let ows = app.workspace(&other).await;
     let their_channel = keyward::db::channels::create(&app.state.db, &ows.id, "Theirs", "sms")
         .await
         .unwrap();
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     for (method, path) in [
         (Method::GET, format!("/api/v1/tokens/{theirs}")),
         (Method::GET, format!("/api/v1/tokens/{theirs}/usage")),
@@ -800,20 +755,18 @@ async fn another_workspaces_ids_are_404() {
 async fn verify_returns_each_reason_code_and_counts_a_use() {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 2).await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
         .await
         .unwrap();
     let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
         .await
         .unwrap();
-    let (_, verifier) = token(&app, &slug, &["tokens:verify"], |d| {
-        d.tier = keyward::domain::token::Tier::Admin
-    })
-    .await;
+    let (_, verifier) = app
+        .create_token(&slug, &["tokens:verify"], |d| {
+            d.tier = keyward::domain::token::Tier::Admin
+        })
+        .await;
     let verify = |body: Value| {
         let app = &app;
         let verifier = verifier.clone();
@@ -831,11 +784,12 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
             .unwrap()
         }
     };
-    let (id, subject) = token(&app, &slug, &["messages:send"], |d| {
-        d.channels = Some(vec![a.id.clone()]);
-        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
-    })
-    .await;
+    let (id, subject) = app
+        .create_token(&slug, &["messages:send"], |d| {
+            d.channels = Some(vec![a.id.clone()]);
+            d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
+        })
+        .await;
     let v = verify(
         json!({"token": subject, "permission": "messages:send", "channel": a.id, "ip": "10.1.2.3"}),
     )
@@ -853,10 +807,11 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
         verify(json!({"token": "kw_garbage"})).await["data"]["code"],
         "invalid_token"
     );
-    let (_, open) = token(&app, &slug, &["messages:send"], |d| {
-        d.channels = Some(vec![a.id.clone()])
-    })
-    .await;
+    let (_, open) = app
+        .create_token(&slug, &["messages:send"], |d| {
+            d.channels = Some(vec![a.id.clone()])
+        })
+        .await;
     assert_eq!(
         verify(json!({"token": open, "permission": "chats:read"})).await["data"]["code"],
         "insufficient_permission"
@@ -870,7 +825,7 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
         "rate_limited",
         "the verified token's budget of 2 is spent"
     );
-    let (rid, revoked) = token(&app, &slug, &["messages:send"], |_| {}).await;
+    let (rid, revoked) = app.create_token(&slug, &["messages:send"], |_| {}).await;
     sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
         .bind(&rid)
         .execute(&app.state.db)
@@ -903,7 +858,7 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
     let pending = app.state.gate.usage.pending(&t.id).map_or(0, |p| p.count);
     assert_eq!(t.request_count + pending, 3);
     // Without tokens:verify the endpoint is refused.
-    let (_, plain) = token(&app, &slug, &["messages:send"], |_| {}).await;
+    let (_, plain) = app.create_token(&slug, &["messages:send"], |_| {}).await;
     problem(
         call(
             &app,
@@ -923,15 +878,12 @@ async fn verify_returns_each_reason_code_and_counts_a_use() {
 async fn five_requests_are_counted_within_two_seconds_in_the_api_and_the_detail_page() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let (id, secret) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
     for _ in 0..5 {
         assert_eq!(get(&app, "/api/v1/channels", &secret).await.status(), 200);
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let stored = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
         .await
         .unwrap()

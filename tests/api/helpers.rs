@@ -1,9 +1,13 @@
-//! `TestApp`: spawns the app on a random port with a fresh database file, and helpers that act
-//! as a browser would (forms with CSRF tokens, cookies, no automatic redirects).
+//! `TestApp`: spawns the app on a random port with a fresh database file; arranges workspaces,
+//! channels and tokens; calls the API with a bearer secret; and acts as a browser would (forms
+//! with CSRF tokens, cookies, no automatic redirects).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use keyward::db::audit::Actor;
+use keyward::db::workspaces::Workspace;
+use keyward::domain::token::{TokenDraft, TokenName};
 use keyward::{AppState, Config};
 use reqwest::{Client, Response, redirect::Policy};
 
@@ -58,6 +62,63 @@ pub fn location(res: &Response) -> String {
 }
 
 impl TestApp {
+    /// The workspace with this slug.
+    pub async fn workspace(&self, slug: &str) -> Workspace {
+        keyward::db::workspaces::by_slug(&self.state.db, slug)
+            .await
+            .unwrap()
+            .expect("workspace exists")
+    }
+
+    /// Adds an `sms` channel named `name` to the workspace; returns its id.
+    pub async fn channel(&self, slug: &str, name: &str) -> String {
+        self.channel_of_kind(slug, name, "sms").await
+    }
+
+    pub async fn channel_of_kind(&self, slug: &str, name: &str, kind: &str) -> String {
+        let ws = self.workspace(slug).await;
+        keyward::db::channels::create(&self.state.db, &ws.id, name, kind)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Creates a token named `script` directly (as the CLI would), after `adjust` edits the
+    /// draft; returns (id, secret).
+    pub async fn create_token(
+        &self,
+        slug: &str,
+        perms: &[&str],
+        adjust: impl FnOnce(&mut TokenDraft),
+    ) -> (String, String) {
+        let ws = self.workspace(slug).await;
+        let mut draft = TokenDraft {
+            name: TokenName::parse("script").unwrap(),
+            description: String::new(),
+            permissions: self
+                .state
+                .config
+                .permission_catalog
+                .parse_set(perms.iter().copied())
+                .unwrap(),
+            channels: None,
+            ip_allowlist: Default::default(),
+            expires_at: None,
+            tier: Default::default(),
+        };
+        adjust(&mut draft);
+        let actor = Actor::cli();
+        let ctx = keyward::ops::Ctx::new(
+            &self.state,
+            &ws.id,
+            &actor,
+            None,
+            keyward::ops::Acting::Full,
+        );
+        let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
+        (t.id, s.expose().to_owned())
+    }
+
     /// `GET path` (no cookies, no token) and its JSON body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         client()

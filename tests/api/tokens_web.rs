@@ -72,14 +72,6 @@ const BASIC: &[(&str, &str)] = &[
     ("tier", "standard"),
 ];
 
-async fn workspace_id(app: &TestApp, slug: &str) -> String {
-    keyward::db::workspaces::by_slug(&app.state.db, slug)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 #[tokio::test]
 async fn a_created_token_is_revealed_once_and_listed_as_active() {
     let app = TestApp::spawn().await;
@@ -146,7 +138,7 @@ async fn an_empty_submit_shows_inline_errors_and_creates_nothing() {
     assert!(html.contains("“not-an-ip” is not an IP address or CIDR"));
     assert!(html.contains(">kept</textarea>") && html.contains("10.0.0.0/8\nnot-an-ip"));
     assert_eq!(
-        keyward::db::tokens::count(&app.state.db, &workspace_id(&app, &slug).await)
+        keyward::db::tokens::count(&app.state.db, &app.workspace(&slug).await.id)
             .await
             .unwrap(),
         0
@@ -175,7 +167,7 @@ async fn a_double_submitted_create_form_makes_one_token() {
     assert_eq!(location(&first), format!("{}/revealed", tokens_url(&slug)));
     assert_eq!(location(&second), tokens_url(&slug));
     assert_eq!(
-        keyward::db::tokens::count(&app.state.db, &workspace_id(&app, &slug).await)
+        keyward::db::tokens::count(&app.state.db, &app.workspace(&slug).await.id)
             .await
             .unwrap(),
         1
@@ -186,7 +178,7 @@ async fn a_double_submitted_create_form_makes_one_token() {
 async fn every_field_is_saved_and_shown_on_the_detail_page() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
+    let ws = app.workspace(&slug).await.id;
     let ch = keyward::db::channels::create(&app.state.db, &ws, "WhatsApp Support", "whatsapp")
         .await
         .unwrap();
@@ -342,7 +334,7 @@ async fn lifecycle_actions_work_and_each_writes_an_audit_entry() {
     assert_eq!(location(&res), tokens_url(&slug));
     assert_eq!(c.get(app.url(&detail)).send().await.unwrap().status(), 404);
 
-    let ws = workspace_id(&app, &slug).await;
+    let ws = app.workspace(&slug).await.id;
     let entries = keyward::db::audit::list(db, &ws, Some(&id), None, 100)
         .await
         .unwrap();
@@ -453,7 +445,7 @@ async fn another_workspaces_token_is_404_on_every_page_and_action() {
             .await;
         assert_eq!(res.status(), 404, "POST {path}");
     }
-    let token = keyward::db::tokens::get(&app.state.db, &workspace_id(&app, &other).await, &theirs)
+    let token = keyward::db::tokens::get(&app.state.db, &app.workspace(&other).await.id, &theirs)
         .await
         .unwrap()
         .unwrap();
@@ -464,7 +456,7 @@ async fn another_workspaces_token_is_404_on_every_page_and_action() {
 async fn the_list_filters_by_status_searches_by_name_and_pages() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
+    let ws = app.workspace(&slug).await.id;
     let actor = keyward::db::audit::Actor::cli();
     let ctx = keyward::ops::Ctx::new(&app.state, &ws, &actor, None, keyward::ops::Acting::Full);
     let catalog = keyword_catalog();
