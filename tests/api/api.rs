@@ -383,27 +383,30 @@ async fn the_status_filter_lists_exactly_the_revoked_tokens() {
     assert!(!ids(&active).contains(&gone.as_str()));
 }
 
-#[tokio::test]
-async fn the_token_endpoints_have_their_shapes() {
+/// A fresh app with a workspace and an `admin` token; returns (app, slug, admin id, secret).
+async fn with_admin() -> (TestApp, String, String, String) {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (admin_id, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
-    let ws = app.workspace(&slug).await;
-    let ch = keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp", "whatsapp")
-        .await
-        .unwrap();
+    let (id, secret) = app.create_token(&slug, &["admin"], |_| {}).await;
+    (app, slug, id, secret)
+}
 
-    let res = call(&app, Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({
-        "name": "Zapier", "description": "orders", "permissions": ["messages:send"], "channels": [ch.id],
+#[tokio::test]
+async fn a_created_token_shows_its_secret_once_and_every_field() {
+    let (app, slug, admin_id, admin) = with_admin().await;
+    let ch = app.channel_of_kind(&slug, "WhatsApp", "whatsapp").await;
+
+    let res = app.api(&admin).send(Method::POST, "/api/v1/tokens", Some(json!({
+        "name": "Zapier", "description": "orders", "permissions": ["messages:send"], "channels": [ch],
         "ip_allowlist": ["10.0.0.0/8"], "expires_at": "2099-01-01T00:00:00Z", "rate_limit_tier": "admin"
     }))).await;
+
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let created: Value = res.json().await.unwrap();
     let t = &created["data"];
-    let id = t["id"].as_str().unwrap().to_owned();
     assert!(keyward::domain::secret::Secret::parse(t["secret"].as_str().unwrap()).is_some());
-    assert_eq!(t["channels"], json!([{"id": ch.id, "name": "WhatsApp"}]));
+    assert_eq!(t["channels"], json!([{"id": ch, "name": "WhatsApp"}]));
     assert_eq!(t["ip_allowlist"], json!(["10.0.0.0/8"]));
     assert_eq!(t["expires_at"], "2099-01-01T00:00:00Z");
     assert_eq!(t["rate_limit"], json!({"tier": "admin", "per_hour": 5000}));
@@ -412,49 +415,55 @@ async fn the_token_endpoints_have_their_shapes() {
         json!({"type": "token", "id": admin_id, "name": "script"})
     );
     assert_eq!(t["request_count"], 0);
-
-    let one: Value = get(&app, &format!("/api/v1/tokens/{id}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, one) = app
+        .api(&admin)
+        .get(&format!("/api/v1/tokens/{}", t["id"].as_str().unwrap()))
+        .await;
     assert_eq!(one["data"]["name"], "Zapier");
     assert!(one["data"].get("secret").is_none());
+}
 
-    let patched: Value = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"name": "Zapier 2", "channels": null})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+#[tokio::test]
+async fn a_patch_changes_the_given_fields_and_leaves_the_others() {
+    let (app, slug, _, admin) = with_admin().await;
+    let ch = app.channel(&slug, "A").await;
+    let (id, _) = app
+        .create_token(&slug, &["messages:send"], |d| {
+            d.description = "orders".into();
+            d.channels = Some(vec![ch]);
+        })
+        .await;
+
+    let (status, patched) = app
+        .api(&admin)
+        .patch(
+            &format!("/api/v1/tokens/{id}"),
+            json!({"name": "Zapier 2", "channels": null}),
+        )
+        .await;
+
+    assert_eq!(status, 200);
     assert_eq!(patched["data"]["name"], "Zapier 2");
     assert_eq!(patched["data"]["channels"], Value::Null);
     assert_eq!(
         patched["data"]["description"], "orders",
         "untouched fields stay"
     );
+}
 
-    let page1: Value = get(&app, "/api/v1/tokens?limit=1", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
+#[tokio::test]
+async fn the_token_list_pages_by_cursor_and_refuses_a_limit_over_100() {
+    let (app, slug, _, admin) = with_admin().await;
+    app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+
+    let (_, page1) = api.get("/api/v1/tokens?limit=1").await;
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let page2: Value = get(
-        &app,
-        &format!("/api/v1/tokens?limit=1&cursor={cursor}"),
-        &admin,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let (_, page2) = api
+        .get(&format!("/api/v1/tokens?limit=1&cursor={cursor}"))
+        .await;
+
+    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
     assert_eq!(page2["data"].as_array().unwrap().len(), 1);
     assert_eq!(page2["next_cursor"], Value::Null);
     assert_ne!(page1["data"][0]["id"], page2["data"][0]["id"]);
@@ -464,48 +473,42 @@ async fn the_token_endpoints_have_their_shapes() {
         "validation_failed",
     )
     .await;
+}
 
-    let revoked: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/revoke"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+#[tokio::test]
+async fn revoke_reactivate_and_regenerate_answer_with_the_changed_token() {
+    let (app, slug, _, admin) = with_admin().await;
+    let (id, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+
+    let (_, revoked) = api.post(&format!("/api/v1/tokens/{id}/revoke")).await;
     assert_eq!(revoked["data"]["status"], "revoked");
-    let back: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/reactivate"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let (_, back) = api.post(&format!("/api/v1/tokens/{id}/reactivate")).await;
     assert_eq!(back["data"]["status"], "active");
-    let regen = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/regenerate"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let regen = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            None,
+        )
+        .await;
     assert_eq!(regen.headers()["cache-control"], "no-store");
     let regen: Value = regen.json().await.unwrap();
-    assert_ne!(regen["data"]["secret"], t["secret"]);
+    assert_ne!(regen["data"]["secret"], secret.as_str());
+}
 
-    let usage: Value = get(&app, &format!("/api/v1/tokens/{admin_id}/usage"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+#[tokio::test]
+async fn usage_has_30_days_and_the_newest_answered_request_first() {
+    let (app, slug, admin_id, admin) = with_admin().await;
+    let (id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+    for _ in 0..8 {
+        api.get(&format!("/api/v1/tokens/{id}")).await;
+    }
+    api.post(&format!("/api/v1/tokens/{id}/regenerate")).await;
+
+    let (_, usage) = api.get(&format!("/api/v1/tokens/{admin_id}/usage")).await;
+
     assert_eq!(usage["data"]["daily"].as_array().unwrap().len(), 30);
     assert!(usage["data"]["request_count"].as_i64().unwrap() >= 9);
     // A request is counted once answered: the newest recorded one is the regenerate.
@@ -514,16 +517,19 @@ async fn the_token_endpoints_have_their_shapes() {
         format!("/api/v1/tokens/{id}/regenerate")
     );
     assert_eq!(usage["data"]["recent"][0]["method"], "POST");
+}
 
-    let del = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert_eq!(del.status(), 204);
+#[tokio::test]
+async fn a_deleted_token_is_204_then_not_found() {
+    let (app, slug, _, admin) = with_admin().await;
+    let (id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+
+    let (status, _) = app
+        .api(&admin)
+        .delete(&format!("/api/v1/tokens/{id}"))
+        .await;
+
+    assert_eq!(status, 204);
     problem(
         get(&app, &format!("/api/v1/tokens/{id}"), &admin).await,
         404,

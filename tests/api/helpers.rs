@@ -9,7 +9,8 @@ use keyward::db::audit::Actor;
 use keyward::db::workspaces::Workspace;
 use keyward::domain::token::{TokenDraft, TokenName};
 use keyward::{AppState, Config};
-use reqwest::{Client, Response, redirect::Policy};
+use reqwest::{Client, Method, Response, redirect::Policy};
+use serde_json::Value;
 
 pub const EMAIL: &str = "admin@acme.io";
 pub const PASSWORD: &str = "correct horse battery";
@@ -59,6 +60,55 @@ pub fn location(res: &Response) -> String {
         .get("location")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
+}
+
+/// A bearer API client for one secret; each call returns the status and the JSON body
+/// (`Value::Null` when the body is empty).
+pub struct Api<'a> {
+    app: &'a TestApp,
+    secret: String,
+}
+
+impl Api<'_> {
+    /// The raw response, for tests that look at headers or expect a problem.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = client()
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.secret);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let res = self.send(method, path, body).await;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.json(Method::GET, path, None).await
+    }
+
+    /// A POST without a body (the token actions: revoke, reactivate, regenerate).
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        self.json(Method::POST, path, None).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.json(Method::DELETE, path, None).await
+    }
 }
 
 impl TestApp {
@@ -117,6 +167,14 @@ impl TestApp {
         );
         let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
         (t.id, s.expose().to_owned())
+    }
+
+    /// An API client that sends `Authorization: Bearer <secret>`.
+    pub fn api(&self, secret: &str) -> Api<'_> {
+        Api {
+            app: self,
+            secret: secret.to_owned(),
+        }
     }
 
     /// `GET path` (no cookies, no token) and its JSON body.
