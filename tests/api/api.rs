@@ -757,127 +757,158 @@ async fn another_workspaces_ids_are_404() {
     assert_eq!(v["data"]["token"], Value::Null);
 }
 
-#[tokio::test]
-async fn verify_returns_each_reason_code_and_counts_a_use() {
+/// An app whose standard tier allows 2 requests an hour, with channels A and B and a
+/// `tokens:verify` token on the admin tier; returns (app, slug, A, B, verifier secret).
+async fn with_verifier() -> (TestApp, String, String, String, String) {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 2).await;
     let slug = setup(&app).await;
-    let ws = app.workspace(&slug).await;
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
     let (_, verifier) = app
         .create_token(&slug, &["tokens:verify"], |d| {
             d.tier = keyward::domain::token::Tier::Admin
         })
         .await;
-    let verify = |body: Value| {
-        let app = &app;
-        let verifier = verifier.clone();
-        async move {
-            call(
-                app,
-                Method::POST,
-                "/api/v1/verify",
-                Some(&verifier),
-                Some(body),
-            )
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()
-        }
-    };
-    let (id, subject) = app
-        .create_token(&slug, &["messages:send"], |d| {
-            d.channels = Some(vec![a.id.clone()]);
-            d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
-        })
-        .await;
+    (app, slug, a, b, verifier)
+}
+
+/// A `messages:send` token scoped to `channel` that works only from 10.0.0.0/8.
+async fn allowlisted(app: &TestApp, slug: &str, channel: &str) -> (String, String) {
+    app.create_token(slug, &["messages:send"], |d| {
+        d.channels = Some(vec![channel.to_owned()]);
+        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
+    })
+    .await
+}
+
+/// The `data` of a `POST /api/v1/verify` answer.
+async fn verify(app: &TestApp, verifier: &str, body: Value) -> Value {
+    let (_, v) = app.api(verifier).post_json("/api/v1/verify", body).await;
+    v["data"].clone()
+}
+
+#[tokio::test]
+async fn verify_says_valid_with_the_token_and_its_remaining_budget() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (id, subject) = allowlisted(&app, &slug, &a).await;
+
     let v = verify(
-        json!({"token": subject, "permission": "messages:send", "channel": a.id, "ip": "10.1.2.3"}),
+        &app,
+        &verifier,
+        json!({"token": subject, "permission": "messages:send", "channel": a, "ip": "10.1.2.3"}),
     )
     .await;
-    assert_eq!(v["data"]["valid"], true);
-    assert_eq!(v["data"]["code"], "valid");
-    assert_eq!(v["data"]["token"]["id"], id);
-    assert_eq!(v["data"]["ratelimit"]["limit"], 2);
-    assert_eq!(v["data"]["ratelimit"]["remaining"], 1);
-    assert_eq!(
-        verify(json!({"token": subject, "ip": "192.0.2.1"})).await["data"]["code"],
-        "ip_not_allowed"
-    );
-    assert_eq!(
-        verify(json!({"token": "kw_garbage"})).await["data"]["code"],
-        "invalid_token"
-    );
+
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["code"], "valid");
+    assert_eq!(v["token"]["id"], id);
+    assert_eq!(v["ratelimit"]["limit"], 2);
+    assert_eq!(v["ratelimit"]["remaining"], 1);
+}
+
+#[tokio::test]
+async fn verify_says_ip_not_allowed_outside_the_allowlist_and_without_an_ip() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (_, subject) = allowlisted(&app, &slug, &a).await;
+
+    let outside = verify(
+        &app,
+        &verifier,
+        json!({"token": subject, "ip": "192.0.2.1"}),
+    )
+    .await;
+    // Fail closed: an allowlisted token verified without an IP.
+    let without = verify(&app, &verifier, json!({"token": subject})).await;
+
+    assert_eq!(outside["code"], "ip_not_allowed");
+    assert_eq!(without["code"], "ip_not_allowed");
+}
+
+#[tokio::test]
+async fn verify_says_invalid_token_for_garbage() {
+    let (app, _, _, _, verifier) = with_verifier().await;
+    let v = verify(&app, &verifier, json!({"token": "kw_garbage"})).await;
+    assert_eq!(v["code"], "invalid_token");
+}
+
+#[tokio::test]
+async fn verify_says_insufficient_permission_and_channel_not_allowed_and_each_spends_budget() {
+    let (app, slug, a, b, verifier) = with_verifier().await;
     let (_, open) = app
-        .create_token(&slug, &["messages:send"], |d| {
-            d.channels = Some(vec![a.id.clone()])
-        })
+        .create_token(&slug, &["messages:send"], |d| d.channels = Some(vec![a]))
         .await;
+
+    let permission = verify(
+        &app,
+        &verifier,
+        json!({"token": open, "permission": "chats:read"}),
+    )
+    .await;
+    let channel = verify(&app, &verifier, json!({"token": open, "channel": b})).await;
+    let third = verify(&app, &verifier, json!({"token": open})).await;
+
+    assert_eq!(permission["code"], "insufficient_permission");
+    assert_eq!(channel["code"], "channel_not_allowed");
     assert_eq!(
-        verify(json!({"token": open, "permission": "chats:read"})).await["data"]["code"],
-        "insufficient_permission"
-    );
-    assert_eq!(
-        verify(json!({"token": open, "channel": b.id})).await["data"]["code"],
-        "channel_not_allowed"
-    );
-    assert_eq!(
-        verify(json!({"token": open})).await["data"]["code"],
-        "rate_limited",
+        third["code"], "rate_limited",
         "the verified token's budget of 2 is spent"
     );
-    let (rid, revoked) = app.create_token(&slug, &["messages:send"], |_| {}).await;
-    sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
-        .bind(&rid)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    app.state.gate.tokens.invalidate(); // direct SQL is like another process
-    let v = verify(json!({"token": revoked})).await;
-    assert_eq!(v["data"]["code"], "token_revoked");
-    assert_eq!(v["data"]["valid"], false);
-    sqlx::query("UPDATE tokens SET revoked_at = NULL, expires_at = 1 WHERE id = ?")
-        .bind(&rid)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    app.state.gate.tokens.invalidate(); // direct SQL is like another process
-    assert_eq!(
-        verify(json!({"token": revoked})).await["data"]["code"],
-        "token_expired"
-    );
-    // Fail closed: an allowlisted token verified without an IP.
-    assert_eq!(
-        verify(json!({"token": subject})).await["data"]["code"],
-        "ip_not_allowed"
-    );
-    // Counted as uses of the verified token.
+}
+
+#[tokio::test]
+async fn verify_says_token_revoked_then_token_expired() {
+    let (app, slug, _, _, verifier) = with_verifier().await;
+    let (id, secret) = app.create_token(&slug, &["messages:send"], |_| {}).await;
+
+    app.sql("UPDATE tokens SET revoked_at = 1 WHERE id = ?", &id)
+        .await;
+    let v = verify(&app, &verifier, json!({"token": secret})).await;
+    assert_eq!(v["code"], "token_revoked");
+    assert_eq!(v["valid"], false);
+
+    app.sql(
+        "UPDATE tokens SET revoked_at = NULL, expires_at = 1 WHERE id = ?",
+        &id,
+    )
+    .await;
+    let v = verify(&app, &verifier, json!({"token": secret})).await;
+    assert_eq!(v["code"], "token_expired");
+}
+
+#[tokio::test]
+async fn each_verify_counts_as_a_use_of_the_verified_token() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (id, subject) = allowlisted(&app, &slug, &a).await;
+    for ip in ["10.1.2.3", "192.0.2.1"] {
+        verify(&app, &verifier, json!({"token": subject, "ip": ip})).await;
+    }
+    verify(&app, &verifier, json!({"token": subject})).await;
+
+    let ws = app.workspace(&slug).await;
     let t = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
         .await
         .unwrap()
         .unwrap();
     let pending = app.state.gate.usage.pending(&t.id).map_or(0, |p| p.count);
     assert_eq!(t.request_count + pending, 3);
-    // Without tokens:verify the endpoint is refused.
+}
+
+#[tokio::test]
+async fn verify_without_tokens_verify_is_refused() {
+    let (app, slug, _, _, _) = with_verifier().await;
     let (_, plain) = app.create_token(&slug, &["messages:send"], |_| {}).await;
-    problem(
-        call(
-            &app,
+    let (_, other) = app.create_token(&slug, &["messages:send"], |_| {}).await;
+
+    let res = app
+        .api(&plain)
+        .send(
             Method::POST,
             "/api/v1/verify",
-            Some(&plain),
-            Some(json!({"token": open})),
+            Some(json!({"token": other})),
         )
-        .await,
-        403,
-        "insufficient_permission",
-    )
-    .await;
+        .await;
+
+    problem(res, 403, "insufficient_permission").await;
 }
 
 #[tokio::test]

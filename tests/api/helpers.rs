@@ -102,6 +102,10 @@ impl Api<'_> {
         self.json(Method::POST, path, None).await
     }
 
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::POST, path, Some(body)).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         self.json(Method::PATCH, path, Some(body)).await
     }
@@ -175,6 +179,16 @@ impl TestApp {
             app: self,
             secret: secret.to_owned(),
         }
+    }
+
+    /// Stores a direct SQL change (as another process would) and drops the token cache.
+    pub async fn sql(&self, statement: &str, id: &str) {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+        self.state.gate.tokens.invalidate();
     }
 
     /// `GET path` (no cookies, no token) and its JSON body.
