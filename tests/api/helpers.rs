@@ -191,6 +191,17 @@ impl TestApp {
         self.state.gate.tokens.invalidate();
     }
 
+    /// The body of a dashboard page fetched with this (signed-in) client.
+    pub async fn page(&self, c: &Client, path: &str) -> String {
+        c.get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` (no cookies, no token) and its JSON body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         client()
