@@ -171,13 +171,8 @@ async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
 async fn each_403_code_with_insufficient_scope() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let ws = app.workspace(&slug).await;
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
     let (_, far) = app
         .create_token(&slug, &["admin"], |d| {
             d.ip_allowlist =
@@ -187,7 +182,7 @@ async fn each_403_code_with_insufficient_scope() {
     problem(get(&app, "/api/v1/me", &far).await, 403, "ip_not_allowed").await;
     let (_, reader) = app
         .create_token(&slug, &["chats:read"], |d| {
-            d.channels = Some(vec![a.id.clone()])
+            d.channels = Some(vec![a.clone()])
         })
         .await;
     problem(
@@ -197,12 +192,12 @@ async fn each_403_code_with_insufficient_scope() {
     )
     .await;
     problem(
-        get(&app, &format!("/api/v1/channels/{}", b.id), &reader).await,
+        get(&app, &format!("/api/v1/channels/{b}"), &reader).await,
         403,
         "channel_not_allowed",
     )
     .await;
-    let ok = get(&app, &format!("/api/v1/channels/{}", a.id), &reader).await;
+    let ok = get(&app, &format!("/api/v1/channels/{a}"), &reader).await;
     assert_eq!(ok.status(), 200);
     let list: Value = get(&app, "/api/v1/channels", &reader)
         .await
@@ -540,87 +535,41 @@ async fn a_deleted_token_is_204_then_not_found() {
 
 #[tokio::test]
 async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_request() {
-    let app = TestApp::spawn().await;
-    let slug = setup(&app).await;
-    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (app, slug, _, admin) = with_admin().await;
+    let admin = app.api(&admin);
     let (id, victim) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let token = format!("/api/v1/tokens/{id}");
     assert_eq!(get(&app, "/api/v1/me", &victim).await.status(), 200);
-    call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/revoke"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    admin.post(&format!("{token}/revoke")).await;
     problem(get(&app, "/api/v1/me", &victim).await, 401, "token_revoked").await;
-    call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/reactivate"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let regen: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/regenerate"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    admin.post(&format!("{token}/reactivate")).await;
+    let (_, regen) = admin.post(&format!("{token}/regenerate")).await;
     problem(get(&app, "/api/v1/me", &victim).await, 401, "invalid_token").await;
     let fresh = regen["data"]["secret"].as_str().unwrap().to_owned();
     assert_eq!(get(&app, "/api/v1/me", &fresh).await.status(), 200);
-    let patch = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["messages:send"]})),
-    )
-    .await;
-    assert_eq!(patch.status(), 200);
+    let (status, _) = admin
+        .patch(&token, json!({"permissions": ["messages:send"]}))
+        .await;
+    assert_eq!(status, 200);
     let (_, reader) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
-    call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["tokens:read"]})),
-    )
-    .await;
+    admin
+        .patch(&token, json!({"permissions": ["tokens:read"]}))
+        .await;
     assert_eq!(
         get(&app, "/api/v1/tokens", &fresh).await.status(),
         200,
         "the added permission works at once"
     );
-    call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["chats:read"]})),
-    )
-    .await;
+    admin
+        .patch(&token, json!({"permissions": ["chats:read"]}))
+        .await;
     problem(
         get(&app, "/api/v1/tokens", &fresh).await,
         403,
         "insufficient_permission",
     )
     .await;
-    call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    admin.delete(&token).await;
     problem(get(&app, "/api/v1/me", &fresh).await, 401, "invalid_token").await;
     assert_eq!(get(&app, "/api/v1/me", &reader).await.status(), 200);
 }
@@ -630,16 +579,12 @@ async fn escalation_is_refused_and_nothing_is_created_or_changed() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
     let ws = app.workspace(&slug).await;
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
     let far = keyward::domain::now() + 10 * 86_400;
     let (_, writer) = app
         .create_token(&slug, &["tokens:write", "chats:read"], |d| {
-            d.channels = Some(vec![a.id.clone()]);
+            d.channels = Some(vec![a.clone()]);
             d.expires_at = Some(far);
         })
         .await;
@@ -649,19 +594,15 @@ async fn escalation_is_refused_and_nothing_is_created_or_changed() {
         .unwrap();
     for body in [
         json!({"name": "x", "permissions": ["messages:send"]}),
-        json!({"name": "x", "permissions": ["chats:read"], "channels": [b.id]}),
+        json!({"name": "x", "permissions": ["chats:read"], "channels": [b]}),
         json!({"name": "x", "permissions": ["chats:read"], "channels": null}),
         json!({"name": "x", "permissions": ["chats:read"], "expires_at": null}),
         json!({"name": "x", "permissions": ["chats:read"], "expires_at": "2099-01-01T00:00:00Z"}),
     ] {
-        let res = call(
-            &app,
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&writer),
-            Some(body.clone()),
-        )
-        .await;
+        let res = app
+            .api(&writer)
+            .send(Method::POST, "/api/v1/tokens", Some(body))
+            .await;
         problem(res, 403, "insufficient_permission").await;
     }
     assert_eq!(
@@ -671,31 +612,21 @@ async fn escalation_is_refused_and_nothing_is_created_or_changed() {
         before
     );
     // Within its own bounds it may create; omitted fields inherit its scope and expiry.
-    let ok: Value = call(
-        &app,
-        Method::POST,
-        "/api/v1/tokens",
-        Some(&writer),
-        Some(json!({"name": "child", "permissions": ["chats:read"]})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(ok["data"]["channels"], json!([{"id": a.id, "name": "A"}]));
+    let (_, ok) = app
+        .api(&writer)
+        .post_json(
+            "/api/v1/tokens",
+            json!({"name": "child", "permissions": ["chats:read"]}),
+        )
+        .await;
+    assert_eq!(ok["data"]["channels"], json!([{"id": a, "name": "A"}]));
     assert_eq!(
         ok["data"]["expires_at"],
         keyward::domain::token::rfc3339(far)
     );
     // It may not act on a broader token.
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{admin_id}/revoke"),
-        Some(&writer),
-        None,
-    )
-    .await;
+    let revoke = format!("/api/v1/tokens/{admin_id}/revoke");
+    let res = app.api(&writer).send(Method::POST, &revoke, None).await;
     problem(res, 403, "insufficient_permission").await;
     let admin_token = keyward::db::tokens::get(&app.state.db, &ws.id, &admin_id)
         .await
@@ -712,10 +643,7 @@ async fn another_workspaces_ids_are_404() {
         .other_admin_with_workspace("bob@other.io", "Other")
         .await;
     let (theirs, their_secret) = app.create_token(&other, &["admin"], |_| {}).await;
-    let ows = app.workspace(&other).await;
-    let their_channel = keyward::db::channels::create(&app.state.db, &ows.id, "Theirs", "sms")
-        .await
-        .unwrap();
+    let their_channel = app.channel(&other, "Theirs").await;
     let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     for (method, path) in [
         (Method::GET, format!("/api/v1/tokens/{theirs}")),
@@ -724,10 +652,7 @@ async fn another_workspaces_ids_are_404() {
         (Method::POST, format!("/api/v1/tokens/{theirs}/revoke")),
         (Method::POST, format!("/api/v1/tokens/{theirs}/regenerate")),
         (Method::DELETE, format!("/api/v1/tokens/{theirs}")),
-        (
-            Method::GET,
-            format!("/api/v1/channels/{}", their_channel.id),
-        ),
+        (Method::GET, format!("/api/v1/channels/{their_channel}")),
     ] {
         let body = (method == Method::PATCH).then(|| json!({"name": "pwned"}));
         problem(
