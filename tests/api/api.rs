@@ -1,44 +1,10 @@
 //! The bearer JSON API: every error code with status, content type and WWW-Authenticate;
 //! success shapes; escalation; workspace isolation; immediate revocation; verify codes.
 
-use keyward::db::audit::Actor;
-use keyward::domain::token::{TokenDraft, TokenName};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, client};
-
-/// Creates a token directly (as the CLI would); returns (id, secret).
-pub async fn token(
-    app: &TestApp,
-    slug: &str,
-    perms: &[&str],
-    adjust: impl FnOnce(&mut TokenDraft),
-) -> (String, String) {
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut draft = TokenDraft {
-        name: TokenName::parse("script").unwrap(),
-        description: String::new(),
-        permissions: app
-            .state
-            .config
-            .permission_catalog
-            .parse_set(perms.iter().copied())
-            .unwrap(),
-        channels: None,
-        ip_allowlist: Default::default(),
-        expires_at: None,
-        tier: Default::default(),
-    };
-    adjust(&mut draft);
-    let actor = Actor::cli();
-    let ctx = keyward::ops::Ctx::new(&app.state, &ws.id, &actor, None, keyward::ops::Acting::Full);
-    let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
-    (t.id, s.expose().to_owned())
-}
 
 pub async fn call(
     app: &TestApp,
@@ -116,7 +82,7 @@ async fn each_401_code_with_its_www_authenticate() {
         "invalid_token",
     )
     .await;
-    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let mut bad_checksum = secret.clone();
     bad_checksum.replace_range(5..6, if &secret[5..6] == "a" { "b" } else { "a" });
     problem(
@@ -132,7 +98,7 @@ async fn each_401_code_with_its_www_authenticate() {
         "invalid_token",
     )
     .await;
-    let (_, expired) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, expired) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     sqlx::query("UPDATE tokens SET expires_at = 1")
         .execute(&app.state.db)
         .await
@@ -161,7 +127,7 @@ async fn each_401_code_with_its_www_authenticate() {
 async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (id, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let res = client()
         .get(app.url("/api/v1/me"))
         .header("authorization", format!("bEaReR {secret}"))
@@ -205,25 +171,20 @@ async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
 async fn each_403_code_with_insufficient_scope() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
-    let (_, far) = token(&app, &slug, &["admin"], |d| {
-        d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["203.0.113.0/24"]).unwrap();
-    })
-    .await;
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
+    let (_, far) = app
+        .create_token(&slug, &["admin"], |d| {
+            d.ip_allowlist =
+                keyward::domain::ip::IpAllowlist::parse_lines(["203.0.113.0/24"]).unwrap();
+        })
+        .await;
     problem(get(&app, "/api/v1/me", &far).await, 403, "ip_not_allowed").await;
-    let (_, reader) = token(&app, &slug, &["chats:read"], |d| {
-        d.channels = Some(vec![a.id.clone()])
-    })
-    .await;
+    let (_, reader) = app
+        .create_token(&slug, &["chats:read"], |d| {
+            d.channels = Some(vec![a.clone()])
+        })
+        .await;
     problem(
         get(&app, "/api/v1/tokens", &reader).await,
         403,
@@ -231,12 +192,12 @@ async fn each_403_code_with_insufficient_scope() {
     )
     .await;
     problem(
-        get(&app, &format!("/api/v1/channels/{}", b.id), &reader).await,
+        get(&app, &format!("/api/v1/channels/{b}"), &reader).await,
         403,
         "channel_not_allowed",
     )
     .await;
-    let ok = get(&app, &format!("/api/v1/channels/{}", a.id), &reader).await;
+    let ok = get(&app, &format!("/api/v1/channels/{a}"), &reader).await;
     assert_eq!(ok.status(), 200);
     let list: Value = get(&app, "/api/v1/channels", &reader)
         .await
@@ -252,7 +213,7 @@ async fn each_403_code_with_insufficient_scope() {
 async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 3).await;
     let slug = setup(&app).await;
-    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     for remaining in [2, 1, 0] {
         let res = get(&app, "/api/v1/me", &secret).await;
         assert_eq!(res.status(), 200);
@@ -283,8 +244,8 @@ async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
 async fn the_workspace_ceiling_applies_across_tokens() {
     let app = TestApp::spawn_with(|c| c.rate_limit_workspace = Some(4)).await;
     let slug = setup(&app).await;
-    let (_, one) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (_, two) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, one) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (_, two) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     for s in [&one, &two, &one, &two] {
         assert_eq!(get(&app, "/api/v1/me", s).await.status(), 200);
     }
@@ -297,7 +258,7 @@ async fn the_workspace_ceiling_applies_across_tokens() {
 async fn bad_bodies_and_routes_are_problem_details() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     let auth = format!("Bearer {admin}");
     let c = client();
     let malformed = c
@@ -366,10 +327,7 @@ async fn bad_bodies_and_routes_are_problem_details() {
     .await;
     let body = problem(array, 422, "validation_failed").await;
     assert_eq!(body["errors"]["body"][0], "the body must be a JSON object");
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     assert_eq!(
         keyward::db::tokens::count(&app.state.db, &ws.id)
             .await
@@ -393,9 +351,9 @@ fn ids(list: &Value) -> Vec<&str> {
 async fn the_status_filter_lists_exactly_the_revoked_tokens() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (kept, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (gone, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (kept, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (gone, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let revoke = format!("/api/v1/tokens/{gone}/revoke");
     assert_eq!(
         call(&app, Method::POST, &revoke, Some(&admin), None)
@@ -420,30 +378,30 @@ async fn the_status_filter_lists_exactly_the_revoked_tokens() {
     assert!(!ids(&active).contains(&gone.as_str()));
 }
 
-#[tokio::test]
-async fn the_token_endpoints_have_their_shapes() {
+/// A fresh app with a workspace and an `admin` token; returns (app, slug, admin id, secret).
+async fn with_admin() -> (TestApp, String, String, String) {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let (admin_id, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let ch = keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp", "whatsapp")
-        .await
-        .unwrap();
+    let (id, secret) = app.create_token(&slug, &["admin"], |_| {}).await;
+    (app, slug, id, secret)
+}
 
-    let res = call(&app, Method::POST, "/api/v1/tokens", Some(&admin), Some(json!({
-        "name": "Zapier", "description": "orders", "permissions": ["messages:send"], "channels": [ch.id],
+#[tokio::test]
+async fn a_created_token_shows_its_secret_once_and_every_field() {
+    let (app, slug, admin_id, admin) = with_admin().await;
+    let ch = app.channel_of_kind(&slug, "WhatsApp", "whatsapp").await;
+
+    let res = app.api(&admin).send(Method::POST, "/api/v1/tokens", Some(json!({
+        "name": "Zapier", "description": "orders", "permissions": ["messages:send"], "channels": [ch],
         "ip_allowlist": ["10.0.0.0/8"], "expires_at": "2099-01-01T00:00:00Z", "rate_limit_tier": "admin"
     }))).await;
+
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let created: Value = res.json().await.unwrap();
     let t = &created["data"];
-    let id = t["id"].as_str().unwrap().to_owned();
     assert!(keyward::domain::secret::Secret::parse(t["secret"].as_str().unwrap()).is_some());
-    assert_eq!(t["channels"], json!([{"id": ch.id, "name": "WhatsApp"}]));
+    assert_eq!(t["channels"], json!([{"id": ch, "name": "WhatsApp"}]));
     assert_eq!(t["ip_allowlist"], json!(["10.0.0.0/8"]));
     assert_eq!(t["expires_at"], "2099-01-01T00:00:00Z");
     assert_eq!(t["rate_limit"], json!({"tier": "admin", "per_hour": 5000}));
@@ -452,49 +410,55 @@ async fn the_token_endpoints_have_their_shapes() {
         json!({"type": "token", "id": admin_id, "name": "script"})
     );
     assert_eq!(t["request_count"], 0);
-
-    let one: Value = get(&app, &format!("/api/v1/tokens/{id}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, one) = app
+        .api(&admin)
+        .get(&format!("/api/v1/tokens/{}", t["id"].as_str().unwrap()))
+        .await;
     assert_eq!(one["data"]["name"], "Zapier");
     assert!(one["data"].get("secret").is_none());
+}
 
-    let patched: Value = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"name": "Zapier 2", "channels": null})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+#[tokio::test]
+async fn a_patch_changes_the_given_fields_and_leaves_the_others() {
+    let (app, slug, _, admin) = with_admin().await;
+    let ch = app.channel(&slug, "A").await;
+    let (id, _) = app
+        .create_token(&slug, &["messages:send"], |d| {
+            d.description = "orders".into();
+            d.channels = Some(vec![ch]);
+        })
+        .await;
+
+    let (status, patched) = app
+        .api(&admin)
+        .patch(
+            &format!("/api/v1/tokens/{id}"),
+            json!({"name": "Zapier 2", "channels": null}),
+        )
+        .await;
+
+    assert_eq!(status, 200);
     assert_eq!(patched["data"]["name"], "Zapier 2");
     assert_eq!(patched["data"]["channels"], Value::Null);
     assert_eq!(
         patched["data"]["description"], "orders",
         "untouched fields stay"
     );
+}
 
-    let page1: Value = get(&app, "/api/v1/tokens?limit=1", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
+#[tokio::test]
+async fn the_token_list_pages_by_cursor_and_refuses_a_limit_over_100() {
+    let (app, slug, _, admin) = with_admin().await;
+    app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+
+    let (_, page1) = api.get("/api/v1/tokens?limit=1").await;
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let page2: Value = get(
-        &app,
-        &format!("/api/v1/tokens?limit=1&cursor={cursor}"),
-        &admin,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let (_, page2) = api
+        .get(&format!("/api/v1/tokens?limit=1&cursor={cursor}"))
+        .await;
+
+    assert_eq!(page1["data"].as_array().unwrap().len(), 1);
     assert_eq!(page2["data"].as_array().unwrap().len(), 1);
     assert_eq!(page2["next_cursor"], Value::Null);
     assert_ne!(page1["data"][0]["id"], page2["data"][0]["id"]);
@@ -504,48 +468,42 @@ async fn the_token_endpoints_have_their_shapes() {
         "validation_failed",
     )
     .await;
+}
 
-    let revoked: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/revoke"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+#[tokio::test]
+async fn revoke_reactivate_and_regenerate_answer_with_the_changed_token() {
+    let (app, slug, _, admin) = with_admin().await;
+    let (id, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+
+    let (_, revoked) = api.post(&format!("/api/v1/tokens/{id}/revoke")).await;
     assert_eq!(revoked["data"]["status"], "revoked");
-    let back: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/reactivate"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let (_, back) = api.post(&format!("/api/v1/tokens/{id}/reactivate")).await;
     assert_eq!(back["data"]["status"], "active");
-    let regen = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/regenerate"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let regen = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/tokens/{id}/regenerate"),
+            None,
+        )
+        .await;
     assert_eq!(regen.headers()["cache-control"], "no-store");
     let regen: Value = regen.json().await.unwrap();
-    assert_ne!(regen["data"]["secret"], t["secret"]);
+    assert_ne!(regen["data"]["secret"], secret.as_str());
+}
 
-    let usage: Value = get(&app, &format!("/api/v1/tokens/{admin_id}/usage"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+#[tokio::test]
+async fn usage_has_30_days_and_the_newest_answered_request_first() {
+    let (app, slug, admin_id, admin) = with_admin().await;
+    let (id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let api = app.api(&admin);
+    for _ in 0..8 {
+        api.get(&format!("/api/v1/tokens/{id}")).await;
+    }
+    api.post(&format!("/api/v1/tokens/{id}/regenerate")).await;
+
+    let (_, usage) = api.get(&format!("/api/v1/tokens/{admin_id}/usage")).await;
+
     assert_eq!(usage["data"]["daily"].as_array().unwrap().len(), 30);
     assert!(usage["data"]["request_count"].as_i64().unwrap() >= 9);
     // A request is counted once answered: the newest recorded one is the regenerate.
@@ -554,16 +512,19 @@ async fn the_token_endpoints_have_their_shapes() {
         format!("/api/v1/tokens/{id}/regenerate")
     );
     assert_eq!(usage["data"]["recent"][0]["method"], "POST");
+}
 
-    let del = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    assert_eq!(del.status(), 204);
+#[tokio::test]
+async fn a_deleted_token_is_204_then_not_found() {
+    let (app, slug, _, admin) = with_admin().await;
+    let (id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+
+    let (status, _) = app
+        .api(&admin)
+        .delete(&format!("/api/v1/tokens/{id}"))
+        .await;
+
+    assert_eq!(status, 204);
     problem(
         get(&app, &format!("/api/v1/tokens/{id}"), &admin).await,
         404,
@@ -574,87 +535,41 @@ async fn the_token_endpoints_have_their_shapes() {
 
 #[tokio::test]
 async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_request() {
-    let app = TestApp::spawn().await;
-    let slug = setup(&app).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (id, victim) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (app, slug, _, admin) = with_admin().await;
+    let admin = app.api(&admin);
+    let (id, victim) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let token = format!("/api/v1/tokens/{id}");
     assert_eq!(get(&app, "/api/v1/me", &victim).await.status(), 200);
-    call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/revoke"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    admin.post(&format!("{token}/revoke")).await;
     problem(get(&app, "/api/v1/me", &victim).await, 401, "token_revoked").await;
-    call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/reactivate"),
-        Some(&admin),
-        None,
-    )
-    .await;
-    let regen: Value = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{id}/regenerate"),
-        Some(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    admin.post(&format!("{token}/reactivate")).await;
+    let (_, regen) = admin.post(&format!("{token}/regenerate")).await;
     problem(get(&app, "/api/v1/me", &victim).await, 401, "invalid_token").await;
     let fresh = regen["data"]["secret"].as_str().unwrap().to_owned();
     assert_eq!(get(&app, "/api/v1/me", &fresh).await.status(), 200);
-    let patch = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["messages:send"]})),
-    )
-    .await;
-    assert_eq!(patch.status(), 200);
-    let (_, reader) = token(&app, &slug, &["tokens:read"], |_| {}).await;
-    call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["tokens:read"]})),
-    )
-    .await;
+    let (status, _) = admin
+        .patch(&token, json!({"permissions": ["messages:send"]}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, reader) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
+    admin
+        .patch(&token, json!({"permissions": ["tokens:read"]}))
+        .await;
     assert_eq!(
         get(&app, "/api/v1/tokens", &fresh).await.status(),
         200,
         "the added permission works at once"
     );
-    call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        Some(json!({"permissions": ["chats:read"]})),
-    )
-    .await;
+    admin
+        .patch(&token, json!({"permissions": ["chats:read"]}))
+        .await;
     problem(
         get(&app, "/api/v1/tokens", &fresh).await,
         403,
         "insufficient_permission",
     )
     .await;
-    call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/tokens/{id}"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    admin.delete(&token).await;
     problem(get(&app, "/api/v1/me", &fresh).await, 401, "invalid_token").await;
     assert_eq!(get(&app, "/api/v1/me", &reader).await.status(), 200);
 }
@@ -663,41 +578,31 @@ async fn revocation_regeneration_and_deletion_are_refused_on_the_very_next_reque
 async fn escalation_is_refused_and_nothing_is_created_or_changed() {
     let app = TestApp::spawn().await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
+    let ws = app.workspace(&slug).await;
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
     let far = keyward::domain::now() + 10 * 86_400;
-    let (_, writer) = token(&app, &slug, &["tokens:write", "chats:read"], |d| {
-        d.channels = Some(vec![a.id.clone()]);
-        d.expires_at = Some(far);
-    })
-    .await;
-    let (admin_id, _) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, writer) = app
+        .create_token(&slug, &["tokens:write", "chats:read"], |d| {
+            d.channels = Some(vec![a.clone()]);
+            d.expires_at = Some(far);
+        })
+        .await;
+    let (admin_id, _) = app.create_token(&slug, &["admin"], |_| {}).await;
     let before = keyward::db::tokens::count(&app.state.db, &ws.id)
         .await
         .unwrap();
     for body in [
         json!({"name": "x", "permissions": ["messages:send"]}),
-        json!({"name": "x", "permissions": ["chats:read"], "channels": [b.id]}),
+        json!({"name": "x", "permissions": ["chats:read"], "channels": [b]}),
         json!({"name": "x", "permissions": ["chats:read"], "channels": null}),
         json!({"name": "x", "permissions": ["chats:read"], "expires_at": null}),
         json!({"name": "x", "permissions": ["chats:read"], "expires_at": "2099-01-01T00:00:00Z"}),
     ] {
-        let res = call(
-            &app,
-            Method::POST,
-            "/api/v1/tokens",
-            Some(&writer),
-            Some(body.clone()),
-        )
-        .await;
+        let res = app
+            .api(&writer)
+            .send(Method::POST, "/api/v1/tokens", Some(body))
+            .await;
         problem(res, 403, "insufficient_permission").await;
     }
     assert_eq!(
@@ -707,31 +612,21 @@ async fn escalation_is_refused_and_nothing_is_created_or_changed() {
         before
     );
     // Within its own bounds it may create; omitted fields inherit its scope and expiry.
-    let ok: Value = call(
-        &app,
-        Method::POST,
-        "/api/v1/tokens",
-        Some(&writer),
-        Some(json!({"name": "child", "permissions": ["chats:read"]})),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(ok["data"]["channels"], json!([{"id": a.id, "name": "A"}]));
+    let (_, ok) = app
+        .api(&writer)
+        .post_json(
+            "/api/v1/tokens",
+            json!({"name": "child", "permissions": ["chats:read"]}),
+        )
+        .await;
+    assert_eq!(ok["data"]["channels"], json!([{"id": a, "name": "A"}]));
     assert_eq!(
         ok["data"]["expires_at"],
         keyward::domain::token::rfc3339(far)
     );
     // It may not act on a broader token.
-    let res = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/tokens/{admin_id}/revoke"),
-        Some(&writer),
-        None,
-    )
-    .await;
+    let revoke = format!("/api/v1/tokens/{admin_id}/revoke");
+    let res = app.api(&writer).send(Method::POST, &revoke, None).await;
     problem(res, 403, "insufficient_permission").await;
     let admin_token = keyward::db::tokens::get(&app.state.db, &ws.id, &admin_id)
         .await
@@ -747,15 +642,9 @@ async fn another_workspaces_ids_are_404() {
     let other = app
         .other_admin_with_workspace("bob@other.io", "Other")
         .await;
-    let (theirs, their_secret) = token(&app, &other, &["admin"], |_| {}).await;
-    let ows = keyward::db::workspaces::by_slug(&app.state.db, &other)
-        .await
-        .unwrap()
-        .unwrap();
-    let their_channel = keyward::db::channels::create(&app.state.db, &ows.id, "Theirs", "sms")
-        .await
-        .unwrap();
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (theirs, their_secret) = app.create_token(&other, &["admin"], |_| {}).await;
+    let their_channel = app.channel(&other, "Theirs").await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     for (method, path) in [
         (Method::GET, format!("/api/v1/tokens/{theirs}")),
         (Method::GET, format!("/api/v1/tokens/{theirs}/usage")),
@@ -763,10 +652,7 @@ async fn another_workspaces_ids_are_404() {
         (Method::POST, format!("/api/v1/tokens/{theirs}/revoke")),
         (Method::POST, format!("/api/v1/tokens/{theirs}/regenerate")),
         (Method::DELETE, format!("/api/v1/tokens/{theirs}")),
-        (
-            Method::GET,
-            format!("/api/v1/channels/{}", their_channel.id),
-        ),
+        (Method::GET, format!("/api/v1/channels/{their_channel}")),
     ] {
         let body = (method == Method::PATCH).then(|| json!({"name": "pwned"}));
         problem(
@@ -796,142 +682,170 @@ async fn another_workspaces_ids_are_404() {
     assert_eq!(v["data"]["token"], Value::Null);
 }
 
-#[tokio::test]
-async fn verify_returns_each_reason_code_and_counts_a_use() {
+/// An app whose standard tier allows 2 requests an hour, with channels A and B and a
+/// `tokens:verify` token on the admin tier; returns (app, slug, A, B, verifier secret).
+async fn with_verifier() -> (TestApp, String, String, String, String) {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 2).await;
     let slug = setup(&app).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let a = keyward::db::channels::create(&app.state.db, &ws.id, "A", "sms")
-        .await
-        .unwrap();
-    let b = keyward::db::channels::create(&app.state.db, &ws.id, "B", "sms")
-        .await
-        .unwrap();
-    let (_, verifier) = token(&app, &slug, &["tokens:verify"], |d| {
-        d.tier = keyward::domain::token::Tier::Admin
-    })
-    .await;
-    let verify = |body: Value| {
-        let app = &app;
-        let verifier = verifier.clone();
-        async move {
-            call(
-                app,
-                Method::POST,
-                "/api/v1/verify",
-                Some(&verifier),
-                Some(body),
-            )
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()
-        }
-    };
-    let (id, subject) = token(&app, &slug, &["messages:send"], |d| {
-        d.channels = Some(vec![a.id.clone()]);
+    let a = app.channel(&slug, "A").await;
+    let b = app.channel(&slug, "B").await;
+    let (_, verifier) = app
+        .create_token(&slug, &["tokens:verify"], |d| {
+            d.tier = keyward::domain::token::Tier::Admin
+        })
+        .await;
+    (app, slug, a, b, verifier)
+}
+
+/// A `messages:send` token scoped to `channel` that works only from 10.0.0.0/8.
+async fn allowlisted(app: &TestApp, slug: &str, channel: &str) -> (String, String) {
+    app.create_token(slug, &["messages:send"], |d| {
+        d.channels = Some(vec![channel.to_owned()]);
         d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["10.0.0.0/8"]).unwrap();
     })
-    .await;
+    .await
+}
+
+/// The `data` of a `POST /api/v1/verify` answer.
+async fn verify(app: &TestApp, verifier: &str, body: Value) -> Value {
+    let (_, v) = app.api(verifier).post_json("/api/v1/verify", body).await;
+    v["data"].clone()
+}
+
+#[tokio::test]
+async fn verify_says_valid_with_the_token_and_its_remaining_budget() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (id, subject) = allowlisted(&app, &slug, &a).await;
+
     let v = verify(
-        json!({"token": subject, "permission": "messages:send", "channel": a.id, "ip": "10.1.2.3"}),
+        &app,
+        &verifier,
+        json!({"token": subject, "permission": "messages:send", "channel": a, "ip": "10.1.2.3"}),
     )
     .await;
-    assert_eq!(v["data"]["valid"], true);
-    assert_eq!(v["data"]["code"], "valid");
-    assert_eq!(v["data"]["token"]["id"], id);
-    assert_eq!(v["data"]["ratelimit"]["limit"], 2);
-    assert_eq!(v["data"]["ratelimit"]["remaining"], 1);
-    assert_eq!(
-        verify(json!({"token": subject, "ip": "192.0.2.1"})).await["data"]["code"],
-        "ip_not_allowed"
-    );
-    assert_eq!(
-        verify(json!({"token": "kw_garbage"})).await["data"]["code"],
-        "invalid_token"
-    );
-    let (_, open) = token(&app, &slug, &["messages:send"], |d| {
-        d.channels = Some(vec![a.id.clone()])
-    })
+
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["code"], "valid");
+    assert_eq!(v["token"]["id"], id);
+    assert_eq!(v["ratelimit"]["limit"], 2);
+    assert_eq!(v["ratelimit"]["remaining"], 1);
+}
+
+#[tokio::test]
+async fn verify_says_ip_not_allowed_outside_the_allowlist_and_without_an_ip() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (_, subject) = allowlisted(&app, &slug, &a).await;
+
+    let outside = verify(
+        &app,
+        &verifier,
+        json!({"token": subject, "ip": "192.0.2.1"}),
+    )
     .await;
+    // Fail closed: an allowlisted token verified without an IP.
+    let without = verify(&app, &verifier, json!({"token": subject})).await;
+
+    assert_eq!(outside["code"], "ip_not_allowed");
+    assert_eq!(without["code"], "ip_not_allowed");
+}
+
+#[tokio::test]
+async fn verify_says_invalid_token_for_garbage() {
+    let (app, _, _, _, verifier) = with_verifier().await;
+    let v = verify(&app, &verifier, json!({"token": "kw_garbage"})).await;
+    assert_eq!(v["code"], "invalid_token");
+}
+
+#[tokio::test]
+async fn verify_says_insufficient_permission_and_channel_not_allowed_and_each_spends_budget() {
+    let (app, slug, a, b, verifier) = with_verifier().await;
+    let (_, open) = app
+        .create_token(&slug, &["messages:send"], |d| d.channels = Some(vec![a]))
+        .await;
+
+    let permission = verify(
+        &app,
+        &verifier,
+        json!({"token": open, "permission": "chats:read"}),
+    )
+    .await;
+    let channel = verify(&app, &verifier, json!({"token": open, "channel": b})).await;
+    let third = verify(&app, &verifier, json!({"token": open})).await;
+
+    assert_eq!(permission["code"], "insufficient_permission");
+    assert_eq!(channel["code"], "channel_not_allowed");
     assert_eq!(
-        verify(json!({"token": open, "permission": "chats:read"})).await["data"]["code"],
-        "insufficient_permission"
-    );
-    assert_eq!(
-        verify(json!({"token": open, "channel": b.id})).await["data"]["code"],
-        "channel_not_allowed"
-    );
-    assert_eq!(
-        verify(json!({"token": open})).await["data"]["code"],
-        "rate_limited",
+        third["code"], "rate_limited",
         "the verified token's budget of 2 is spent"
     );
-    let (rid, revoked) = token(&app, &slug, &["messages:send"], |_| {}).await;
-    sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
-        .bind(&rid)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    app.state.gate.tokens.invalidate(); // direct SQL is like another process
-    let v = verify(json!({"token": revoked})).await;
-    assert_eq!(v["data"]["code"], "token_revoked");
-    assert_eq!(v["data"]["valid"], false);
-    sqlx::query("UPDATE tokens SET revoked_at = NULL, expires_at = 1 WHERE id = ?")
-        .bind(&rid)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    app.state.gate.tokens.invalidate(); // direct SQL is like another process
-    assert_eq!(
-        verify(json!({"token": revoked})).await["data"]["code"],
-        "token_expired"
-    );
-    // Fail closed: an allowlisted token verified without an IP.
-    assert_eq!(
-        verify(json!({"token": subject})).await["data"]["code"],
-        "ip_not_allowed"
-    );
-    // Counted as uses of the verified token.
+}
+
+#[tokio::test]
+async fn verify_says_token_revoked_then_token_expired() {
+    let (app, slug, _, _, verifier) = with_verifier().await;
+    let (id, secret) = app.create_token(&slug, &["messages:send"], |_| {}).await;
+
+    app.sql("UPDATE tokens SET revoked_at = 1 WHERE id = ?", &id)
+        .await;
+    let v = verify(&app, &verifier, json!({"token": secret})).await;
+    assert_eq!(v["code"], "token_revoked");
+    assert_eq!(v["valid"], false);
+
+    app.sql(
+        "UPDATE tokens SET revoked_at = NULL, expires_at = 1 WHERE id = ?",
+        &id,
+    )
+    .await;
+    let v = verify(&app, &verifier, json!({"token": secret})).await;
+    assert_eq!(v["code"], "token_expired");
+}
+
+#[tokio::test]
+async fn each_verify_counts_as_a_use_of_the_verified_token() {
+    let (app, slug, a, _, verifier) = with_verifier().await;
+    let (id, subject) = allowlisted(&app, &slug, &a).await;
+    for ip in ["10.1.2.3", "192.0.2.1"] {
+        verify(&app, &verifier, json!({"token": subject, "ip": ip})).await;
+    }
+    verify(&app, &verifier, json!({"token": subject})).await;
+
+    let ws = app.workspace(&slug).await;
     let t = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
         .await
         .unwrap()
         .unwrap();
     let pending = app.state.gate.usage.pending(&t.id).map_or(0, |p| p.count);
     assert_eq!(t.request_count + pending, 3);
-    // Without tokens:verify the endpoint is refused.
-    let (_, plain) = token(&app, &slug, &["messages:send"], |_| {}).await;
-    problem(
-        call(
-            &app,
+}
+
+#[tokio::test]
+async fn verify_without_tokens_verify_is_refused() {
+    let (app, slug, _, _, _) = with_verifier().await;
+    let (_, plain) = app.create_token(&slug, &["messages:send"], |_| {}).await;
+    let (_, other) = app.create_token(&slug, &["messages:send"], |_| {}).await;
+
+    let res = app
+        .api(&plain)
+        .send(
             Method::POST,
             "/api/v1/verify",
-            Some(&plain),
-            Some(json!({"token": open})),
+            Some(json!({"token": other})),
         )
-        .await,
-        403,
-        "insufficient_permission",
-    )
-    .await;
+        .await;
+
+    problem(res, 403, "insufficient_permission").await;
 }
 
 #[tokio::test]
 async fn five_requests_are_counted_within_two_seconds_in_the_api_and_the_detail_page() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let (id, secret) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
     for _ in 0..5 {
         assert_eq!(get(&app, "/api/v1/channels", &secret).await.status(), 200);
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let stored = keyward::db::tokens::get(&app.state.db, &ws.id, &id)
         .await
         .unwrap()

@@ -212,10 +212,7 @@ async fn browser_create_token_reveal_once_and_row_is_active() {
         return;
     };
     let slug = browser_setup(&app, &b).await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     keyward::db::channels::create(&app.state.db, &ws.id, "WhatsApp Support", "whatsapp")
         .await
         .unwrap();
@@ -471,7 +468,7 @@ async fn browser_playground_authorizes_with_or_without_bearer_and_calls_me_offli
         return;
     };
     let slug = app.setup().await.1;
-    let (_, secret) = crate::api::token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     for pasted in [secret.clone(), format!("Bearer {secret}")] {
         b.goto(&app.url("/docs/api")).await;
         b.click(".swagger-ui .auth-wrapper button.authorize").await;

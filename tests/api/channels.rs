@@ -28,10 +28,7 @@ async fn channels_are_added_and_removed_with_plain_forms() {
     assert!(html.contains("WhatsApp Support") && html.contains("<code>whatsapp</code>"));
     assert!(html.contains("Channel “WhatsApp Support” added."));
 
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let ch = keyward::db::channels::list(&app.state.db, &ws.id)
         .await
         .unwrap()
@@ -119,16 +116,11 @@ async fn removing_another_workspaces_channel_is_404() {
     let other = app
         .other_admin_with_workspace("bob@other.io", "Other")
         .await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &other)
-        .await
-        .unwrap()
-        .unwrap();
-    let ch = keyward::db::channels::create(&app.state.db, &ws.id, "Theirs", "sms")
-        .await
-        .unwrap();
+    let ch = app.channel(&other, "Theirs").await;
+    let ws = app.workspace(&other).await;
     let page = format!("/w/{slug}/settings/channels");
     let res = app
-        .post_form(&c, &page, &format!("{page}/{}/remove", ch.id), &[])
+        .post_form(&c, &page, &format!("{page}/{}/remove", ch), &[])
         .await;
     assert_eq!(res.status(), 404);
     assert_eq!(

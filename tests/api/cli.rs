@@ -47,8 +47,78 @@ impl Drop for Cli {
     }
 }
 
+const SETUP: &[&str] = &[
+    "setup",
+    "--email",
+    "admin@acme.io",
+    "--workspace",
+    "Acme Inc.",
+];
+
+impl Cli {
+    /// A database where `keyward setup` made admin@acme.io and the workspace `acme-inc`.
+    fn with_workspace() -> Self {
+        let cli = Self::new();
+        cli.ok(SETUP, "correct horse battery\n");
+        cli
+    }
+
+    /// Adds the WhatsApp channel “WhatsApp Support” to `acme-inc`; returns its id.
+    fn whatsapp_channel(&self) -> String {
+        self.ok(
+            &[
+                "channel",
+                "add",
+                "--workspace",
+                "acme-inc",
+                "--kind",
+                "whatsapp",
+                "WhatsApp Support",
+            ],
+            "",
+        )
+    }
+
+    /// `token create` of a token named x in acme-inc, with `more` arguments.
+    fn create_x<'a>(more: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["token", "create", "--workspace", "acme-inc", "--name", "x"];
+        args.extend_from_slice(more);
+        args
+    }
+
+    /// Creates the token “CI” with every option; returns the secret it prints.
+    fn create_ci_token(&self) -> String {
+        // Global flags may stand before the subcommand too.
+        self.ok(
+            &[
+                "--token-prefix",
+                "acme_",
+                "token",
+                "create",
+                "--workspace",
+                "acme-inc",
+                "--name",
+                "CI",
+                "--permission",
+                "messages:send",
+                "--permission",
+                "chats:read",
+                "--channel",
+                "WhatsApp Support",
+                "--allow-ip",
+                "10.0.0.0/8",
+                "--expires-in-days",
+                "30",
+                "--tier",
+                "admin",
+            ],
+            "",
+        )
+    }
+}
+
 #[test]
-fn cli_setup_workspaces_channels_and_tokens() {
+fn cli_setup_refuses_a_short_password_and_runs_once() {
     let cli = Cli::new();
     assert!(
         cli.refused(
@@ -57,19 +127,7 @@ fn cli_setup_workspaces_channels_and_tokens() {
         )
         .contains("at least 12")
     );
-    assert_eq!(
-        cli.ok(
-            &[
-                "setup",
-                "--email",
-                "admin@acme.io",
-                "--workspace",
-                "Acme Inc."
-            ],
-            "correct horse battery\n"
-        ),
-        "acme-inc"
-    );
+    assert_eq!(cli.ok(SETUP, "correct horse battery\n"), "acme-inc");
     assert!(
         cli.refused(
             &["setup", "--email", "b@acme.io", "--workspace", "B"],
@@ -77,6 +135,11 @@ fn cli_setup_workspaces_channels_and_tokens() {
         )
         .contains("already exists")
     );
+}
+
+#[test]
+fn cli_workspace_create_picks_a_free_slug_and_refuses_an_unknown_admin() {
+    let cli = Cli::with_workspace();
     assert_eq!(
         cli.ok(&["workspace", "create", "Acme Inc."], ""),
         "acme-inc-2"
@@ -88,126 +151,100 @@ fn cli_setup_workspaces_channels_and_tokens() {
         )
         .contains("no admin")
     );
-    let ch = cli.ok(
-        &[
-            "channel",
-            "add",
-            "--workspace",
-            "acme-inc",
-            "--kind",
-            "whatsapp",
-            "WhatsApp Support",
-        ],
-        "",
-    );
-    assert!(ch.starts_with("ch_"));
-    assert!(
-        cli.refused(
-            &[
-                "channel",
-                "add",
-                "--workspace",
-                "nope",
-                "--kind",
-                "sms",
-                "x"
-            ],
-            ""
-        )
-        .contains("no workspace")
-    );
+}
 
-    // Global flags may stand before the subcommand too.
-    let secret = cli.ok(
-        &[
-            "--token-prefix",
-            "acme_",
-            "token",
-            "create",
-            "--workspace",
-            "acme-inc",
-            "--name",
-            "CI",
-            "--permission",
-            "messages:send",
-            "--permission",
-            "chats:read",
-            "--channel",
-            "WhatsApp Support",
-            "--allow-ip",
-            "10.0.0.0/8",
-            "--expires-in-days",
-            "30",
-            "--tier",
-            "admin",
-        ],
-        "",
-    );
+#[test]
+fn cli_channel_add_prints_the_id_and_refuses_an_unknown_workspace() {
+    let cli = Cli::with_workspace();
+    assert!(cli.whatsapp_channel().starts_with("ch_"));
+    let nowhere = [
+        "channel",
+        "add",
+        "--workspace",
+        "nope",
+        "--kind",
+        "sms",
+        "x",
+    ];
+    assert!(cli.refused(&nowhere, "").contains("no workspace"));
+}
+
+#[test]
+fn cli_token_create_prints_the_secret_alone() {
+    let cli = Cli::with_workspace();
+    cli.whatsapp_channel();
+
+    let secret = cli.create_ci_token();
+
     assert!(
         secret.starts_with("acme_") && !secret.contains(char::is_whitespace),
         "stdout is the secret alone: {secret:?}"
     );
     assert!(keyward::domain::secret::Secret::parse(&secret).is_some());
-    // `token create` of a token named x in acme-inc, with `more` arguments.
-    let create_x = |more: &[&'static str]| {
-        let mut args = vec!["token", "create", "--workspace", "acme-inc", "--name", "x"];
-        args.extend_from_slice(more);
-        args
-    };
+}
+
+#[test]
+fn cli_token_create_refuses_a_bad_expiry_permission_or_ip() {
+    let cli = Cli::with_workspace();
     // Expiry in days: 1 to 36,500 (a larger figure would pass the year 9999).
     for days in ["0", "40000"] {
-        let out = cli.run(
-            &create_x(&["--permission", "chats:read", "--expires-in-days", days]),
-            "",
-        );
+        let args = Cli::create_x(&["--permission", "chats:read", "--expires-in-days", days]);
+        let out = cli.run(&args, "");
         assert_eq!(out.status.code(), Some(2), "{days}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--expires-in-days"));
     }
-    assert!(
-        cli.refused(&create_x(&["--permission", "nope"]), "")
-            .contains("unknown permission")
-    );
-    assert!(
-        cli.refused(
-            &create_x(&["--permission", "admin", "--allow-ip", "bad"]),
-            ""
-        )
-        .contains("not an IP")
-    );
+    let unknown = Cli::create_x(&["--permission", "nope"]);
+    assert!(cli.refused(&unknown, "").contains("unknown permission"));
+    let bad_ip = Cli::create_x(&["--permission", "admin", "--allow-ip", "bad"]);
+    assert!(cli.refused(&bad_ip, "").contains("not an IP"));
+}
 
-    let list: serde_json::Value =
-        serde_json::from_str(&cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], ""))
-            .unwrap();
+#[test]
+fn cli_token_list_shows_every_field_but_the_secret() {
+    let cli = Cli::with_workspace();
+    cli.whatsapp_channel();
+    let secret = cli.create_ci_token();
+
+    let list = cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
+
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     let t = &list[0];
     assert_eq!(t["name"], "CI");
     assert_eq!(t["channels"][0]["name"], "WhatsApp Support");
     assert_eq!(t["rate_limit"]["tier"], "admin");
     assert_eq!(t["created_by"]["type"], "cli");
     assert!(!list.to_string().contains(&secret));
-    let id = t["id"].as_str().unwrap();
+}
+
+#[test]
+fn cli_token_revoke_shows_in_the_table_and_refuses_an_unknown_id() {
+    let cli = Cli::with_workspace();
+    cli.whatsapp_channel();
+    cli.create_ci_token();
+    let list = cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_str().unwrap();
+
     cli.ok(&["token", "revoke", "--workspace", "acme-inc", id], "");
+
     let table = cli.ok(&["token", "list", "--workspace", "acme-inc"], "");
     assert!(table.contains("revoked") && table.contains("CI"));
-    assert!(
-        cli.refused(
-            &["token", "revoke", "--workspace", "acme-inc", "tok_nope"],
-            ""
-        )
-        .contains("no token")
-    );
+    let unknown = ["token", "revoke", "--workspace", "acme-inc", "tok_nope"];
+    assert!(cli.refused(&unknown, "").contains("no token"));
+}
 
-    let admin = cli.ok(
-        &[
-            "admin",
-            "add",
-            "--email",
-            "bob@acme.io",
-            "--workspace",
-            "acme-inc",
-        ],
-        "another long password\n",
-    );
-    assert!(admin.starts_with("adm_"));
+#[test]
+fn cli_admin_add_and_reset_password_refuse_an_unknown_admin() {
+    let cli = Cli::with_workspace();
+    let add = [
+        "admin",
+        "add",
+        "--email",
+        "bob@acme.io",
+        "--workspace",
+        "acme-inc",
+    ];
+    assert!(cli.ok(&add, "another long password\n").starts_with("adm_"));
     cli.ok(
         &["admin", "reset-password", "--email", "bob@acme.io"],
         "yet another password\n",

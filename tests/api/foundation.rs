@@ -245,10 +245,7 @@ async fn post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(header.status(), 403);
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     assert!(
         keyward::db::channels::list(&app.state.db, &ws.id)
             .await

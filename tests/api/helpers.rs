@@ -1,11 +1,16 @@
-//! `TestApp`: spawns the app on a random port with a fresh database file, and helpers that act
-//! as a browser would (forms with CSRF tokens, cookies, no automatic redirects).
+//! `TestApp`: spawns the app on a random port with a fresh database file; arranges workspaces,
+//! channels and tokens; calls the API with a bearer secret; and acts as a browser would (forms
+//! with CSRF tokens, cookies, no automatic redirects).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use keyward::db::audit::Actor;
+use keyward::db::workspaces::Workspace;
+use keyward::domain::token::{TokenDraft, TokenName};
 use keyward::{AppState, Config};
-use reqwest::{Client, Response, redirect::Policy};
+use reqwest::{Client, Method, Response, redirect::Policy};
+use serde_json::Value;
 
 pub const EMAIL: &str = "admin@acme.io";
 pub const PASSWORD: &str = "correct horse battery";
@@ -57,7 +62,146 @@ pub fn location(res: &Response) -> String {
         .unwrap_or_default()
 }
 
+/// A bearer API client for one secret; each call returns the status and the JSON body
+/// (`Value::Null` when the body is empty).
+pub struct Api<'a> {
+    app: &'a TestApp,
+    secret: String,
+}
+
+impl Api<'_> {
+    /// The raw response, for tests that look at headers or expect a problem.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = client()
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.secret);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let res = self.send(method, path, body).await;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.json(Method::GET, path, None).await
+    }
+
+    /// A POST without a body (the token actions: revoke, reactivate, regenerate).
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        self.json(Method::POST, path, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.json(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.json(Method::DELETE, path, None).await
+    }
+}
+
 impl TestApp {
+    /// The workspace with this slug.
+    pub async fn workspace(&self, slug: &str) -> Workspace {
+        keyward::db::workspaces::by_slug(&self.state.db, slug)
+            .await
+            .unwrap()
+            .expect("workspace exists")
+    }
+
+    /// Adds an `sms` channel named `name` to the workspace; returns its id.
+    pub async fn channel(&self, slug: &str, name: &str) -> String {
+        self.channel_of_kind(slug, name, "sms").await
+    }
+
+    pub async fn channel_of_kind(&self, slug: &str, name: &str, kind: &str) -> String {
+        let ws = self.workspace(slug).await;
+        keyward::db::channels::create(&self.state.db, &ws.id, name, kind)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Creates a token named `script` directly (as the CLI would), after `adjust` edits the
+    /// draft; returns (id, secret).
+    pub async fn create_token(
+        &self,
+        slug: &str,
+        perms: &[&str],
+        adjust: impl FnOnce(&mut TokenDraft),
+    ) -> (String, String) {
+        let ws = self.workspace(slug).await;
+        let mut draft = TokenDraft {
+            name: TokenName::parse("script").unwrap(),
+            description: String::new(),
+            permissions: self
+                .state
+                .config
+                .permission_catalog
+                .parse_set(perms.iter().copied())
+                .unwrap(),
+            channels: None,
+            ip_allowlist: Default::default(),
+            expires_at: None,
+            tier: Default::default(),
+        };
+        adjust(&mut draft);
+        let actor = Actor::cli();
+        let ctx = keyward::ops::Ctx::new(
+            &self.state,
+            &ws.id,
+            &actor,
+            None,
+            keyward::ops::Acting::Full,
+        );
+        let (t, s) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
+        (t.id, s.expose().to_owned())
+    }
+
+    /// An API client that sends `Authorization: Bearer <secret>`.
+    pub fn api(&self, secret: &str) -> Api<'_> {
+        Api {
+            app: self,
+            secret: secret.to_owned(),
+        }
+    }
+
+    /// Stores a direct SQL change (as another process would) and drops the token cache.
+    pub async fn sql(&self, statement: &str, id: &str) {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+        self.state.gate.tokens.invalidate();
+    }
+
+    /// The body of a dashboard page fetched with this (signed-in) client.
+    pub async fn page(&self, c: &Client, path: &str) -> String {
+        c.get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` (no cookies, no token) and its JSON body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         client()

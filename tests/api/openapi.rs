@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::api::{call, token};
+use crate::api::call;
 use crate::helpers::{TestApp, client};
 
 /// Every route of SPEC §6 under `/api/v1`.
@@ -27,7 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
 async fn every_api_route_is_in_the_openapi_3_1_document_with_the_bearer_scheme() {
     let app = TestApp::spawn().await;
     let slug = app.setup().await.1;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
     let res = client()
         .get(app.url("/api/openapi.json"))
         .send()

@@ -6,23 +6,15 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{call, problem, token};
+use crate::api::{call, problem};
 use crate::helpers::TestApp;
 
 const WEEK: i64 = 7 * 86_400;
 
-async fn workspace_id(app: &TestApp, slug: &str) -> String {
-    keyward::db::workspaces::by_slug(&app.state.db, slug)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 /// A `tokens:write` token that works only from 127.0.0.1 and expires in a week.
 async fn narrow_writer(app: &TestApp, slug: &str) -> String {
     let week = keyward::domain::now() + WEEK;
-    token(app, slug, &["tokens:write"], |d| {
+    app.create_token(slug, &["tokens:write"], |d| {
         d.ip_allowlist = keyward::domain::ip::IpAllowlist::parse_lines(["127.0.0.1"]).unwrap();
         d.expires_at = Some(week);
     })
@@ -40,7 +32,7 @@ async fn regenerate_of_a_token_wider_than_the_caller_is_refused_and_hands_out_no
     let (_, slug) = app.setup().await;
     let writer = narrow_writer(&app, &slug).await;
     // An admin-made token with the same permissions but no allowlist and no expiry.
-    let (wide_id, wide_secret) = token(&app, &slug, &["tokens:write"], |_| {}).await;
+    let (wide_id, wide_secret) = app.create_token(&slug, &["tokens:write"], |_| {}).await;
 
     let res = post(
         &app,
@@ -68,8 +60,8 @@ async fn reactivate_of_a_token_wider_than_the_caller_is_refused_and_it_stays_rev
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
     let writer = narrow_writer(&app, &slug).await;
-    let (_, admin) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (wide_id, wide_secret) = token(&app, &slug, &["tokens:write"], |_| {}).await;
+    let (_, admin) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (wide_id, wide_secret) = app.create_token(&slug, &["tokens:write"], |_| {}).await;
     let revoke = format!("/api/v1/tokens/{wide_id}/revoke");
     assert_eq!(post(&app, &revoke, &admin, None).await.status(), 200);
 
@@ -139,8 +131,8 @@ async fn regenerate_and_reactivate_within_the_callers_grant_still_work() {
 async fn a_standard_token_cannot_patch_itself_or_another_to_the_admin_tier() {
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
-    let (own_id, own) = token(&app, &slug, &["tokens:write"], |_| {}).await;
-    let (other_id, _) = token(&app, &slug, &["tokens:write"], |_| {}).await;
+    let (own_id, own) = app.create_token(&slug, &["tokens:write"], |_| {}).await;
+    let (other_id, _) = app.create_token(&slug, &["tokens:write"], |_| {}).await;
 
     for id in [&own_id, &other_id] {
         let res = call(
@@ -156,7 +148,7 @@ async fn a_standard_token_cannot_patch_itself_or_another_to_the_admin_tier() {
             body["detail"].as_str().unwrap().contains("rate limit"),
             "{body}"
         );
-        let stored = keyward::db::tokens::get(&app.state.db, &workspace_id(&app, &slug).await, id)
+        let stored = keyward::db::tokens::get(&app.state.db, &app.workspace(&slug).await.id, id)
             .await
             .unwrap()
             .unwrap();
@@ -177,16 +169,15 @@ async fn a_standard_token_cannot_patch_itself_or_another_to_the_admin_tier() {
 async fn a_token_whose_channels_were_all_removed_cannot_create_children() {
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
-    let ch = keyward::db::channels::create(&app.state.db, &ws, "Support", "sms")
-        .await
-        .unwrap();
-    let (_, scoped) = token(&app, &slug, &["tokens:write", "chats:read"], |d| {
-        d.channels = Some(vec![ch.id.clone()]);
-    })
-    .await;
+    let ws = app.workspace(&slug).await.id;
+    let ch = app.channel(&slug, "Support").await;
+    let (_, scoped) = app
+        .create_token(&slug, &["tokens:write", "chats:read"], |d| {
+            d.channels = Some(vec![ch.clone()]);
+        })
+        .await;
     assert!(
-        keyward::db::channels::delete(&app.state.db, &ws, &ch.id)
+        keyward::db::channels::delete(&app.state.db, &ws, &ch)
             .await
             .unwrap()
     );
@@ -218,19 +209,12 @@ async fn verify_with_another_workspaces_channel_is_channel_not_allowed_and_names
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
     let other = app.other_admin_with_workspace("b@other.io", "Other").await;
-    let theirs = keyward::db::channels::create(
-        &app.state.db,
-        &workspace_id(&app, &other).await,
-        "Theirs",
-        "sms",
-    )
-    .await
-    .unwrap();
-    let (_, verifier) = token(&app, &slug, &["tokens:verify"], |_| {}).await;
-    let (_, unscoped) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let theirs = app.channel(&other, "Theirs").await;
+    let (_, verifier) = app.create_token(&slug, &["tokens:verify"], |_| {}).await;
+    let (_, unscoped) = app.create_token(&slug, &["chats:read"], |_| {}).await;
 
     let verdict = |channel: &str| json!({"token": unscoped, "channel": channel});
-    let res = post(&app, "/api/v1/verify", &verifier, Some(verdict(&theirs.id))).await;
+    let res = post(&app, "/api/v1/verify", &verifier, Some(verdict(&theirs))).await;
     let body: Value = res.json().await.unwrap();
 
     assert_eq!(body["data"]["valid"], false, "{body}");
@@ -247,10 +231,7 @@ async fn verify_with_another_workspaces_channel_is_channel_not_allowed_and_names
 async fn a_repeated_channel_in_the_dashboard_form_saves_one_scope() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
-    let ch = keyward::db::channels::create(&app.state.db, &ws, "Support", "sms")
-        .await
-        .unwrap();
+    let ch = app.channel(&slug, "Support").await;
 
     let (id, secret) = crate::tokens_web::create_token(
         &app,
@@ -260,8 +241,8 @@ async fn a_repeated_channel_in_the_dashboard_form_saves_one_scope() {
             ("name", "twice"),
             ("permissions", "chats:read"),
             ("channel_mode", "some"),
-            ("channels", &ch.id),
-            ("channels", &ch.id),
+            ("channels", &ch),
+            ("channels", &ch),
             ("expiry", "30"),
             ("tier", "standard"),
         ],
@@ -269,18 +250,18 @@ async fn a_repeated_channel_in_the_dashboard_form_saves_one_scope() {
     .await;
 
     assert_eq!(app.me_status(&secret).await, 200);
-    let stored = keyward::db::tokens::get(&app.state.db, &ws, &id)
+    let stored = keyward::db::tokens::get(&app.state.db, &app.workspace(&slug).await.id, &id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.channel_ids(), Some(vec![ch.id]));
+    assert_eq!(stored.channel_ids(), Some(vec![ch]));
 }
 
 #[tokio::test]
 async fn the_api_name_search_is_capped_at_100_characters() {
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
-    let (_, reader) = token(&app, &slug, &["tokens:read"], |_| {}).await;
+    let (_, reader) = app.create_token(&slug, &["tokens:read"], |_| {}).await;
     let path = |n: usize| format!("/api/v1/tokens?q={}", "a".repeat(n));
 
     let long = call(&app, Method::GET, &path(101), Some(&reader), None).await;
@@ -297,9 +278,11 @@ async fn the_api_name_search_is_capped_at_100_characters() {
 async fn a_change_is_checked_against_the_acting_token_as_stored_when_it_is_written() {
     let app = TestApp::spawn().await;
     let (_, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
-    let (writer_id, _) = token(&app, &slug, &["tokens:write", "chats:read"], |_| {}).await;
-    let (target_id, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let ws = app.workspace(&slug).await.id;
+    let (writer_id, _) = app
+        .create_token(&slug, &["tokens:write", "chats:read"], |_| {})
+        .await;
+    let (target_id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let actor = keyward::db::audit::Actor::token(&writer_id, "script");
     let ctx = keyward::ops::Ctx::new(
         &app.state,

@@ -2,7 +2,7 @@
 //! audit entries, workspace isolation, and no secret in the database file.
 
 use keyward::domain::secret::Secret;
-use reqwest::Client;
+use reqwest::{Client, Response};
 
 use crate::helpers::{TestApp, location};
 
@@ -72,14 +72,6 @@ const BASIC: &[(&str, &str)] = &[
     ("tier", "standard"),
 ];
 
-async fn workspace_id(app: &TestApp, slug: &str) -> String {
-    keyward::db::workspaces::by_slug(&app.state.db, slug)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 #[tokio::test]
 async fn a_created_token_is_revealed_once_and_listed_as_active() {
     let app = TestApp::spawn().await;
@@ -146,7 +138,7 @@ async fn an_empty_submit_shows_inline_errors_and_creates_nothing() {
     assert!(html.contains("“not-an-ip” is not an IP address or CIDR"));
     assert!(html.contains(">kept</textarea>") && html.contains("10.0.0.0/8\nnot-an-ip"));
     assert_eq!(
-        keyward::db::tokens::count(&app.state.db, &workspace_id(&app, &slug).await)
+        keyward::db::tokens::count(&app.state.db, &app.workspace(&slug).await.id)
             .await
             .unwrap(),
         0
@@ -175,7 +167,7 @@ async fn a_double_submitted_create_form_makes_one_token() {
     assert_eq!(location(&first), format!("{}/revealed", tokens_url(&slug)));
     assert_eq!(location(&second), tokens_url(&slug));
     assert_eq!(
-        keyward::db::tokens::count(&app.state.db, &workspace_id(&app, &slug).await)
+        keyward::db::tokens::count(&app.state.db, &app.workspace(&slug).await.id)
             .await
             .unwrap(),
         1
@@ -186,7 +178,7 @@ async fn a_double_submitted_create_form_makes_one_token() {
 async fn every_field_is_saved_and_shown_on_the_detail_page() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
+    let ws = app.workspace(&slug).await.id;
     let ch = keyward::db::channels::create(&app.state.db, &ws, "WhatsApp Support", "whatsapp")
         .await
         .unwrap();
@@ -244,71 +236,105 @@ async fn every_field_is_saved_and_shown_on_the_detail_page() {
     );
 }
 
+/// A signed-in admin with one token made through the form (`BASIC`, named “CI deploy”).
+struct Dashboard {
+    app: TestApp,
+    c: Client,
+    slug: String,
+    id: String,
+    secret: String,
+    /// The token's detail page.
+    detail: String,
+}
+
+impl Dashboard {
+    async fn with_token() -> Self {
+        let app = TestApp::spawn().await;
+        let (c, slug) = app.setup().await;
+        let (id, secret) = create_token(&app, &c, &slug, BASIC).await;
+        let detail = format!("{}/{id}", tokens_url(&slug));
+        Self {
+            app,
+            c,
+            slug,
+            id,
+            secret,
+            detail,
+        }
+    }
+
+    /// Submits the detail page's `action` form (`edit` is on its own page).
+    async fn act(&self, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (page, url) = (&self.detail, format!("{}/{action}", self.detail));
+        let page = if action == "edit" { &url } else { page };
+        self.app.post_form(&self.c, page, &url, fields).await
+    }
+
+    /// Regenerates the token and returns the new secret from the reveal.
+    async fn regenerate(&self) -> String {
+        let res = self.act("regenerate", &[]).await;
+        secret_of(&self.app.page(&self.c, &location(&res)).await)
+    }
+
+    async fn audit(&self) -> Vec<keyward::db::audit::Entry> {
+        let ws = self.app.workspace(&self.slug).await.id;
+        keyward::db::audit::list(&self.app.state.db, &ws, Some(&self.id), None, 100)
+            .await
+            .unwrap()
+    }
+}
+
+const EDIT: &[(&str, &str)] = &[
+    ("name", "CI deploy v2"),
+    ("permissions", "chats:read"),
+    ("channel_mode", "all"),
+    ("expiry", "keep"),
+    ("tier", "standard"),
+];
+
 #[tokio::test]
-async fn lifecycle_actions_work_and_each_writes_an_audit_entry() {
-    let app = TestApp::spawn().await;
-    let (c, slug) = app.setup().await;
-    let (id, secret) = create_token(&app, &c, &slug, BASIC).await;
-    let detail = format!("{}/{id}", tokens_url(&slug));
+async fn an_edit_saves_and_its_audit_entry_lists_the_changes() {
+    let d = Dashboard::with_token().await;
 
-    let res = app
-        .post_form(
-            &c,
-            &format!("{detail}/edit"),
-            &format!("{detail}/edit"),
-            &[
-                ("name", "CI deploy v2"),
-                ("permissions", "chats:read"),
-                ("channel_mode", "all"),
-                ("expiry", "keep"),
-                ("tier", "standard"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&res), detail);
-    let res = app
-        .post_form(&c, &detail, &format!("{detail}/revoke"), &[])
-        .await;
-    assert_eq!(location(&res), detail);
-    let html = c
-        .get(app.url(&detail))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
+    let res = d.act("edit", EDIT).await;
+
+    assert_eq!(location(&res), d.detail);
+    let entries = d.audit().await;
+    let edit = entries
+        .iter()
+        .find(|e| e.action == "token.updated")
         .unwrap();
-    assert!(html.contains("badge-revoked") && html.contains("revoked. Requests using it now fail"));
-    let _ = app
-        .post_form(&c, &detail, &format!("{detail}/reactivate"), &[])
-        .await;
     assert!(
-        c.get(app.url(&detail))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("badge-active")
+        edit.details.contains("name: “CI deploy” → “CI deploy v2”")
+            && edit.details.contains("+[chats:read]"),
+        "{}",
+        edit.details
     );
+}
 
-    let res = app
-        .post_form(&c, &detail, &format!("{detail}/regenerate"), &[])
-        .await;
-    let reveal = c
-        .get(app.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let new_secret = secret_of(&reveal);
-    assert_ne!(new_secret, secret);
-    let db = &app.state.db;
+#[tokio::test]
+async fn revoke_shows_the_revoked_badge_and_reactivate_the_active_one() {
+    let d = Dashboard::with_token().await;
+
+    let res = d.act("revoke", &[]).await;
+    assert_eq!(location(&res), d.detail);
+    let html = d.app.page(&d.c, &d.detail).await;
+    assert!(html.contains("badge-revoked") && html.contains("revoked. Requests using it now fail"));
+
+    let _ = d.act("reactivate", &[]).await;
+    assert!(d.app.page(&d.c, &d.detail).await.contains("badge-active"));
+}
+
+#[tokio::test]
+async fn regenerate_reveals_a_new_secret_and_forgets_the_old_one() {
+    let d = Dashboard::with_token().await;
+
+    let new_secret = d.regenerate().await;
+
+    assert_ne!(new_secret, d.secret);
+    let db = &d.app.state.db;
     assert!(
-        keyward::db::tokens::by_hash(db, &Secret::parse(&secret).unwrap().hash())
+        keyward::db::tokens::by_hash(db, &Secret::parse(&d.secret).unwrap().hash())
             .await
             .unwrap()
             .is_none(),
@@ -320,32 +346,36 @@ async fn lifecycle_actions_work_and_each_writes_an_audit_entry() {
             .unwrap()
             .is_some()
     );
+}
 
-    let wrong = app
-        .post_form(
-            &c,
-            &detail,
-            &format!("{detail}/delete"),
-            &[("confirm_name", "CI deploy")],
-        )
-        .await;
+#[tokio::test]
+async fn delete_needs_the_exact_name_and_then_the_detail_page_is_404() {
+    let d = Dashboard::with_token().await;
+
+    let wrong = d.act("delete", &[("confirm_name", "CI deploy v2")]).await;
     assert_eq!(wrong.status(), 422);
     assert!(wrong.text().await.unwrap().contains("exactly to delete it"));
-    let res = app
-        .post_form(
-            &c,
-            &detail,
-            &format!("{detail}/delete"),
-            &[("confirm_name", "CI deploy v2")],
-        )
-        .await;
-    assert_eq!(location(&res), tokens_url(&slug));
-    assert_eq!(c.get(app.url(&detail)).send().await.unwrap().status(), 404);
 
-    let ws = workspace_id(&app, &slug).await;
-    let entries = keyward::db::audit::list(db, &ws, Some(&id), None, 100)
-        .await
-        .unwrap();
+    let res = d.act("delete", &[("confirm_name", "CI deploy")]).await;
+    assert_eq!(location(&res), tokens_url(&d.slug));
+    assert_eq!(
+        d.c.get(d.app.url(&d.detail)).send().await.unwrap().status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn each_lifecycle_action_writes_an_audit_entry_by_the_admin_without_a_secret() {
+    let d = Dashboard::with_token().await;
+    d.act("edit", EDIT).await;
+    d.act("revoke", &[]).await;
+    d.act("reactivate", &[]).await;
+    let new_secret = d.regenerate().await;
+    d.act("delete", &[("confirm_name", "CI deploy")]).await; // refused: writes nothing
+    d.act("delete", &[("confirm_name", "CI deploy v2")]).await;
+
+    let entries = d.audit().await;
+
     let actions: Vec<_> = entries.iter().rev().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -363,27 +393,13 @@ async fn lifecycle_actions_work_and_each_writes_an_audit_entry() {
             .iter()
             .all(|e| e.actor_name == crate::helpers::EMAIL && e.ip.as_deref() == Some("127.0.0.1"))
     );
-    let edit = entries
-        .iter()
-        .find(|e| e.action == "token.updated")
-        .unwrap();
-    assert!(
-        edit.details.contains("name: “CI deploy” → “CI deploy v2”")
-            && edit.details.contains("+[chats:read]"),
-        "{}",
-        edit.details
-    );
-    let page = c
-        .get(app.url(&format!("/w/{slug}/settings/developer/audit-log")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = d
+        .app
+        .page(&d.c, &format!("/w/{}/settings/developer/audit-log", d.slug))
+        .await;
     assert!(page.contains("token.regenerated") && page.contains("token.deleted"));
     for e in &entries {
-        assert!(!e.details.contains(&secret) && !e.details.contains(&new_secret));
+        assert!(!e.details.contains(&d.secret) && !e.details.contains(&new_secret));
     }
 }
 
@@ -396,15 +412,7 @@ async fn the_database_file_never_contains_a_secret() {
     let res = app
         .post_form(&c, &detail, &format!("{detail}/regenerate"), &[])
         .await;
-    let second = secret_of(
-        &c.get(app.url(&location(&res)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let second = secret_of(&app.page(&c, &location(&res)).await);
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", app.db_path.display());
         let Ok(bytes) = std::fs::read(&path) else {
@@ -453,7 +461,7 @@ async fn another_workspaces_token_is_404_on_every_page_and_action() {
             .await;
         assert_eq!(res.status(), 404, "POST {path}");
     }
-    let token = keyward::db::tokens::get(&app.state.db, &workspace_id(&app, &other).await, &theirs)
+    let token = keyward::db::tokens::get(&app.state.db, &app.workspace(&other).await.id, &theirs)
         .await
         .unwrap()
         .unwrap();
@@ -464,7 +472,7 @@ async fn another_workspaces_token_is_404_on_every_page_and_action() {
 async fn the_list_filters_by_status_searches_by_name_and_pages() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = workspace_id(&app, &slug).await;
+    let ws = app.workspace(&slug).await.id;
     let actor = keyward::db::audit::Actor::cli();
     let ctx = keyward::ops::Ctx::new(&app.state, &ws, &actor, None, keyward::ops::Acting::Full);
     let catalog = keyword_catalog();

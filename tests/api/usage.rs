@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api::{call, token};
+use crate::api::call;
 use crate::helpers::TestApp;
 
 /// `PRAGMA data_version` on a connection of its own changes whenever another connection commits.
@@ -20,8 +20,8 @@ async fn data_version(conn: &mut sqlx::SqliteConnection) -> i64 {
 async fn the_request_path_writes_nothing_between_flushes() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
     let slug = app.setup().await.1;
-    let (id, secret) = token(&app, &slug, &["admin"], |_| {}).await;
-    let (other_id, other) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["admin"], |_| {}).await;
+    let (other_id, other) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     use sqlx::Connection;
     let mut watcher =
         sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path.display()))
@@ -78,10 +78,7 @@ async fn the_request_path_writes_nothing_between_flushes() {
     // A flush writes them in one go.
     app.state.gate.flush().await.unwrap();
     assert_ne!(data_version(&mut watcher).await, before);
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     assert_eq!(
         keyward::db::tokens::get(&app.state.db, &ws.id, &id)
             .await
@@ -97,7 +94,7 @@ async fn the_request_path_writes_nothing_between_flushes() {
 async fn a_cli_revoke_in_another_process_is_refused_within_a_second() {
     let app = TestApp::spawn().await;
     let slug = app.setup().await.1;
-    let (id, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (id, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     // Warm the cache.
     for _ in 0..3 {
         assert_eq!(
@@ -144,26 +141,21 @@ async fn a_cli_revoke_in_another_process_is_refused_within_a_second() {
 async fn removing_a_channel_narrows_a_cached_token_at_once() {
     let app = TestApp::spawn().await;
     let (c, slug) = app.setup().await;
-    let ws = keyward::db::workspaces::by_slug(&app.state.db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
-    let ch = keyward::db::channels::create(&app.state.db, &ws.id, "Only", "sms")
-        .await
-        .unwrap();
-    let (_, secret) = token(&app, &slug, &["chats:read"], |d| {
-        d.channels = Some(vec![ch.id.clone()])
-    })
-    .await;
+    let ch = app.channel(&slug, "Only").await;
+    let (_, secret) = app
+        .create_token(&slug, &["chats:read"], |d| {
+            d.channels = Some(vec![ch.clone()])
+        })
+        .await;
     let me: serde_json::Value = call(&app, Method::GET, "/api/v1/me", Some(&secret), None)
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(me["data"]["token"]["channels"][0]["id"], ch.id.as_str());
+    assert_eq!(me["data"]["token"]["channels"][0]["id"], ch.as_str());
     let page = format!("/w/{slug}/settings/channels");
     let res = app
-        .post_form(&c, &page, &format!("{page}/{}/remove", ch.id), &[])
+        .post_form(&c, &page, &format!("{page}/{}/remove", ch), &[])
         .await;
     assert_eq!(res.status(), 303);
     let me: serde_json::Value = call(&app, Method::GET, "/api/v1/me", Some(&secret), None)
@@ -202,9 +194,9 @@ fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
 async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tokens() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
     let slug = app.setup().await.1;
-    let (busy, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (quiet, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
-    let (gone, _) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (busy, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (quiet, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let (gone, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let db = &app.state.db;
     let now = keyward::domain::now();
     let old_day = keyward::bearer::usage::day_of(now - 91 * 86_400);
@@ -228,10 +220,7 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
         hit(&app, &busy, now - 1000 + i, &format!("/r/{i}"));
     }
     hit(&app, &gone, now, "/g");
-    let ws = keyward::db::workspaces::by_slug(db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let mut conn = db.acquire().await.unwrap();
     keyward::db::tokens::delete(&mut conn, &ws.id, &gone)
         .await
@@ -313,10 +302,7 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
     let slug = app.setup().await.1;
     let db = &app.state.db;
-    let ws = keyward::db::workspaces::by_slug(db, &slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let ws = app.workspace(&slug).await;
     let now = keyward::domain::now();
     let ids: Vec<String> = (0..150).map(|i| format!("tok_bulk{i:03}")).collect();
     for id in &ids {
@@ -476,7 +462,7 @@ async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
 async fn me_counts_stay_exact_across_flushes_while_the_token_stays_cached() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
     let slug = app.setup().await.1;
-    let (_, secret) = token(&app, &slug, &["chats:read"], |_| {}).await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let me = || async {
         let res = call(&app, Method::GET, "/api/v1/me", Some(&secret), None).await;
         assert_eq!(res.status(), 200);
