@@ -63,6 +63,7 @@ pub fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGu
             64 * 1024,
             std::io::stderr(),
         ));
+    metrics::count_dropped_log_lines(writer.error_counter());
     // Colours only on a terminal: journald and log files get plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -51,6 +51,16 @@ pub struct Metrics {
     pub pool_acquire_seconds: Histogram,
     pool_connections: Family<StateLabels, Gauge>,
     pool_max: Gauge,
+    log_dropped: Gauge,
+}
+
+/// The request log's writer counts the lines it dropped because its queue was full.
+static LOG_DROPPED: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
+    std::sync::OnceLock::new();
+
+/// Reports this counter as `keyward_log_lines_dropped` (set once, when logging starts).
+pub fn count_dropped_log_lines(counter: tracing_appender::non_blocking::ErrorCounter) {
+    let _ = LOG_DROPPED.set(counter);
 }
 
 impl Default for Metrics {
@@ -69,6 +79,7 @@ impl Default for Metrics {
             pool_acquire_seconds: Histogram::new(exponential_buckets(0.00001, 2.0, 15)),
             pool_connections: Family::default(),
             pool_max: Gauge::default(),
+            log_dropped: Gauge::default(),
         }
     }
 }
@@ -125,6 +136,11 @@ impl Metrics {
             "db_pool_max_connections",
             "Database pool size limit",
             self.pool_max.clone(),
+        );
+        r.register(
+            "log_lines_dropped",
+            "Log lines dropped since start because the log writer's queue was full",
+            self.log_dropped.clone(),
         );
         r
     }
@@ -188,6 +204,9 @@ async fn render(State((m, db)): State<(Metrics, Db)>) -> impl IntoResponse {
         .set(i64::from(size) - idle);
     m.pool_max
         .set(i64::from(db.options().get_max_connections()));
+    let dropped = LOG_DROPPED.get().map_or(0, |c| c.dropped_lines());
+    m.log_dropped
+        .set(i64::try_from(dropped).unwrap_or(i64::MAX));
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &m.registry()) {
         tracing::error!(error = %e, "metrics encoding failed");
