@@ -20,6 +20,7 @@ use super::Gate;
 use super::extract::Caller;
 use super::usage::Hit;
 use crate::domain::now;
+use crate::error::AppError;
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -79,7 +80,7 @@ where
         match self.gate.authenticate_cached(req.headers(), peer) {
             Some(Ok(caller)) => admitted(&mut self.inner, &self.gate, req, caller),
             Some(Err(refused)) => TrackFuture::Refused {
-                res: Some(refused.into_response()),
+                res: Some(refusal(&req, refused)),
             },
             None => {
                 // A cache miss: read the token, then go on as a hit would.
@@ -87,13 +88,29 @@ where
                 let miss: Boxed = Box::pin(async move {
                     match gate.authenticate(req.headers(), peer).await {
                         Ok(caller) => admitted(&mut inner, &gate, req, caller).await,
-                        Err(refused) => Ok(refused.into_response()),
+                        Err(refused) => Ok(refusal(&req, refused)),
                     }
                 });
                 TrackFuture::Miss { miss }
             }
         }
     }
+}
+
+/// A 401 answered here, carrying the route template for the request log like any response.
+fn refusal(req: &Request, refused: AppError) -> Response {
+    let mut res = refused.into_response();
+    if let Some(route) = route_for_log(req) {
+        res.extensions_mut().insert(route);
+    }
+    res
+}
+
+/// The matched route, when the request log is on.
+fn route_for_log(req: &Request) -> Option<MatchedPath> {
+    request_log()
+        .then(|| req.extensions().get::<MatchedPath>().cloned())
+        .flatten()
 }
 
 /// Without a socket (never in the server) the address is unknown: 0.0.0.0, which no
@@ -119,9 +136,7 @@ where
         method: req.method().clone(),
         path: super::usage::truncated_path(req.uri().path()),
         gate: gate.clone(),
-        route: request_log()
-            .then(|| req.extensions().get::<MatchedPath>().cloned())
-            .flatten(),
+        route: route_for_log(&req),
     };
     req.extensions_mut().insert(caller);
     TrackFuture::Admitted {
