@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::db::tokens::Token;
 use crate::domain::now;
-use crate::domain::secret::Secret;
+use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
 use budget::{Budget, Limiter, tighter};
@@ -74,45 +74,46 @@ impl Gate {
     /// known, not revoked, not expired.
     pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
         let hash = secret.hash();
-        if let Some(hit) = self.tokens.cached(&hash) {
-            return live(hit);
+        match self.tokens.cached(&hash) {
+            Some(hit) => live(hit),
+            None => self.read_token(&hash).await,
         }
-        // A miss reads the token's usage totals from the database: not while a flush commits,
-        // or its entry could count that flush's batch twice (stored and still buffered).
+    }
+
+    /// A cache miss: one indexed read (the cache is checked again first), then the
+    /// token-state checks. Not while a flush commits, or the entry could count that flush's
+    /// batch twice (stored and still buffered).
+    async fn read_token(&self, hash: &SecretHash) -> Result<Arc<Entry>, AppError> {
         let settled = self.usage.settled().await;
-        let entry = self.tokens.lookup(&self.db, &hash).await?;
+        let entry = self.tokens.lookup(&self.db, hash).await?;
         drop(settled);
         live(entry.ok_or(BearerError::InvalidToken)?)
     }
 
-    /// SPEC §6's 401 checks for a request, then its spending: the caller, or the refusal.
-    /// Cache hits complete without waiting; a miss reads the database once.
-    pub async fn authenticate(
+    /// SPEC §6's 401 checks for a request, then its spending. `Done` when the answer needs
+    /// no database read (a refusal before lookup, or a cache hit); else the parsed secret for
+    /// [`Gate::authenticate_miss`].
+    pub fn authenticate(&self, headers: &HeaderMap, peer: IpAddr) -> Authentication {
+        let secret = match parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
+            Ok(secret) => secret,
+            Err(refused) => return Authentication::Done(Err(refused.into())),
+        };
+        let hash = secret.hash();
+        match self.tokens.cached(&hash) {
+            Some(hit) => Authentication::Done(live(hit).map(|e| self.admit(e, headers, peer))),
+            None => Authentication::Miss(hash),
+        }
+    }
+
+    /// The rest of [`Gate::authenticate`] after a cache miss.
+    pub async fn authenticate_miss(
         &self,
+        hash: &SecretHash,
         headers: &HeaderMap,
         peer: IpAddr,
     ) -> Result<Caller, AppError> {
-        let secret = parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes()))?;
-        let entry = match self.tokens.cached(&secret.hash()) {
-            Some(hit) => live(hit)?,
-            None => self.live_token(&secret).await?,
-        };
+        let entry = self.read_token(hash).await?;
         Ok(self.admit(entry, headers, peer))
-    }
-
-    /// The synchronous part of [`Gate::authenticate`]: `Some` when the answer needs no
-    /// database read (a refusal before lookup, or a cache hit).
-    pub fn authenticate_cached(
-        &self,
-        headers: &HeaderMap,
-        peer: IpAddr,
-    ) -> Option<Result<Caller, AppError>> {
-        let secret = match parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
-            Ok(secret) => secret,
-            Err(refused) => return Some(Err(refused.into())),
-        };
-        let entry = self.tokens.cached(&secret.hash())?;
-        Some(live(entry).map(|entry| self.admit(entry, headers, peer)))
     }
 
     /// A live token's request now counts: it spends its budgets.
@@ -169,6 +170,13 @@ impl Gate {
     pub fn overlay_usage(&self, t: &mut Token) {
         (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, || t.usage());
     }
+}
+
+/// What [`Gate::authenticate`] could decide without waiting.
+pub enum Authentication {
+    Done(Result<Caller, AppError>),
+    /// Not cached: the secret's hash, to read.
+    Miss(SecretHash),
 }
 
 /// Not revoked, not expired (401 otherwise).

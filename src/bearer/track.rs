@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::Gate;
 use super::extract::Caller;
 use super::usage::Hit;
+use super::{Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
 
@@ -77,16 +77,16 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let peer = peer_of(&req);
-        match self.gate.authenticate_cached(req.headers(), peer) {
-            Some(Ok(caller)) => admitted(&mut self.inner, &self.gate, req, caller),
-            Some(Err(refused)) => TrackFuture::Refused {
+        match self.gate.authenticate(req.headers(), peer) {
+            Authentication::Done(Ok(caller)) => admitted(&mut self.inner, &self.gate, req, caller),
+            Authentication::Done(Err(refused)) => TrackFuture::Refused {
                 res: Some(refusal(&req, refused)),
             },
-            None => {
+            Authentication::Miss(hash) => {
                 // A cache miss: read the token, then go on as a hit would.
                 let (mut inner, gate) = (self.inner.clone(), self.gate.clone());
                 let miss: Boxed = Box::pin(async move {
-                    match gate.authenticate(req.headers(), peer).await {
+                    match gate.authenticate_miss(&hash, req.headers(), peer).await {
                         Ok(caller) => admitted(&mut inner, &gate, req, caller).await,
                         Err(refused) => Ok(refusal(&req, refused)),
                     }
