@@ -7,10 +7,10 @@ use std::net::IpAddr;
 
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::bearer::cache::TokenCache;
+use crate::bearer::Gate;
+use crate::db;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::Token;
-use crate::db::{self, Db};
 use crate::domain::grant::{Grant, TierLimits};
 use crate::domain::now;
 use crate::domain::permissions::{TOKENS_DELETE, TOKENS_WRITE};
@@ -30,13 +30,13 @@ pub enum Acting<'a> {
 
 /// Who acts, from where, and what they may grant.
 pub struct Ctx<'a> {
-    pub db: &'a Db,
     pub workspace_id: &'a str,
     pub actor: &'a Actor,
     pub ip: Option<IpAddr>,
-    /// The server's token cache, invalidated right after each committed change. `None` in the
-    /// CLI: the server notices other processes' changes through `meta.token_epoch`.
-    pub cache: Option<&'a TokenCache>,
+    /// This process's bearer path: its token cache is invalidated right after each committed
+    /// change (servers notice other processes' changes through `meta.token_epoch`), and a
+    /// changed token is read back with its unflushed usage.
+    pub gate: &'a Gate,
     pub acting: Acting<'a>,
     pub tiers: TierLimits,
 }
@@ -52,26 +52,23 @@ impl<'a> Ctx<'a> {
         acting: Acting<'a>,
     ) -> Self {
         Self {
-            db: &state.db,
             workspace_id,
             actor,
             ip,
-            cache: Some(&state.gate.tokens),
+            gate: &state.gate,
             acting,
             tiers: state.config.tiers(),
         }
     }
 
     fn changed(&self) {
-        if let Some(cache) = self.cache {
-            cache.invalidate();
-        }
+        self.gate.tokens.invalidate();
     }
 
     /// A write transaction that holds the write lock from its first statement, so what it
     /// reads and checks is still true when it writes (no concurrent edit slips in between).
     async fn begin(&self) -> AppResult<Transaction<'static, Sqlite>> {
-        Ok(self.db.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.gate.db.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The acting token as stored now (`None` with full grant), still live, used from an
@@ -119,11 +116,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Reads the token back after a committed change.
+    /// Reads the token back after a committed change, with its usage not yet flushed added
+    /// (read while no flush commits, so a batch being written counts once).
     async fn reread(&self, id: &str) -> AppResult<Token> {
-        db::tokens::get(self.db, self.workspace_id, id)
+        let _settled = self.gate.usage.settled().await;
+        let mut t = db::tokens::get(&self.gate.db, self.workspace_id, id)
             .await?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        self.gate.overlay_usage(&mut t);
+        Ok(t)
     }
 }
 

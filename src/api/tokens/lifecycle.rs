@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::super::responses::{NotFound, Refusals};
-use super::{actor, ctx, load, object, with_secret};
+use super::{actor, ctx, object, with_secret};
 use crate::api::model::{TokenObject, WithSecret};
 use crate::api::{Data, ok};
 use crate::bearer::{Bearer, Caller, TokensDelete, TokensWrite};
@@ -38,7 +38,6 @@ pub(crate) async fn regenerate(
         &state.config.token_prefix,
     )
     .await?;
-    let t = load(&state, &caller, &t.id).await?;
     Ok(with_secret(&state, StatusCode::OK, &t, &secret))
 }
 
@@ -50,7 +49,6 @@ async fn set_revoked(
 ) -> AppResult<Response> {
     let actor = actor(&caller);
     let t = ops::set_revoked(&ctx(&state, &caller, &actor), &id, revoked).await?;
-    let t = load(&state, &caller, &t.id).await?;
     Ok(ok(object(&state, &t)))
 }
 

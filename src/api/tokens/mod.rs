@@ -41,14 +41,14 @@ pub fn routes() -> Routes {
     ]
 }
 
-/// The token object of a token read by [`load`] (its usage already live).
+/// The token object of a token read by [`load`] or returned by `ops` (its usage live).
 pub(super) fn object(state: &AppState, t: &Token) -> TokenObject {
     TokenObject::new(t, now(), &state.config)
 }
 
 /// A token of the caller's workspace with its usage not yet flushed added, read while no
-/// flush commits, so a batch being written is counted exactly once. Handlers that changed a
-/// token read it again this way for their response.
+/// flush commits, so a batch being written is counted exactly once (`ops` reads a changed
+/// token back the same way).
 pub(super) async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
     let _settled = state.gate.usage.settled().await;
     let mut t = db::tokens::get(&state.db, &caller.token().workspace_id, id)

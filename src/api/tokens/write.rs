@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::super::responses::{BodyErrors, Invalid, NotFound, Refusals};
-use super::{actor, base_for_create, build, ctx, load, object, with_secret};
+use super::{actor, base_for_create, build, ctx, object, with_secret};
 use crate::api::model::{TokenBody, TokenObject, WithSecret};
 use crate::api::{ApiJson, Data, ok};
 use crate::bearer::{Bearer, TokensWrite};
@@ -36,7 +36,6 @@ pub(crate) async fn create(
     let actor = actor(&caller);
     let ctx = ctx(&state, &caller, &actor);
     let (t, secret) = ops::create(&ctx, &draft, &state.config.token_prefix).await?;
-    let t = load(&state, &caller, &t.id).await?;
     Ok(with_secret(&state, StatusCode::CREATED, &t, &secret))
 }
 
@@ -67,6 +66,5 @@ pub(crate) async fn update(
         build(&state, body, old.draft().into())
     })
     .await?;
-    let t = load(&state, &caller, &t.id).await?;
     Ok(ok(object(&state, &t)))
 }
