@@ -22,9 +22,9 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-use crate::bearer::track::CountedToken;
 use crate::error::ErrorInfo;
 use crate::metrics::route_group;
+use crate::request_log::{self, CountedToken};
 use crate::state::AppState;
 use crate::web::{errors, headers};
 
@@ -34,19 +34,12 @@ pub struct Unmatched;
 
 /// Copies the matched route template onto the response, for the request log.
 pub async fn keep_route(req: Request, next: Next) -> Response {
-    let route = logging()
-        .then(|| req.extensions().get::<MatchedPath>().cloned())
-        .flatten();
+    let route = request_log::route_of(&req);
     let mut res = next.run(req).await;
     if let Some(route) = route {
         res.extensions_mut().insert(route);
     }
     res
-}
-
-/// Whether the request log is on (a fixed filter: decided once per callsite).
-pub fn logging() -> bool {
-    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
 }
 
 #[derive(Clone)]
@@ -93,7 +86,7 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let path = req.uri().path();
-        let log = logging().then(|| {
+        let log = request_log::enabled().then(|| {
             let peer = req
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()

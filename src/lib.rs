@@ -17,6 +17,7 @@ pub mod error;
 pub mod maintenance;
 pub mod metrics;
 pub mod ops;
+pub mod request_log;
 pub mod server;
 pub mod state;
 pub mod web;

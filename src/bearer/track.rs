@@ -21,14 +21,11 @@ use super::usage::Hit;
 use super::{Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
+use crate::request_log::{self, CountedToken};
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-
-/// The token a request was counted for, left on the response for the request log.
-#[derive(Clone, Debug)]
-pub struct CountedToken(pub String);
 
 #[derive(Clone)]
 pub struct TrackLayer(pub Gate);
@@ -100,17 +97,10 @@ where
 /// A 401 answered here, carrying the route template for the request log like any response.
 fn refusal(req: &Request, refused: AppError) -> Response {
     let mut res = refused.into_response();
-    if let Some(route) = route_for_log(req) {
+    if let Some(route) = request_log::route_of(req) {
         res.extensions_mut().insert(route);
     }
     res
-}
-
-/// The matched route, when the request log is on.
-fn route_for_log(req: &Request) -> Option<MatchedPath> {
-    request_log()
-        .then(|| req.extensions().get::<MatchedPath>().cloned())
-        .flatten()
 }
 
 /// Without a socket (never in the server) the address is unknown: 0.0.0.0, which no
@@ -136,7 +126,7 @@ where
         method: req.method().clone(),
         path: super::usage::truncated_path(req.uri().path()),
         gate: gate.clone(),
-        route: route_for_log(&req),
+        route: request_log::route_of(&req),
     };
     req.extensions_mut().insert(caller);
     TrackFuture::Admitted {
@@ -175,11 +165,6 @@ where
     }
 }
 
-/// Whether the request log is on (`edge` writes it).
-fn request_log() -> bool {
-    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
-}
-
 fn count(seen: Seen, res: &mut Response) {
     let Seen {
         caller,
@@ -191,7 +176,7 @@ fn count(seen: Seen, res: &mut Response) {
     let at = now();
     let token_id = &caller.token().id;
     // Only the request log reads them: no copy of the id when that log is off.
-    if request_log() {
+    if request_log::enabled() {
         res.extensions_mut().insert(CountedToken(token_id.clone()));
     }
     if let Some(route) = route {
