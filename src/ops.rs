@@ -119,12 +119,10 @@ impl<'a> Ctx<'a> {
     /// Reads the token back after a committed change, with its usage not yet flushed added
     /// (read while no flush commits, so a batch being written counts once).
     async fn reread(&self, id: &str) -> AppResult<Token> {
-        let _settled = self.gate.usage.settled().await;
-        let mut t = db::tokens::get(&self.gate.db, self.workspace_id, id)
+        self.gate
+            .token(self.workspace_id, id)
             .await?
-            .ok_or(AppError::NotFound)?;
-        self.gate.overlay_usage(&mut t);
-        Ok(t)
+            .ok_or(AppError::NotFound)
     }
 }
 

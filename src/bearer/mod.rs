@@ -33,8 +33,8 @@ pub use extract::{AnyToken, Bearer, BearerBeforeRate, Caller, Need, parse_author
 pub use extract::{TokensDelete, TokensRead, TokensVerify, TokensWrite};
 
 use crate::config::Config;
-use crate::db::Db;
 use crate::db::tokens::Token;
+use crate::db::{self, Db};
 use crate::domain::now;
 use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
@@ -165,9 +165,31 @@ impl Gate {
         }
     }
 
-    /// Adds usage not yet flushed to a stored token's totals; the token must have been read
-    /// under [`UsageBuffer::settled`].
-    pub fn overlay_usage(&self, t: &mut Token) {
+    /// One token of a workspace with its usage not yet flushed added, read while no flush
+    /// commits, so a batch being written is counted exactly once.
+    pub async fn token(&self, workspace_id: &str, id: &str) -> Result<Option<Token>, sqlx::Error> {
+        let _settled = self.usage.settled().await;
+        let mut token = db::tokens::get(&self.db, workspace_id, id).await?;
+        if let Some(t) = &mut token {
+            self.overlay_usage(t);
+        }
+        Ok(token)
+    }
+
+    /// A page of a workspace's tokens (and whether more follow), as [`Gate::token`] reads one.
+    pub async fn tokens(
+        &self,
+        workspace_id: &str,
+        q: &db::tokens::ListQuery,
+    ) -> Result<(Vec<Token>, bool), sqlx::Error> {
+        let _settled = self.usage.settled().await;
+        let (mut tokens, more) = db::tokens::list(&self.db, workspace_id, q).await?;
+        tokens.iter_mut().for_each(|t| self.overlay_usage(t));
+        Ok((tokens, more))
+    }
+
+    /// Adds usage not yet flushed to a stored token's totals.
+    fn overlay_usage(&self, t: &mut Token) {
         (t.request_count, t.last_used_at, t.last_used_ip) = self.usage.live(&t.id, || t.usage());
     }
 }

@@ -16,7 +16,7 @@ use super::model::{TokenBody, TokenObject, WithSecret};
 use super::not_found;
 use crate::bearer::Caller;
 use crate::db::audit::Actor;
-use crate::db::{self, tokens::Token};
+use crate::db::tokens::Token;
 use crate::domain::draft::{self, DraftBase};
 use crate::domain::ip::IpAllowlist;
 use crate::domain::now;
@@ -50,12 +50,11 @@ pub(super) fn object(state: &AppState, t: &Token) -> TokenObject {
 /// flush commits, so a batch being written is counted exactly once (`ops` reads a changed
 /// token back the same way).
 pub(super) async fn load(state: &AppState, caller: &Caller, id: &str) -> AppResult<Token> {
-    let _settled = state.gate.usage.settled().await;
-    let mut t = db::tokens::get(&state.db, &caller.token().workspace_id, id)
+    state
+        .gate
+        .token(&caller.token().workspace_id, id)
         .await?
-        .ok_or_else(not_found)?;
-    state.gate.overlay_usage(&mut t);
-    Ok(t)
+        .ok_or_else(not_found)
 }
 
 /// What a create's absent fields fall back to: a restricted token's children inherit its

@@ -10,10 +10,7 @@ use super::{load, object};
 use crate::api::model::TokenObject;
 use crate::api::{Data, Page, ok};
 use crate::bearer::{Bearer, TokensRead};
-use crate::db::{
-    self,
-    tokens::{ListQuery, Token},
-};
+use crate::db::tokens::{ListQuery, Token};
 use crate::domain::status::Status;
 use crate::domain::token::{FieldErrors, TokenName, add_error};
 use crate::error::{AppError, AppResult};
@@ -50,11 +47,10 @@ pub(crate) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let query = list_query(&q)?;
-    let settled = state.gate.usage.settled().await;
-    let (mut tokens, more) =
-        db::tokens::list(&state.db, &caller.token().workspace_id, &query).await?;
-    tokens.iter_mut().for_each(|t| state.gate.overlay_usage(t));
-    drop(settled);
+    let (tokens, more) = state
+        .gate
+        .tokens(&caller.token().workspace_id, &query)
+        .await?;
     let next_cursor = tokens.last().filter(|_| more).map(encode_cursor);
     let data = tokens.iter().map(|t| object(&state, t)).collect();
     Ok(Json(Page { data, next_cursor }).into_response())

@@ -114,12 +114,11 @@ async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
 
 /// A token with its usage not yet flushed added, read while no flush commits.
 async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
-    let _settled = state.gate.usage.settled().await;
-    let mut t = db::tokens::get(&state.db, &m.workspace.id, id)
+    state
+        .gate
+        .token(&m.workspace.id, id)
         .await?
-        .ok_or(AppError::NotFound)?;
-    state.gate.overlay_usage(&mut t);
-    Ok(t)
+        .ok_or(AppError::NotFound)
 }
 
 async fn detail_page(

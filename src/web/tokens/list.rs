@@ -84,10 +84,7 @@ async fn table(state: &AppState, m: &Member, p: &ListParams) -> AppResult<String
         after: parse_cursor(&p.after),
         limit: PAGE_SIZE,
     };
-    let settled = state.gate.usage.settled().await;
-    let (mut tokens, more) = db::tokens::list(&state.db, &m.workspace.id, &q).await?;
-    tokens.iter_mut().for_each(|t| state.gate.overlay_usage(t));
-    drop(settled);
+    let (tokens, more) = state.gate.tokens(&m.workspace.id, &q).await?;
     let now = now();
     let rows: Vec<TokenView> = tokens
         .iter()
