@@ -21,7 +21,8 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
-    /// SQLite database: `sqlite://PATH` (created if missing) or `sqlite::memory:`.
+    /// Database: `sqlite://PATH` (created if missing), `sqlite::memory:`, or PostgreSQL
+    /// 15+ as `postgres://USER:PASS@HOST:PORT/DB`.
     #[arg(
         long,
         env = "KEYWARD_DATABASE_URL",

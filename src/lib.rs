@@ -154,9 +154,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// Ready when the database answers; reports the schema version it is at.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let version = sqlx::query_scalar::<_, i64>("SELECT MAX(version) FROM _sqlx_migrations")
-        .fetch_one(&state.db)
-        .await;
+    let version = state.db.schema_version().await;
     match version {
         Ok(schema_version) => (
             StatusCode::OK,
@@ -244,7 +242,7 @@ pub async fn run_server(mut config: Config) -> Result<(), BoxError> {
     // With port 0 the links shown (the setup link, the API base) name the port actually bound.
     config.listen = addr;
     let state = prepare(config).await?;
-    let _lock = maintenance::lock_database(&state.config.database_url)?;
+    let _lock = maintenance::lock_database(&state.config.database_url).await?;
     password_warm_up();
     let signal = shutdown_signal()?;
     tracing::info!(%addr, "keyward listening");

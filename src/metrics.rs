@@ -194,7 +194,7 @@ pub fn router(metrics: Metrics, db: Db) -> Router {
 }
 
 async fn render(State((m, db)): State<(Metrics, Db)>) -> impl IntoResponse {
-    let (size, idle) = (db.size(), db.num_idle());
+    let (size, idle, max) = db.pool_size();
     let idle = i64::try_from(idle).unwrap_or(0);
     m.pool_connections
         .get_or_create(&StateLabels { state: "idle" })
@@ -202,8 +202,7 @@ async fn render(State((m, db)): State<(Metrics, Db)>) -> impl IntoResponse {
     m.pool_connections
         .get_or_create(&StateLabels { state: "in_use" })
         .set(i64::from(size) - idle);
-    m.pool_max
-        .set(i64::from(db.options().get_max_connections()));
+    m.pool_max.set(i64::from(max));
     let dropped = LOG_DROPPED.get().map_or(0, |c| c.dropped_lines());
     m.log_dropped
         .set(i64::try_from(dropped).unwrap_or(i64::MAX));

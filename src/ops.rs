@@ -5,12 +5,11 @@
 
 use std::net::IpAddr;
 
-use sqlx::{Sqlite, SqliteConnection, Transaction};
-
 use crate::bearer::Gate;
 use crate::db;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::Token;
+use crate::db::{Conn, Tx};
 use crate::domain::grant::{Grant, TierLimits};
 use crate::domain::now;
 use crate::domain::permissions::{TOKENS_DELETE, TOKENS_WRITE};
@@ -67,17 +66,13 @@ impl<'a> Ctx<'a> {
 
     /// A write transaction that holds the write lock from its first statement, so what it
     /// reads and checks is still true when it writes (no concurrent edit slips in between).
-    async fn begin(&self) -> AppResult<Transaction<'static, Sqlite>> {
-        Ok(self.gate.db.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin(&self) -> AppResult<Tx<'static>> {
+        Ok(self.gate.db.begin_write().await?)
     }
 
     /// The acting token as stored now (`None` with full grant), still live, used from an
     /// allowed address and holding `permission`; else the bearer refusal.
-    async fn acting_token(
-        &self,
-        conn: &mut SqliteConnection,
-        permission: &str,
-    ) -> AppResult<Option<Token>> {
+    async fn acting_token(&self, conn: Conn<'_>, permission: &str) -> AppResult<Option<Token>> {
         let Acting::Token(id) = self.acting else {
             return Ok(None);
         };
@@ -102,7 +97,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The token to change, read inside the write transaction.
-    async fn load(&self, conn: &mut SqliteConnection, id: &str) -> AppResult<Token> {
+    async fn load(&self, conn: Conn<'_>, id: &str) -> AppResult<Token> {
         db::tokens::get_in(conn, self.workspace_id, id)
             .await?
             .ok_or(AppError::NotFound)
@@ -127,7 +122,7 @@ impl<'a> Ctx<'a> {
 }
 
 async fn audit(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     ctx: &Ctx<'_>,
     action: &str,
     token_id: &str,
@@ -151,11 +146,7 @@ async fn audit(
 
 /// Checks, inside the write transaction, that every scoped channel belongs to the workspace
 /// (a channel removed meanwhile is refused, never linked).
-async fn check_channels(
-    conn: &mut SqliteConnection,
-    workspace_id: &str,
-    draft: &TokenDraft,
-) -> AppResult<()> {
+async fn check_channels(conn: Conn<'_>, workspace_id: &str, draft: &TokenDraft) -> AppResult<()> {
     if let Some(ids) = &draft.channels {
         let found = db::tokens::existing_channels(conn, workspace_id, ids).await?;
         let unknown: Vec<_> = ids
@@ -207,12 +198,12 @@ fn refuse_empty_scope(draft: &TokenDraft) -> AppResult<()> {
 pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResult<(Token, Secret)> {
     let secret = Secret::generate(prefix);
     let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
+    let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
     ctx.grant_of(&me).may_create(&draft.shape(ctx.tiers))?;
     refuse_empty_scope(draft)?;
-    check_channels(&mut tx, ctx.workspace_id, draft).await?;
+    check_channels(tx.conn(), ctx.workspace_id, draft).await?;
     let id = db::tokens::insert(
-        &mut tx,
+        tx.conn(),
         ctx.workspace_id,
         draft,
         &secret.hash(),
@@ -221,7 +212,7 @@ pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResul
     )
     .await?;
     audit(
-        &mut tx,
+        tx.conn(),
         ctx,
         "token.created",
         &id,
@@ -296,16 +287,16 @@ pub async fn update(
     build: impl FnOnce(&Token) -> AppResult<TokenDraft>,
 ) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
+    let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
     let grant = ctx.grant_of(&me);
-    let old = ctx.load(&mut tx, id).await?;
+    let old = ctx.load(tx.conn(), id).await?;
     grant.may_act_on(&old.shape(ctx.tiers))?;
     let draft = build(&old)?;
     grant.may_edit(&old.shape(ctx.tiers), &draft.shape(ctx.tiers))?;
-    check_channels(&mut tx, ctx.workspace_id, &draft).await?;
-    db::tokens::update(&mut tx, ctx.workspace_id, &old.id, &draft).await?;
+    check_channels(tx.conn(), ctx.workspace_id, &draft).await?;
+    db::tokens::update(tx.conn(), ctx.workspace_id, &old.id, &draft).await?;
     audit(
-        &mut tx,
+        tx.conn(),
         ctx,
         "token.updated",
         &old.id,
@@ -322,20 +313,28 @@ pub async fn update(
 /// it needs the whole token within the actor's grant.
 pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
-    let token = ctx.load(&mut tx, id).await?;
+    let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
+    let token = ctx.load(tx.conn(), id).await?;
     if revoked {
         ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
     } else {
         ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
     }
-    db::tokens::set_revoked(&mut tx, ctx.workspace_id, &token.id, revoked).await?;
+    db::tokens::set_revoked(tx.conn(), ctx.workspace_id, &token.id, revoked).await?;
     let action = if revoked {
         "token.revoked"
     } else {
         "token.reactivated"
     };
-    audit(&mut tx, ctx, action, &token.id, &token.name, String::new()).await?;
+    audit(
+        tx.conn(),
+        ctx,
+        action,
+        &token.id,
+        &token.name,
+        String::new(),
+    )
+    .await?;
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, action, "token state changed");
@@ -347,11 +346,11 @@ pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<To
 pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Token, Secret)> {
     let secret = Secret::generate(prefix);
     let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(&mut tx, TOKENS_WRITE).await?;
-    let token = ctx.load(&mut tx, id).await?;
+    let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
+    let token = ctx.load(tx.conn(), id).await?;
     ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
     db::tokens::set_secret(
-        &mut tx,
+        tx.conn(),
         ctx.workspace_id,
         &token.id,
         &secret.hash(),
@@ -359,7 +358,7 @@ pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Tok
     )
     .await?;
     audit(
-        &mut tx,
+        tx.conn(),
         ctx,
         "token.regenerated",
         &token.id,
@@ -375,12 +374,12 @@ pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Tok
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(&mut tx, TOKENS_DELETE).await?;
-    let token = ctx.load(&mut tx, id).await?;
+    let me = ctx.acting_token(tx.conn(), TOKENS_DELETE).await?;
+    let token = ctx.load(tx.conn(), id).await?;
     ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
-    db::tokens::delete(&mut tx, ctx.workspace_id, &token.id).await?;
+    db::tokens::delete(tx.conn(), ctx.workspace_id, &token.id).await?;
     audit(
-        &mut tx,
+        tx.conn(),
         ctx,
         "token.deleted",
         &token.id,

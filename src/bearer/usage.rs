@@ -328,8 +328,8 @@ impl UsageBuffer {
             .then(|| day_of(now - DAYS_KEPT * DAY));
         let rows = rows_of(batch)?;
         let _settling = self.settle.write().await;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        db::usage::write_batch(&mut tx, &rows, prune.as_deref()).await?;
+        let mut tx = conn.begin().await?;
+        db::usage::write_batch(tx.conn(), &rows, prune.as_deref()).await?;
         tx.commit().await?;
         self.finish(apply);
         self.pruned_on.store(today, Ordering::Relaxed);

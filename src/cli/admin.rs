@@ -57,15 +57,15 @@ async fn add(state: &AppState, email: String, workspaces: Vec<String>) -> Result
         wss.push(workspace(db, slug).await?);
     }
     let hash = password::hash(read_password()?).await?;
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    if db::admins::by_email(&mut tx, &email).await?.is_some() {
+    let mut tx = db.begin_write().await?;
+    if db::admins::by_email(tx.conn(), &email).await?.is_some() {
         return Err(fail(format!(
             "an admin with email {email:?} already exists"
         )));
     }
-    let admin = db::admins::create(&mut tx, &email, &hash).await?;
+    let admin = db::admins::create(tx.conn(), &email, &hash).await?;
     for ws in &wss {
-        db::workspaces::add_member(&mut tx, &ws.id, &admin.id).await?;
+        db::workspaces::add_member(tx.conn(), &ws.id, &admin.id).await?;
     }
     tx.commit().await?;
     println!("{}", admin.id);
@@ -76,7 +76,7 @@ async fn add(state: &AppState, email: String, workspaces: Vec<String>) -> Result
 async fn reset_password(state: &AppState, email: String) -> Result<(), Fail> {
     let db = &state.db;
     let mut conn = db.acquire().await?;
-    let admin = db::admins::by_email(&mut conn, email.trim())
+    let admin = db::admins::by_email(conn.conn(), email.trim())
         .await?
         .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
     drop(conn);

@@ -35,21 +35,21 @@ pub(super) async fn create(state: &AppState, cmd: WorkspaceCmd) -> Result<(), Fa
     let db = &state.db;
     let WorkspaceCmd::Create { name, admins } = cmd;
     let name = parse_workspace_name(&name).map_err(fail)?;
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = db.begin_write().await?;
     let mut ids = Vec::new();
     if admins.is_empty() {
-        let first = db::admins::first(&mut tx)
+        let first = db::admins::first(tx.conn())
             .await?
             .ok_or_else(|| fail("no admin exists yet; run `keyward setup` first"))?;
         ids.push(first.id);
     }
     for email in admins {
-        let admin = db::admins::by_email(&mut tx, email.trim())
+        let admin = db::admins::by_email(tx.conn(), email.trim())
             .await?
             .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
         ids.push(admin.id);
     }
-    let ws = db::workspaces::create(&mut tx, &name, &ids).await?;
+    let ws = db::workspaces::create(tx.conn(), &name, &ids).await?;
     tx.commit().await?;
     println!("{}", ws.slug);
     Ok(())

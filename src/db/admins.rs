@@ -1,8 +1,7 @@
-//! Admins: the people who sign in to the dashboard.
+//! Admins: the people who sign in to the dashboard. Emails compare without case on both
+//! backends (SQLite: `COLLATE NOCASE`; PostgreSQL: `lower(email)`, its unique key).
 
-use sqlx::SqliteConnection;
-
-use super::Db;
+use super::{Conn, Db, on};
 use crate::domain::{ids::new_id, now};
 
 #[derive(Clone, Debug)]
@@ -17,35 +16,44 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
-pub async fn count(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!("SELECT COUNT(*) FROM admins")
-        .fetch_one(conn)
-        .await
+pub async fn count(conn: Conn<'_>) -> Result<i64, sqlx::Error> {
+    Ok(on!(conn, |c|
+        sqlite: sqlx::query_scalar!(r#"SELECT COUNT(*) AS "n!" FROM admins"#)
+            .fetch_one(&mut *c)
+            .await?,
+        postgres: sqlx::query_scalar!(r#"SELECT COUNT(*) AS "n!" FROM admins -- postgres"#)
+            .fetch_one(&mut *c)
+            .await?,
+    ))
 }
 
 pub async fn exists(db: &Db) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!("SELECT id FROM admins LIMIT 1")
-        .fetch_optional(db)
-        .await?
-        .is_some())
+    Ok(count(db.acquire().await?.conn()).await? > 0)
 }
 
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     email: &str,
     password_hash: &str,
 ) -> Result<Admin, sqlx::Error> {
     let id = new_id("adm");
     let at = now();
-    sqlx::query!(
-        "INSERT INTO admins (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
-        id,
-        email,
-        password_hash,
-        at
-    )
-    .execute(conn)
-    .await?;
+    on!(conn, |c|
+        sqlite: sqlx::query!(
+            "INSERT INTO admins (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            id, email, password_hash, at
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "INSERT INTO admins (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+            id, email, password_hash, at
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
     Ok(Admin {
         id,
         email: email.to_owned(),
@@ -53,44 +61,78 @@ pub async fn create(
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Admin>, sqlx::Error> {
-    sqlx::query_as!(Admin, "SELECT id, email FROM admins WHERE id = ?", id)
-        .fetch_optional(db)
-        .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(Admin, "SELECT id, email FROM admins WHERE id = ?", id)
+            .fetch_optional(&mut *c)
+            .await?,
+        postgres: sqlx::query_as!(Admin, "SELECT id, email FROM admins WHERE id = $1", id)
+            .fetch_optional(&mut *c)
+            .await?,
+    ))
 }
 
-pub async fn by_email(
-    conn: &mut SqliteConnection,
-    email: &str,
-) -> Result<Option<Admin>, sqlx::Error> {
-    sqlx::query_as!(Admin, "SELECT id, email FROM admins WHERE email = ?", email)
-        .fetch_optional(conn)
-        .await
+pub async fn by_email(conn: Conn<'_>, email: &str) -> Result<Option<Admin>, sqlx::Error> {
+    Ok(on!(conn, |c|
+        sqlite: sqlx::query_as!(Admin, "SELECT id, email FROM admins WHERE email = ?", email)
+            .fetch_optional(&mut *c)
+            .await?,
+        postgres: sqlx::query_as!(
+            Admin,
+            "SELECT id, email FROM admins WHERE lower(email) = lower($1)",
+            email
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    ))
 }
 
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
-    sqlx::query_as!(
-        Credentials,
-        "SELECT id, password_hash FROM admins WHERE email = ?",
-        email
-    )
-    .fetch_optional(db)
-    .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(
+            Credentials,
+            "SELECT id, password_hash FROM admins WHERE email = ?",
+            email
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Credentials,
+            "SELECT id, password_hash FROM admins WHERE lower(email) = lower($1)",
+            email
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    ))
 }
 
 pub async fn password_hash(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT password_hash FROM admins WHERE id = ?", id)
-        .fetch_optional(db)
-        .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_scalar!("SELECT password_hash FROM admins WHERE id = ?", id)
+            .fetch_optional(&mut *c)
+            .await?,
+        postgres: sqlx::query_scalar!("SELECT password_hash FROM admins WHERE id = $1", id)
+            .fetch_optional(&mut *c)
+            .await?,
+    ))
 }
 
 /// The admin who was created first (the default member of new workspaces in the CLI).
-pub async fn first(conn: &mut SqliteConnection) -> Result<Option<Admin>, sqlx::Error> {
-    sqlx::query_as!(
-        Admin,
-        "SELECT id, email FROM admins ORDER BY created_at, rowid LIMIT 1"
-    )
-    .fetch_optional(conn)
-    .await
+pub async fn first(conn: Conn<'_>) -> Result<Option<Admin>, sqlx::Error> {
+    Ok(on!(conn, |c|
+        sqlite: sqlx::query_as!(
+            Admin,
+            "SELECT id, email FROM admins ORDER BY created_at, rowid LIMIT 1"
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+        // No insertion order to break a tie within one second: the id decides.
+        postgres: sqlx::query_as!(
+            Admin,
+            "SELECT id, email FROM admins ORDER BY created_at, id LIMIT 1"
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    ))
 }
 
 /// Sets an admin's password and ends their sessions but `keep_session` (the id hash of the one
@@ -101,20 +143,29 @@ pub async fn set_password(
     password_hash: &str,
     keep_session: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    let done = sqlx::query!(
-        "UPDATE admins SET password_hash = ? WHERE id = ?",
-        password_hash,
-        id
-    )
-    .execute(&mut *tx)
-    .await?;
-    super::sessions::end_for_admin(&mut tx, id, keep_session).await?;
+    let mut tx = db.begin_write().await?;
+    let done = on!(tx.conn(), |c|
+        sqlite: sqlx::query!(
+            "UPDATE admins SET password_hash = ? WHERE id = ?",
+            password_hash, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "UPDATE admins SET password_hash = $1 WHERE id = $2",
+            password_hash, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    super::sessions::end_for_admin(tx.conn(), id, keep_session).await?;
     tx.commit().await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
-/// Creates the first admin and workspace in one immediate transaction; `None` when an admin
+/// Creates the first admin and workspace in one write transaction; `None` when an admin
 /// already exists (setup is refused then).
 pub async fn create_first(
     db: &Db,
@@ -122,13 +173,13 @@ pub async fn create_first(
     password_hash: &str,
     workspace_name: &str,
 ) -> Result<Option<(Admin, super::workspaces::Workspace)>, sqlx::Error> {
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    if count(&mut tx).await? > 0 {
+    let mut tx = db.begin_write().await?;
+    if count(tx.conn()).await? > 0 {
         return Ok(None);
     }
-    let admin = create(&mut tx, email, password_hash).await?;
-    let ws =
-        super::workspaces::create(&mut tx, workspace_name, std::slice::from_ref(&admin.id)).await?;
+    let admin = create(tx.conn(), email, password_hash).await?;
+    let ws = super::workspaces::create(tx.conn(), workspace_name, std::slice::from_ref(&admin.id))
+        .await?;
     tx.commit().await?;
     Ok(Some((admin, ws)))
 }

@@ -1,10 +1,8 @@
 //! The audit log: who did what to which token, when and from where. Never holds a secret.
 
-use serde::Serialize;
-use sqlx::SqliteConnection;
-
-use super::Db;
+use super::{Conn, Db, on};
 use crate::domain::now;
+use serde::Serialize;
 
 pub use crate::domain::actor::Actor;
 
@@ -19,25 +17,30 @@ pub struct NewEntry<'a> {
     pub details: String,
 }
 
-pub async fn record(conn: &mut SqliteConnection, e: NewEntry<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(conn: Conn<'_>, e: NewEntry<'_>) -> Result<(), sqlx::Error> {
     let at = now();
-    sqlx::query!(
-        "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action,
-                                token_id, token_name, ip, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        e.workspace_id,
-        at,
-        e.actor.kind,
-        e.actor.id,
-        e.actor.name,
-        e.action,
-        e.token_id,
-        e.token_name,
-        e.ip,
-        e.details
-    )
-    .execute(conn)
-    .await?;
+    on!(conn, |c|
+        sqlite: sqlx::query!(
+            "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action,
+                                    token_id, token_name, ip, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            e.workspace_id, at, e.actor.kind, e.actor.id, e.actor.name, e.action, e.token_id,
+            e.token_name, e.ip, e.details
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action,
+                                    token_id, token_name, ip, details)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            e.workspace_id, at, e.actor.kind, e.actor.id, e.actor.name, e.action, e.token_id,
+            e.token_name, e.ip, e.details
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
     Ok(())
 }
 
@@ -64,20 +67,30 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
     let before = before.unwrap_or(i64::MAX);
-    sqlx::query_as!(
-        Entry,
-        r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
-                  ip, details
-         FROM audit_log
-         WHERE workspace_id = ?1 AND id < ?2 AND (?3 IS NULL OR token_id = ?3)
-         ORDER BY id DESC LIMIT ?4"#,
-        workspace_id,
-        before,
-        token_id,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(
+            Entry,
+            r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                      ip, details
+             FROM audit_log
+             WHERE workspace_id = ?1 AND id < ?2 AND (?3 IS NULL OR token_id = ?3)
+             ORDER BY id DESC LIMIT ?4"#,
+            workspace_id, before, token_id, limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Entry,
+            r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                      ip, details
+             FROM audit_log
+             WHERE workspace_id = $1 AND id < $2 AND ($3::TEXT IS NULL OR token_id = $3)
+             ORDER BY id DESC LIMIT $4"#,
+            workspace_id, before, token_id, limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    ))
 }
 
 impl Entry {
@@ -104,18 +117,28 @@ pub async fn export(
     after: i64,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as!(
-        Entry,
-        r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
-                  ip, details
-         FROM audit_log
-         WHERE workspace_id = ?1 AND id > ?2 AND at >= ?3
-         ORDER BY id LIMIT ?4"#,
-        workspace_id,
-        after,
-        since,
-        limit
-    )
-    .fetch_all(db)
-    .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(
+            Entry,
+            r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                      ip, details
+             FROM audit_log
+             WHERE workspace_id = ?1 AND id > ?2 AND at >= ?3
+             ORDER BY id LIMIT ?4"#,
+            workspace_id, after, since, limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Entry,
+            r#"SELECT id AS "id!", at, actor_type, actor_id, actor_name, action, token_id, token_name,
+                      ip, details
+             FROM audit_log
+             WHERE workspace_id = $1 AND id > $2 AND at >= $3
+             ORDER BY id LIMIT $4"#,
+            workspace_id, after, since, limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    ))
 }

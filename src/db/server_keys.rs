@@ -1,34 +1,41 @@
 //! Server keys: random values made once and shared by every process on this database.
 
-use sqlx::SqliteConnection;
-
-use super::Db;
+use super::{Conn, Db, on};
 
 /// The key named `name`; stores `fresh` first when there is none. Every process gets the key
 /// the first one stored, whoever wins the race.
 pub async fn get_or_insert(db: &Db, name: &str, fresh: &[u8]) -> Result<Vec<u8>, sqlx::Error> {
-    let stored = sqlx::query_scalar!("SELECT value FROM server_keys WHERE name = ?", name)
-        .fetch_optional(db)
-        .await?;
-    if let Some(key) = stored {
-        return Ok(key);
-    }
-    sqlx::query!(
-        "INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-        name,
-        fresh
-    )
-    .execute(db)
-    .await?;
-    sqlx::query_scalar!("SELECT value FROM server_keys WHERE name = ?", name)
-        .fetch_one(db)
-        .await
+    let mut pooled = db.acquire().await?;
+    on!(pooled.conn(), |c|
+        sqlite: sqlx::query!(
+            "INSERT INTO server_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            name, fresh
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            name, fresh
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(on!(pooled.conn(), |c|
+        sqlite: sqlx::query_scalar!("SELECT value FROM server_keys WHERE name = ?", name)
+            .fetch_one(&mut *c)
+            .await?,
+        postgres: sqlx::query_scalar!("SELECT value FROM server_keys WHERE name = $1", name)
+            .fetch_one(&mut *c)
+            .await?,
+    ))
 }
 
 /// Deletes every key (from a backup copy: a restored database makes new ones).
-pub async fn delete_all(conn: &mut SqliteConnection) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!("DELETE FROM server_keys")
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected())
+pub async fn delete_all(conn: Conn<'_>) -> Result<u64, sqlx::Error> {
+    Ok(on!(conn, |c|
+        sqlite: sqlx::query!("DELETE FROM server_keys").execute(&mut *c).await?.rows_affected(),
+        postgres: sqlx::query!("DELETE FROM server_keys -- postgres").execute(&mut *c).await?.rows_affected(),
+    ))
 }

@@ -156,8 +156,8 @@ async fn create_workspace(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(render(&page)?)).into_response());
     }
-    let mut tx = state.db.begin_with("BEGIN IMMEDIATE").await?;
-    let ws = db::workspaces::create(&mut tx, &name, std::slice::from_ref(&me.admin.id)).await?;
+    let mut tx = state.db.begin_write().await?;
+    let ws = db::workspaces::create(tx.conn(), &name, std::slice::from_ref(&me.admin.id)).await?;
     tx.commit().await?;
     session::set_flash(
         &me.session,

@@ -99,10 +99,7 @@ async fn each_401_code_with_its_www_authenticate() {
     )
     .await;
     let (_, expired) = app.create_token(&slug, &["chats:read"], |_| {}).await;
-    sqlx::query("UPDATE tokens SET expires_at = 1")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    crate::backend::exec(&app.state.db, "UPDATE tokens SET expires_at = 1", &[]).await;
     app.state.gate.tokens.invalidate(); // direct SQL is like another process
     problem(
         get(&app, "/api/v1/me", &expired).await,
@@ -110,10 +107,7 @@ async fn each_401_code_with_its_www_authenticate() {
         "token_expired",
     )
     .await;
-    sqlx::query("UPDATE tokens SET revoked_at = 1")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    crate::backend::exec(&app.state.db, "UPDATE tokens SET revoked_at = 1", &[]).await;
     app.state.gate.tokens.invalidate(); // direct SQL is like another process
     problem(
         get(&app, "/api/v1/me", &expired).await,

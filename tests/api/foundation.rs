@@ -51,7 +51,7 @@ async fn setup_is_refused_after_setup_even_with_the_old_code() {
         assert!(res.text().await.unwrap().contains("already set up"));
     }
     assert_eq!(
-        keyward::db::admins::count(&mut app.state.db.acquire().await.unwrap())
+        keyward::db::admins::count(app.state.db.acquire().await.unwrap().conn())
             .await
             .unwrap(),
         1

@@ -183,11 +183,7 @@ impl TestApp {
 
     /// Stores a direct SQL change (as another process would) and drops the token cache.
     pub async fn sql(&self, statement: &str, id: &str) {
-        sqlx::query(statement)
-            .bind(id)
-            .execute(&self.state.db)
-            .await
-            .unwrap();
+        crate::backend::exec(&self.state.db, statement, &[id]).await;
         self.state.gate.tokens.invalidate();
     }
 
@@ -234,7 +230,7 @@ impl TestApp {
         let dir = temp_dir();
         let db_path = dir.join("keyward.db");
         let mut config = Config::for_tests();
-        config.database_url = format!("sqlite://{}", db_path.display());
+        config.database_url = crate::backend::url_for(&db_path);
         adjust(&mut config);
         let state = keyward::prepare(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -342,10 +338,10 @@ impl TestApp {
             .await
             .unwrap();
         let mut tx = self.state.db.begin().await.unwrap();
-        let admin = keyward::db::admins::create(&mut tx, email, &hash)
+        let admin = keyward::db::admins::create(tx.conn(), email, &hash)
             .await
             .unwrap();
-        let ws = keyward::db::workspaces::create(&mut tx, ws_name, &[admin.id])
+        let ws = keyward::db::workspaces::create(tx.conn(), ws_name, &[admin.id])
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -72,7 +72,14 @@ impl Evidence {
     }
 
     /// The database file and its `-wal` and `-shm` as they are now; returns the WAL's size.
+    /// On PostgreSQL: the database's whole content (`pg_dump`); returns its size.
     fn add_db_files(&mut self, db: &Path, when: &str) -> usize {
+        if crate::backend::on_postgres() {
+            let dump = crate::backend::dump(db);
+            let size = dump.len();
+            self.add("database files", format!("pg_dump ({when})"), dump);
+            return size;
+        }
         let mut wal = 0;
         for suffix in ["", "-wal", "-shm"] {
             if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) {
@@ -660,15 +667,15 @@ async fn add_audit_log(ev: &mut Evidence, db: &Path) {
         );
     }
     ev.add("audit log", "keyward audit export stdout", &export);
-    let pool = sqlx::SqlitePool::connect(&db_url(db)).await.unwrap();
-    let rows: Vec<String> = sqlx::query_scalar(
+    let pool = keyward::db::connect(&db_url(db)).await.unwrap();
+    let rows: Vec<(String,)> = crate::backend::rows(
+        &pool,
         "SELECT concat_ws(' ', workspace_id, at, actor_type, actor_id, actor_name, action,
                           token_id, token_name, ip, details)
          FROM audit_log",
     )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
+    let rows: Vec<String> = rows.into_iter().map(|r| r.0).collect();
     pool.close().await;
     assert!(rows.len() >= 18, "{} audit rows", rows.len());
     ev.add(
@@ -758,7 +765,10 @@ async fn no_secret_or_password_reaches_logs_database_audit_log_or_any_response_b
     let r = api.call(&mut ev, Method::GET, &usage, &admin, None).await;
     assert!(r.text.contains("VERIFY"), "usage flushed");
     let wal_serving = ev.add_db_files(&db, "run 1, serving");
-    assert!(wal_serving > 0, "the WAL holds the recent writes");
+    assert!(
+        wal_serving > 0,
+        "the WAL (or the dump) holds the recent writes"
+    );
     assert!(server.stop("-TERM").success());
     ev.add_db_files(&db, "run 1, after SIGTERM");
     let log1 = server.add_output(&mut ev, "run 1");
@@ -775,7 +785,10 @@ async fn no_secret_or_password_reaches_logs_database_audit_log_or_any_response_b
     ev.add_db_files(&db, "run 2, serving");
     assert!(!server.stop("-KILL").success());
     let wal_killed = ev.add_db_files(&db, "run 2, after SIGKILL");
-    assert!(wal_killed > 0, "SIGKILL leaves the WAL behind");
+    assert!(
+        wal_killed > 0,
+        "SIGKILL leaves the WAL (or the database) behind"
+    );
     let log2 = server.add_output(&mut ev, "run 2");
 
     // The sources are real: logs below info naming token ids, tokens in the database files.

@@ -1,8 +1,10 @@
 //! One integration-test binary: the real app on a random port with a fresh SQLite database.
+//! `api_postgres` runs the same modules on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod backend;
 mod browser;
 mod browser_tests;
 mod channels;
@@ -22,3 +24,6 @@ mod shutdown;
 mod tokens_web;
 mod usage;
 mod warm_cache;
+
+/// The database every test of this binary runs on.
+pub const BACKEND: backend::Backend = backend::Backend::Sqlite;

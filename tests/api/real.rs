@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 
 pub fn db_url(db: &Path) -> String {
-    format!("sqlite://{}", db.display())
+    crate::backend::url_for(db)
 }
 
 /// Runs `keyward ARGS --database-url DB`, feeding `stdin`.

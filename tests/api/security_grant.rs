@@ -291,23 +291,24 @@ async fn a_change_is_checked_against_the_acting_token_as_stored_when_it_is_writt
         None,
         keyward::ops::Acting::Token(&writer_id),
     );
-    let narrow = |perms: &str| {
-        sqlx::query("UPDATE tokens SET permissions = ? WHERE id = ?")
-            .bind(perms.to_owned())
-            .bind(writer_id.clone())
+    let db = &app.state.db;
+    let narrow = |perms: &'static str| {
+        let id = writer_id.clone();
+        async move {
+            let sql = "UPDATE tokens SET permissions = ? WHERE id = ?";
+            crate::backend::exec(db, sql, &[perms, &id]).await
+        }
     };
 
-    narrow("chats:read").execute(&app.state.db).await.unwrap();
+    narrow("chats:read").await;
     let after_narrowing = keyward::ops::regenerate(&ctx, &target_id, "kw_").await;
-    narrow("tokens:write chats:read")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE tokens SET revoked_at = 1 WHERE id = ?")
-        .bind(writer_id.clone())
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    narrow("tokens:write chats:read").await;
+    crate::backend::exec(
+        db,
+        "UPDATE tokens SET revoked_at = 1 WHERE id = ?",
+        &[&writer_id],
+    )
+    .await;
     let after_revoke = keyward::ops::set_revoked(&ctx, &target_id, true).await;
 
     let code = |r: Result<_, keyward::error::AppError>| r.err().map(|e| e.code());

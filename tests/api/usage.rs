@@ -8,26 +8,14 @@ use serde_json::json;
 use crate::api::call;
 use crate::helpers::TestApp;
 
-/// `PRAGMA data_version` on a connection of its own changes whenever another connection commits.
-async fn data_version(conn: &mut sqlx::SqliteConnection) -> i64 {
-    sqlx::query_scalar("PRAGMA data_version")
-        .fetch_one(conn)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_request_path_writes_nothing_between_flushes() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
     let slug = app.setup().await.1;
     let (id, secret) = app.create_token(&slug, &["admin"], |_| {}).await;
     let (other_id, other) = app.create_token(&slug, &["chats:read"], |_| {}).await;
-    use sqlx::Connection;
-    let mut watcher =
-        sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path.display()))
-            .await
-            .unwrap();
-    let before = data_version(&mut watcher).await;
+    let mut watcher = crate::backend::WriteWatch::new(&app.db_path).await;
+    let before = watcher.mark().await;
     for _ in 0..20 {
         assert_eq!(
             call(&app, Method::GET, "/api/v1/me", Some(&secret), None)
@@ -64,7 +52,7 @@ async fn the_request_path_writes_nothing_between_flushes() {
         );
     }
     assert_eq!(
-        data_version(&mut watcher).await,
+        watcher.mark().await,
         before,
         "no commit happened on the request path"
     );
@@ -77,7 +65,7 @@ async fn the_request_path_writes_nothing_between_flushes() {
     );
     // A flush writes them in one go.
     app.state.gate.flush().await.unwrap();
-    assert_ne!(data_version(&mut watcher).await, before);
+    assert_ne!(watcher.mark().await, before);
     let ws = app.workspace(&slug).await;
     assert_eq!(
         keyward::db::tokens::get(&app.state.db, &ws.id, &id)
@@ -113,7 +101,7 @@ async fn a_cli_revoke_in_another_process_is_refused_within_a_second() {
             &id,
             "--database-url",
         ])
-        .arg(format!("sqlite://{}", app.db_path.display()))
+        .arg(crate::backend::url_for(&app.db_path))
         .output()
         .unwrap();
     assert!(
@@ -202,12 +190,8 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
     let old_day = keyward::bearer::usage::day_of(now - 91 * 86_400);
     let kept_day = keyward::bearer::usage::day_of(now - 89 * 86_400);
     for day in [&old_day, &kept_day] {
-        sqlx::query("INSERT INTO usage_daily (token_id, day, count) VALUES (?, ?, 7)")
-            .bind(&busy)
-            .bind(day)
-            .execute(db)
-            .await
-            .unwrap();
+        let sql = "INSERT INTO usage_daily (token_id, day, count) VALUES (?, ?, 7)";
+        crate::backend::exec(db, sql, &[&busy, day]).await;
     }
     let flush = || async { app.state.gate.flush().await.unwrap() };
     // 80 requests, a flush, 70 more: 150 in all, the newest 100 kept, in order.
@@ -222,7 +206,7 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
     hit(&app, &gone, now, "/g");
     let ws = app.workspace(&slug).await;
     let mut conn = db.acquire().await.unwrap();
-    keyward::db::tokens::delete(&mut conn, &ws.id, &gone)
+    keyward::db::tokens::delete(conn.conn(), &ws.id, &gone)
         .await
         .unwrap();
     drop(conn);
@@ -234,11 +218,8 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
         recent.into_iter().map(|r| r.path).collect::<Vec<_>>()
     };
     let chunks = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?")
-            .bind(busy)
-            .fetch_one(db)
-            .await
-            .unwrap()
+        let sql = "SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?";
+        crate::backend::scalar(db, sql, &[busy]).await
     };
     let expected: Vec<String> = (50..150).rev().map(|i| format!("/r/{i}")).collect();
     assert_eq!(paths(100).await, expected, "the newest 100, newest first");
@@ -253,12 +234,8 @@ async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tok
         (recent[0].path.as_str(), recent[0].ip.as_str()),
         ("/q", "192.0.2.7")
     );
-    let gone_rows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?")
-            .bind(&gone)
-            .fetch_one(db)
-            .await
-            .unwrap();
+    let sql = "SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ?";
+    let gone_rows = crate::backend::scalar(db, sql, &[&gone]).await;
     assert_eq!(gone_rows, 0);
 
     let days = keyward::db::usage::daily(db, busy, "0000-00-00")
@@ -306,16 +283,17 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
     let now = keyward::domain::now();
     let ids: Vec<String> = (0..150).map(|i| format!("tok_bulk{i:03}")).collect();
     for id in &ids {
-        sqlx::query(
+        let blob = if crate::backend::on_postgres() {
+            "BYTEA"
+        } else {
+            "BLOB"
+        };
+        let sql = format!(
             "INSERT INTO tokens (id, workspace_id, name, secret_hash, hint, permissions,
                                  created_at, updated_at, created_by_type, created_by_name)
-             VALUES (?1, ?2, ?1, CAST(?1 AS BLOB), 'kw_…', 'chats:read', 0, 0, 'cli', 'cli')",
-        )
-        .bind(id)
-        .bind(&ws.id)
-        .execute(db)
-        .await
-        .unwrap();
+             VALUES (?, ?, ?, CAST(? AS {blob}), 'kw_…', 'chats:read', 0, 0, 'cli', 'cli')"
+        );
+        crate::backend::exec(db, &sql, &[id, &ws.id, id, id]).await;
     }
     for (i, id) in ids.iter().enumerate() {
         for n in 0..=(i % 3) {
@@ -324,13 +302,13 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
     }
     let flushed = app.state.gate.flush().await.unwrap();
     assert_eq!(flushed, 150);
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT t.id, t.request_count, (SELECT SUM(count) FROM usage_daily WHERE token_id = t.id)
+    let rows: Vec<(String, i64, i64)> = crate::backend::rows(
+        db,
+        "SELECT t.id, t.request_count,
+                CAST((SELECT SUM(count) FROM usage_daily WHERE token_id = t.id) AS BIGINT)
          FROM tokens AS t WHERE t.id LIKE 'tok_bulk%' ORDER BY t.id",
     )
-    .fetch_all(db)
-    .await
-    .unwrap();
+    .await;
     let expected: Vec<(String, i64, i64)> = ids
         .iter()
         .enumerate()
@@ -339,14 +317,13 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
     assert_eq!(rows, expected);
     // Every token, in each of the three runs, got its own chunk, numbered with its count, and
     // its last use.
-    let chunks: Vec<(String, i64, String, i64, String)> = sqlx::query_as(
+    let chunks: Vec<(String, i64, String, i64, String)> = crate::backend::rows(
+        db,
         "SELECT t.id, c.last_seq - t.request_count, c.requests, t.last_used_at, t.last_used_ip
          FROM tokens AS t JOIN usage_recent_chunks AS c ON c.token_id = t.id
          WHERE t.id LIKE 'tok_bulk%' ORDER BY t.id",
     )
-    .fetch_all(db)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(chunks.len(), 150);
     for (i, (id, offset, requests, last_at, last_ip)) in chunks.into_iter().enumerate() {
         assert_eq!((id.as_str(), offset), (ids[i].as_str(), 0));
@@ -373,10 +350,15 @@ async fn a_flush_of_more_tokens_than_one_statement_run_writes_every_token() {
 #[tokio::test]
 async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    if crate::backend::on_postgres() {
+        return; // an upgrade of SQLite databases made before these migrations
+    }
     let dir = crate::helpers::temp_dir();
     let old = dir.join("migrations-1-3");
     std::fs::create_dir_all(&old).unwrap();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap()
+    {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         if name.as_str() < "0004" {
@@ -386,14 +368,15 @@ async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
     let options = SqliteConnectOptions::new()
         .filename(dir.join("v3.db"))
         .create_if_missing(true);
-    let db = SqlitePoolOptions::new()
+    let pool = SqlitePoolOptions::new()
         .connect_with(options)
         .await
         .unwrap();
+    let db = keyward::db::Db::Sqlite(pool.clone());
     sqlx::migrate::Migrator::new(old.as_path())
         .await
         .unwrap()
-        .run(&db)
+        .run(&pool)
         .await
         .unwrap();
     for sql in [
@@ -403,7 +386,7 @@ async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
          VALUES ('tok_a', 'ws_1', 'A', x'01', 'kw_…', 'chats:read', 0, 0, 'cli', 'cli', 500),
                 ('tok_b', 'ws_1', 'B', x'02', 'kw_…', 'chats:read', 0, 0, 'cli', 'cli', 3)",
     ] {
-        sqlx::query(sql).execute(&db).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
     }
     for (token, n, at, method, status, ip) in [
         ("tok_a", 130, 1_000, "GET", 200, "192.0.2.1"),
@@ -420,7 +403,7 @@ async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
             .bind(format!("/{}/{i}", &token[4..]))
             .bind(status)
             .bind(ip)
-            .execute(&db)
+            .execute(&pool)
             .await
             .unwrap();
         }
@@ -450,7 +433,7 @@ async fn migrations_4_and_5_keep_the_newest_100_recent_requests_in_order() {
     // continues it.
     let chunks: Vec<(String, i64)> =
         sqlx::query_as("SELECT token_id, last_seq FROM usage_recent_chunks ORDER BY token_id")
-            .fetch_all(&db)
+            .fetch_all(&pool)
             .await
             .unwrap();
     assert_eq!(chunks, [("tok_a".into(), 500), ("tok_b".into(), 3)]);

@@ -7,8 +7,8 @@ mod write;
 pub use read::*;
 pub use write::*;
 
+use super::{Conn, on};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 use crate::domain::actor::Actor;
 use crate::domain::grant::{Shape, TierLimits};
@@ -146,40 +146,51 @@ impl Row {
 
 /// Scoped channels of many tokens at once: (token_id, channel).
 pub(crate) async fn channels_of(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     token_ids: &[&str],
 ) -> Result<Vec<(String, ChannelRef)>, sqlx::Error> {
     if token_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(token_ids).unwrap_or_default();
-    let rows = sqlx::query!(
-        r#"SELECT tc.token_id AS "token_id!", c.id AS "id!", c.name AS "name!"
-           FROM token_channels tc JOIN channels c ON c.id = tc.channel_id
-           WHERE tc.token_id IN (SELECT value FROM json_each(?))
-           ORDER BY c.name COLLATE NOCASE"#,
-        ids
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.token_id,
-                ChannelRef {
-                    id: r.id,
-                    name: r.name,
-                },
+    let links: Vec<(String, String, String)> = on!(conn, |c|
+        sqlite: {
+            let ids = serde_json::to_string(token_ids).unwrap_or_default();
+            sqlx::query!(
+                r#"SELECT tc.token_id AS "token_id!", c.id AS "id!", c.name AS "name!"
+                   FROM token_channels tc JOIN channels c ON c.id = tc.channel_id
+                   WHERE tc.token_id IN (SELECT value FROM json_each(?))
+                   ORDER BY c.name COLLATE NOCASE"#,
+                ids
             )
-        })
+            .fetch_all(&mut *c)
+            .await?
+            .into_iter()
+            .map(|r| (r.token_id, r.id, r.name))
+            .collect()
+        },
+        postgres: {
+            let ids: Vec<String> = token_ids.iter().map(|s| (*s).to_owned()).collect();
+            sqlx::query!(
+                r#"SELECT tc.token_id AS "token_id!", c.id AS "id!", c.name AS "name!"
+                   FROM token_channels tc JOIN channels c ON c.id = tc.channel_id
+                   WHERE tc.token_id = ANY($1)
+                   ORDER BY lower(c.name) COLLATE "C""#,
+                &ids
+            )
+            .fetch_all(&mut *c)
+            .await?
+            .into_iter()
+            .map(|r| (r.token_id, r.id, r.name))
+            .collect()
+        },
+    );
+    Ok(links
+        .into_iter()
+        .map(|(token_id, id, name)| (token_id, ChannelRef { id, name }))
         .collect())
 }
 
-pub(crate) async fn attach(
-    conn: &mut SqliteConnection,
-    rows: Vec<Row>,
-) -> Result<Vec<Token>, sqlx::Error> {
+pub(crate) async fn attach(conn: Conn<'_>, rows: Vec<Row>) -> Result<Vec<Token>, sqlx::Error> {
     let scoped: Vec<&str> = rows
         .iter()
         .filter(|r| r.channel_scoped != 0)

@@ -1,37 +1,48 @@
 //! Reading tokens: one by id (on a connection inside a write transaction too), by secret
 //! hash (the bearer lookup), keyset pages, counts, and the change epoch.
 
-use sqlx::SqliteConnection;
-
 use super::{Row, Token, attach};
-use crate::db::Db;
+use crate::db::{Conn, Db, on};
 use crate::domain::now;
 use crate::domain::secret::SecretHash;
 use crate::domain::status::{EXPIRING_SOON_SECS, Status};
 
 /// One token of a workspace.
 pub async fn get(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Token>, sqlx::Error> {
-    get_in(&mut *db.acquire().await?, workspace_id, id).await
+    get_in(db.acquire().await?.conn(), workspace_id, id).await
 }
 
 /// One token of a workspace, read on `conn` (inside a write transaction: the row that
 /// transaction is about to change, so checks on it cannot go stale before the write).
 pub async fn get_in(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
 ) -> Result<Option<Token>, sqlx::Error> {
-    let row = sqlx::query_as!(
-        Row,
-        "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+    let row = on!(conn.re(), |c|
+        sqlite: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
-         FROM tokens WHERE workspace_id = ? AND id = ?",
-        workspace_id,
-        id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+             FROM tokens WHERE workspace_id = ? AND id = ?",
+            workspace_id,
+            id
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                created_by_name, request_count, last_used_at, last_used_ip
+             FROM tokens WHERE workspace_id = $1 AND id = $2",
+            workspace_id,
+            id
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    );
     match row {
         Some(r) => Ok(attach(conn, vec![r]).await?.pop()),
         None => Ok(None),
@@ -40,20 +51,33 @@ pub async fn get_in(
 
 /// A token by the hash of its secret (the bearer lookup; one indexed read).
 pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::Error> {
-    let mut conn = db.acquire().await?;
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
     let h = hash.0.as_slice();
-    let row = sqlx::query_as!(
-        Row,
-        "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+    let row = on!(conn.re(), |c|
+        sqlite: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
-         FROM tokens WHERE secret_hash = ?",
-        h
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+             FROM tokens WHERE secret_hash = ?",
+            h
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                created_by_name, request_count, last_used_at, last_used_ip
+             FROM tokens WHERE secret_hash = $1",
+            h
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    );
     match row {
-        Some(r) => Ok(attach(&mut conn, vec![r]).await?.pop()),
+        Some(r) => Ok(attach(conn, vec![r]).await?.pop()),
         None => Ok(None),
     }
 }
@@ -80,7 +104,8 @@ pub async fn list(
     workspace_id: &str,
     q: &ListQuery,
 ) -> Result<(Vec<Token>, bool), sqlx::Error> {
-    let mut conn = db.acquire().await?;
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
     let now = now();
     let soon = now + EXPIRING_SOON_SECS;
     let status = q.status.map_or("all", Status::code);
@@ -90,67 +115,120 @@ pub async fn list(
         .clone()
         .map_or((None, None), |(a, i)| (Some(a), Some(i)));
     let limit = q.limit + 1;
-    let rows = sqlx::query_as!(
-        Row,
-        r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+    let rows = on!(conn.re(), |c|
+        sqlite: sqlx::query_as!(
+            Row,
+            r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
-           FROM tokens
-           WHERE workspace_id = ?1
-             AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
-             AND (?4 = '' OR name LIKE '%' || ?4 || '%' ESCAPE '\')
-             AND (?5 = 'all'
-               OR (?5 = 'revoked' AND revoked_at IS NOT NULL)
-               OR (?5 = 'expired' AND revoked_at IS NULL AND expires_at <= ?6)
-               OR (?5 = 'expiring_soon' AND revoked_at IS NULL AND expires_at > ?6 AND expires_at <= ?7)
-               OR (?5 = 'active' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?7)))
-           ORDER BY created_at DESC, id DESC
-           LIMIT ?8"#,
-        workspace_id,
-        after_at,
-        after_id,
-        search,
-        status,
-        now,
-        soon,
-        limit
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+               FROM tokens
+               WHERE workspace_id = ?1
+                 AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
+                 AND (?4 = '' OR name LIKE '%' || ?4 || '%' ESCAPE '\')
+                 AND (?5 = 'all'
+                   OR (?5 = 'revoked' AND revoked_at IS NOT NULL)
+                   OR (?5 = 'expired' AND revoked_at IS NULL AND expires_at <= ?6)
+                   OR (?5 = 'expiring_soon' AND revoked_at IS NULL AND expires_at > ?6 AND expires_at <= ?7)
+                   OR (?5 = 'active' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?7)))
+               ORDER BY created_at DESC, id DESC
+               LIMIT ?8"#,
+            workspace_id,
+            after_at,
+            after_id,
+            search,
+            status,
+            now,
+            soon,
+            limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Row,
+            r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                created_by_name, request_count, last_used_at, last_used_ip
+               FROM tokens
+               WHERE workspace_id = $1
+                 AND ($2::BIGINT IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))
+                 AND ($4 = '' OR name ILIKE '%' || $4 || '%' ESCAPE '\')
+                 AND ($5 = 'all'
+                   OR ($5 = 'revoked' AND revoked_at IS NOT NULL)
+                   OR ($5 = 'expired' AND revoked_at IS NULL AND expires_at <= $6)
+                   OR ($5 = 'expiring_soon' AND revoked_at IS NULL AND expires_at > $6 AND expires_at <= $7)
+                   OR ($5 = 'active' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $7)))
+               ORDER BY created_at DESC, id DESC
+               LIMIT $8"#,
+            workspace_id,
+            after_at,
+            after_id,
+            search,
+            status,
+            now,
+            soon,
+            limit
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    );
     let more = rows.len() as i64 > q.limit;
     let rows = rows.into_iter().take(q.limit as usize).collect();
-    Ok((attach(&mut conn, rows).await?, more))
+    Ok((attach(conn, rows).await?, more))
 }
 
 /// How many tokens a workspace has (to tell "no tokens yet" from "no match").
 pub async fn count(db: &Db, workspace_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT COUNT(*) FROM tokens WHERE workspace_id = ?",
-        workspace_id
-    )
-    .fetch_one(db)
-    .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!" FROM tokens WHERE workspace_id = ?"#,
+            workspace_id
+        )
+        .fetch_one(&mut *c)
+        .await?,
+        postgres: sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!" FROM tokens WHERE workspace_id = $1"#,
+            workspace_id
+        )
+        .fetch_one(&mut *c)
+        .await?,
+    ))
 }
 
 /// Which of `ids` are channels of the workspace (to validate a requested scope).
 pub async fn existing_channels(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     workspace_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let json = serde_json::to_string(ids).unwrap_or_default();
-    sqlx::query_scalar!(
-        r#"SELECT id AS "id!" FROM channels WHERE workspace_id = ? AND id IN (SELECT value FROM json_each(?))"#,
-        workspace_id,
-        json
-    )
-    .fetch_all(conn)
-    .await
+    Ok(on!(conn, |c|
+        sqlite: {
+            let json = serde_json::to_string(ids).unwrap_or_default();
+            sqlx::query_scalar!(
+                r#"SELECT id AS "id!" FROM channels WHERE workspace_id = ? AND id IN (SELECT value FROM json_each(?))"#,
+                workspace_id,
+                json
+            )
+            .fetch_all(&mut *c)
+            .await?
+        },
+        postgres: sqlx::query_scalar!(
+            r#"SELECT id AS "id!" FROM channels WHERE workspace_id = $1 AND id = ANY($2)"#,
+            workspace_id,
+            ids
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    ))
 }
 
 /// The counter triggers move on every change a bearer check depends on (any process).
 pub async fn epoch(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT value AS "value!" FROM meta WHERE key = 'token_epoch'"#)
-        .fetch_one(db)
-        .await
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_scalar!(r#"SELECT value AS "value!" FROM meta WHERE key = 'token_epoch'"#)
+            .fetch_one(&mut *c)
+            .await?,
+        postgres: sqlx::query_scalar!(r#"SELECT value AS "value!" FROM meta WHERE key = 'token_epoch' -- postgres"#)
+            .fetch_one(&mut *c)
+            .await?,
+    ))
 }

@@ -1,8 +1,7 @@
 //! Writing tokens, each on the caller's transaction: insert, edit, revoke/reactivate, a new
 //! secret, delete.
 
-use sqlx::SqliteConnection;
-
+use crate::db::{Conn, on};
 use crate::domain::actor::Actor;
 use crate::domain::secret::SecretHash;
 use crate::domain::token::TokenDraft;
@@ -10,7 +9,7 @@ use crate::domain::{ids::new_id, now};
 
 /// Inserts a token; `draft.channels` ids must already be checked to belong to the workspace.
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     workspace_id: &str,
     draft: &TokenDraft,
     hash: &SecretHash,
@@ -25,57 +24,74 @@ pub async fn insert(
     let ips = draft.ip_allowlist.to_stored();
     let tier = draft.tier.code();
     let name = draft.name.as_str();
-    sqlx::query!(
-        "INSERT INTO tokens (id, workspace_id, name, description, secret_hash, hint, permissions,
-                             channel_scoped, ip_allowlist, rate_limit_tier, expires_at, created_at,
-                             updated_at, created_by_type, created_by_id, created_by_name)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        id,
-        workspace_id,
-        name,
-        draft.description,
-        h,
-        hint,
-        perms,
-        scoped,
-        ips,
-        tier,
-        draft.expires_at,
-        at,
-        at,
-        by.kind,
-        by.id,
-        by.name
-    )
-    .execute(&mut *conn)
-    .await?;
+    on!(conn.re(), |c|
+        sqlite: sqlx::query!(
+            "INSERT INTO tokens (id, workspace_id, name, description, secret_hash, hint, permissions,
+                                 channel_scoped, ip_allowlist, rate_limit_tier, expires_at, created_at,
+                                 updated_at, created_by_type, created_by_id, created_by_name)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier,
+            draft.expires_at, at, at, by.kind, by.id, by.name
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "INSERT INTO tokens (id, workspace_id, name, description, secret_hash, hint, permissions,
+                                 channel_scoped, ip_allowlist, rate_limit_tier, expires_at, created_at,
+                                 updated_at, created_by_type, created_by_id, created_by_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier,
+            draft.expires_at, at, at, by.kind, by.id, by.name
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
     set_channels(conn, &id, draft.channels.as_deref()).await?;
     Ok(id)
 }
 
 async fn set_channels(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     token_id: &str,
     channels: Option<&[String]>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM token_channels WHERE token_id = ?", token_id)
-        .execute(&mut *conn)
-        .await?;
-    for ch in channels.unwrap_or_default() {
-        sqlx::query!(
-            "INSERT INTO token_channels (token_id, channel_id) VALUES (?, ?)",
-            token_id,
-            ch
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    let channels = channels.unwrap_or_default();
+    on!(conn.re(), |c|
+        sqlite: {
+            sqlx::query!("DELETE FROM token_channels WHERE token_id = ?", token_id)
+                .execute(&mut *c)
+                .await?;
+            for ch in channels {
+                sqlx::query!(
+                    "INSERT INTO token_channels (token_id, channel_id) VALUES (?, ?)",
+                    token_id,
+                    ch
+                )
+                .execute(&mut *c)
+                .await?;
+            }
+        },
+        postgres: {
+            sqlx::query!("DELETE FROM token_channels WHERE token_id = $1", token_id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query!(
+                "INSERT INTO token_channels (token_id, channel_id) SELECT $1, unnest($2::TEXT[])",
+                token_id,
+                channels
+            )
+            .execute(&mut *c)
+            .await?;
+        },
+    );
     Ok(())
 }
 
 /// Replaces every editable field of a token.
 pub async fn update(
-    conn: &mut SqliteConnection,
+    mut conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
     draft: &TokenDraft,
@@ -86,24 +102,29 @@ pub async fn update(
     let ips = draft.ip_allowlist.to_stored();
     let tier = draft.tier.code();
     let name = draft.name.as_str();
-    let done = sqlx::query!(
-        "UPDATE tokens SET name = ?, description = ?, permissions = ?, channel_scoped = ?,
-                ip_allowlist = ?, rate_limit_tier = ?, expires_at = ?, updated_at = ?
-         WHERE workspace_id = ? AND id = ?",
-        name,
-        draft.description,
-        perms,
-        scoped,
-        ips,
-        tier,
-        draft.expires_at,
-        at,
-        workspace_id,
-        id
-    )
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    let done = on!(conn.re(), |c|
+        sqlite: sqlx::query!(
+            "UPDATE tokens SET name = ?, description = ?, permissions = ?, channel_scoped = ?,
+                    ip_allowlist = ?, rate_limit_tier = ?, expires_at = ?, updated_at = ?
+             WHERE workspace_id = ? AND id = ?",
+            name, draft.description, perms, scoped, ips, tier, draft.expires_at, at,
+            workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "UPDATE tokens SET name = $1, description = $2, permissions = $3, channel_scoped = $4,
+                    ip_allowlist = $5, rate_limit_tier = $6, expires_at = $7, updated_at = $8
+             WHERE workspace_id = $9 AND id = $10",
+            name, draft.description, perms, scoped, ips, tier, draft.expires_at, at,
+            workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    if done == 0 {
         return Ok(false);
     }
     set_channels(conn, id, draft.channels.as_deref()).await?;
@@ -111,27 +132,34 @@ pub async fn update(
 }
 
 pub async fn set_revoked(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
     revoked: bool,
 ) -> Result<bool, sqlx::Error> {
     let at = now();
     let revoked_at = revoked.then_some(at);
-    let done = sqlx::query!(
-        "UPDATE tokens SET revoked_at = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
-        revoked_at,
-        at,
-        workspace_id,
-        id
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on!(conn, |c|
+        sqlite: sqlx::query!(
+            "UPDATE tokens SET revoked_at = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
+            revoked_at, at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "UPDATE tokens SET revoked_at = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4",
+            revoked_at, at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(done == 1)
 }
 
 pub async fn set_secret(
-    conn: &mut SqliteConnection,
+    conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
     hash: &SecretHash,
@@ -139,30 +167,41 @@ pub async fn set_secret(
 ) -> Result<bool, sqlx::Error> {
     let at = now();
     let h = hash.0.as_slice();
-    let done = sqlx::query!(
-        "UPDATE tokens SET secret_hash = ?, hint = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
-        h,
-        hint,
-        at,
-        workspace_id,
-        id
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on!(conn, |c|
+        sqlite: sqlx::query!(
+            "UPDATE tokens SET secret_hash = ?, hint = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
+            h, hint, at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "UPDATE tokens SET secret_hash = $1, hint = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
+            h, hint, at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(done == 1)
 }
 
-pub async fn delete(
-    conn: &mut SqliteConnection,
-    workspace_id: &str,
-    id: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(
-        "DELETE FROM tokens WHERE workspace_id = ? AND id = ?",
-        workspace_id,
-        id
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn delete(conn: Conn<'_>, workspace_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let done = on!(conn, |c|
+        sqlite: sqlx::query!(
+            "DELETE FROM tokens WHERE workspace_id = ? AND id = ?",
+            workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "DELETE FROM tokens WHERE workspace_id = $1 AND id = $2",
+            workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(done == 1)
 }

@@ -1,0 +1,52 @@
+//! The integration suite of `tests/api` again, every test on PostgreSQL (see
+//! `tests/api/backend.rs` for where the server comes from). Tests of what only SQLite has
+//! (its file, `backup`/`restore`, upgrades of old SQLite schemas) check PostgreSQL's answer
+//! instead or return early, saying so.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "api/api.rs"]
+mod api;
+#[path = "api/backend.rs"]
+mod backend;
+#[path = "api/browser.rs"]
+mod browser;
+#[path = "api/browser_tests.rs"]
+mod browser_tests;
+#[path = "api/channels.rs"]
+mod channels;
+#[path = "api/cli.rs"]
+mod cli;
+#[path = "api/durability.rs"]
+mod durability;
+#[path = "api/foundation.rs"]
+mod foundation;
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/hostile.rs"]
+mod hostile;
+#[path = "api/leaks.rs"]
+mod leaks;
+#[path = "api/observability.rs"]
+mod observability;
+#[path = "api/openapi.rs"]
+mod openapi;
+#[path = "api/operations.rs"]
+mod operations;
+#[path = "api/real.rs"]
+mod real;
+#[path = "api/security_grant.rs"]
+mod security_grant;
+#[path = "api/security_sessions/mod.rs"]
+mod security_sessions;
+#[path = "api/shutdown.rs"]
+mod shutdown;
+#[path = "api/tokens_web.rs"]
+mod tokens_web;
+#[path = "api/usage.rs"]
+mod usage;
+#[path = "api/warm_cache.rs"]
+mod warm_cache;
+
+/// The database every test of this binary runs on.
+pub const BACKEND: backend::Backend = backend::Backend::Postgres;
