@@ -17,6 +17,8 @@ mod browser_tests;
 mod channels;
 #[path = "api/cli.rs"]
 mod cli;
+#[path = "api/copy.rs"]
+mod copy;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/foundation.rs"]

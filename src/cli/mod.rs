@@ -2,6 +2,7 @@
 //! group. Bad input gets a one-line error on standard error and exit code 2.
 
 mod admin;
+mod copy;
 mod data;
 mod token;
 mod workspace;
@@ -73,6 +74,16 @@ pub enum Command {
     Restore {
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Copy a whole installation into a new, empty database (SQLite to PostgreSQL and back):
+    /// the source is read in one snapshot; row counts per table are printed and must match.
+    Copy {
+        /// The database to copy (left unchanged), e.g. `sqlite://keyward.db`.
+        #[arg(long)]
+        from: String,
+        /// The new database, e.g. `postgres://keyward:PASS@127.0.0.1:5432/keyward`.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -168,9 +179,12 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
     if let Command::Restore { from } = &command {
         return data::restore(&config, from).await;
     }
+    if let Command::Copy { from, to } = &command {
+        return copy::run(from, to).await;
+    }
     let state = crate::prepare(config).await?;
     match command {
-        Command::Serve | Command::Restore { .. } => Ok(()),
+        Command::Serve | Command::Restore { .. } | Command::Copy { .. } => Ok(()),
         Command::Backup { to } => data::backup(&state, &to).await,
         Command::Audit(cmd) => data::export_audit(&state, cmd).await,
         Command::Setup { email, workspace } => admin::setup(&state, email, workspace).await,

@@ -10,6 +10,7 @@ pub mod admins;
 pub mod audit;
 pub mod channels;
 mod connect;
+pub mod copy;
 pub mod server_keys;
 pub mod sessions;
 pub mod tokens;

@@ -9,6 +9,7 @@ mod browser;
 mod browser_tests;
 mod channels;
 mod cli;
+mod copy;
 mod durability;
 mod foundation;
 mod helpers;

@@ -78,9 +78,19 @@ pub fn spawn_serve(
     log: &str,
     (out, err): (&Path, &Path),
 ) -> (Child, String) {
+    spawn_serve_on(&db_url(db), args, log, (out, err))
+}
+
+/// `spawn_serve` on the database at `url`.
+pub fn spawn_serve_on(
+    url: &str,
+    args: &[&str],
+    log: &str,
+    (out, err): (&Path, &Path),
+) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--database-url", &db_url(db)])
+        .args(["--database-url", url])
         .args(args)
         // `init_tracing` prefers `RUST_LOG` to `KEYWARD_LOG`; both say the same.
         .env("RUST_LOG", log)
@@ -139,6 +149,17 @@ impl Server {
         };
         let level = if log.is_some() { "info" } else { "warn" };
         let (child, base) = spawn_serve(db, extra, level, (&out, &err));
+        Self { child, base }
+    }
+
+    /// A server on the database at `url`, its output in files under `dir`.
+    pub fn start_on(url: &str, dir: &Path) -> Self {
+        let run = keyward::domain::ids::random_base62(8);
+        let (out, err) = (
+            dir.join(format!("{run}.out")),
+            dir.join(format!("{run}.err")),
+        );
+        let (child, base) = spawn_serve_on(url, &[], "warn", (&out, &err));
         Self { child, base }
     }
 
