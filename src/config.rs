@@ -26,6 +26,8 @@ pub struct Config {
     #[arg(
         long,
         env = "KEYWARD_DATABASE_URL",
+        // `--help` would print a PostgreSQL password set in the environment.
+        hide_env_values = true,
         default_value = "sqlite://keyward.db",
         global = true
     )]

@@ -257,3 +257,24 @@ fn cli_admin_add_and_reset_password_refuse_an_unknown_admin() {
         .contains("no admin")
     );
 }
+
+#[test]
+fn a_postgresql_password_is_shown_neither_in_help_nor_in_errors() {
+    let url = "postgres://keyward:pw-not-to-show@127.0.0.1:1/keyward";
+    let help = std::process::Command::new(crate::real::BIN)
+        .arg("--help")
+        .env("KEYWARD_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let failed = std::process::Command::new(crate::real::BIN)
+        .args(["token", "list", "--workspace", "acme", "--database-url", url])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "nothing listens on port 1");
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(err.contains("keyward:***@127.0.0.1:1"), "{err}");
+    for out in [&help.stdout, &help.stderr, &failed.stdout, &failed.stderr] {
+        assert!(!String::from_utf8_lossy(out).contains("pw-not-to-show"));
+    }
+}
