@@ -268,7 +268,14 @@ fn a_postgresql_password_is_shown_neither_in_help_nor_in_errors() {
         .unwrap();
     assert!(help.status.success());
     let failed = std::process::Command::new(crate::real::BIN)
-        .args(["token", "list", "--workspace", "acme", "--database-url", url])
+        .args([
+            "token",
+            "list",
+            "--workspace",
+            "acme",
+            "--database-url",
+            url,
+        ])
         .output()
         .unwrap();
     assert!(!failed.status.success(), "nothing listens on port 1");

@@ -8,7 +8,7 @@ use reqwest::Client;
 use serde_json::{Value, json};
 
 use crate::helpers::client;
-use crate::real::{BIN, Server, fresh_db};
+use crate::real::{BIN, Server, cli_on, fresh_db};
 
 fn copy(from: &str, to: &str) -> std::process::Output {
     Command::new(BIN)
@@ -147,26 +147,10 @@ async fn a_copy_to_postgresql_and_back_keeps_every_secret_working() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `keyward setup` and an admin-tier token on the SQLite file at `url`.
+/// `keyward setup` and an admin-tier token on the database at `url`; the token's secret.
 fn seed_on(url: &str) -> String {
     let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .args(["--database-url", url])
-            .env("KEYWARD_LOG", "warn")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = cli_on(url, args, stdin);
         assert!(
             out.status.success(),
             "{}",
@@ -174,23 +158,11 @@ fn seed_on(url: &str) -> String {
         );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
+    let setup = ["setup", "--email", "admin@acme.io", "--workspace", "Acme"];
+    run(&setup, "correct horse battery\n");
+    let admin = ["--name", "ops", "--permission", "admin", "--tier", "admin"];
     run(
-        &["setup", "--email", "admin@acme.io", "--workspace", "Acme"],
-        "correct horse battery\n",
-    );
-    run(
-        &[
-            "token",
-            "create",
-            "--workspace",
-            "acme",
-            "--name",
-            "ops",
-            "--permission",
-            "admin",
-            "--tier",
-            "admin",
-        ],
+        &[&["token", "create", "--workspace", "acme"][..], &admin].concat(),
         "",
     )
 }

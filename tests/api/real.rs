@@ -14,9 +14,14 @@ pub fn db_url(db: &Path) -> String {
 
 /// Runs `keyward ARGS --database-url DB`, feeding `stdin`.
 pub fn cli(db: &Path, args: &[&str], stdin: &str) -> Output {
+    cli_on(&db_url(db), args, stdin)
+}
+
+/// Runs `keyward ARGS --database-url URL`, feeding `stdin`.
+pub fn cli_on(url: &str, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
-        .args(["--database-url", &db_url(db)])
+        .args(["--database-url", url])
         .env("KEYWARD_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
