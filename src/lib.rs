@@ -96,6 +96,7 @@ pub async fn setup_link(state: &AppState) -> Result<Option<String>, BoxError> {
         .setup
         .get()
         .unwrap_or_else(|| domain::ids::random_base62(32));
+    db::setup_codes::insert(&state.db, &state::SetupCode::hash(&code)).await?;
     state.setup.set(Some(code.clone()));
     Ok(Some(format!(
         "{}/setup?code={code}",

@@ -27,6 +27,8 @@ mod foundation;
 mod helpers;
 #[path = "api/hostile.rs"]
 mod hostile;
+#[path = "api/instances.rs"]
+mod instances;
 #[path = "api/leaks.rs"]
 mod leaks;
 #[path = "api/observability.rs"]

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
@@ -30,10 +29,7 @@ pub struct SqlSessionStore {
 
 /// The key a session is stored under: SHA-256 of its id (the cookie value), in hex.
 pub fn id_hash(id: &Id) -> String {
-    Sha256::digest(id.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::ids::sha256_hex(&id.to_string())
 }
 
 fn backend(e: sqlx::Error) -> session_store::Error {

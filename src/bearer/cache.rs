@@ -173,14 +173,17 @@ impl TokenCache {
         self.by_hash.len() == 0
     }
 
-    /// Polls `meta.token_epoch` and invalidates when another process changed tokens.
+    /// Polls `meta.token_epoch` and invalidates when another process changed tokens; on
+    /// PostgreSQL a change notification makes it look at once rather than at the next tick.
     pub async fn watch_epoch(&self, db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut feed = db::tokens::ChangeFeed::open(&db).await;
         let mut last = db::tokens::epoch(&db).await.ok();
         let mut tick = tokio::time::interval(EPOCH_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = feed.changed() => {}
                 _ = stop.changed() => return,
             }
             match db::tokens::epoch(&db).await {

@@ -178,6 +178,7 @@ pub async fn create_first(
         return Ok(None);
     }
     let admin = create(tx.conn(), email, password_hash).await?;
+    super::setup_codes::delete_all(tx.conn()).await?;
     let ws = super::workspaces::create(tx.conn(), workspace_name, std::slice::from_ref(&admin.id))
         .await?;
     tx.commit().await?;

@@ -59,7 +59,9 @@ async fn check(state: &AppState, code: &str) -> AppResult<()> {
             "keyward is already set up. Sign in instead.".into(),
         ));
     }
-    if !state.setup.matches(code) {
+    let printed = !code.is_empty()
+        && db::setup_codes::exists(&state.db, &crate::state::SetupCode::hash(code)).await?;
+    if !printed {
         return Err(AppError::Forbidden(
             "This setup link is not valid. Use the link the server printed when it started.".into(),
         ));

@@ -4,6 +4,7 @@
 mod actions;
 mod form;
 mod list;
+mod reveal;
 pub mod view;
 
 use axum::Router;

@@ -232,6 +232,18 @@ impl TestApp {
         let mut config = Config::for_tests();
         config.database_url = crate::backend::url_for(&db_path);
         adjust(&mut config);
+        Self::start(config, dir, db_path).await
+    }
+
+    /// A second server of the same installation (the same database), as behind a load
+    /// balancer: nothing shared with this one but the database.
+    pub async fn spawn_beside(&self) -> Self {
+        let mut config = Config::for_tests();
+        config.database_url = crate::backend::url_for(&self.db_path);
+        Self::start(config, temp_dir(), self.db_path.clone()).await
+    }
+
+    async fn start(config: Config, dir: PathBuf, db_path: PathBuf) -> Self {
         let state = keyward::prepare(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

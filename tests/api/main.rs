@@ -14,6 +14,7 @@ mod durability;
 mod foundation;
 mod helpers;
 mod hostile;
+mod instances;
 mod leaks;
 mod observability;
 mod openapi;

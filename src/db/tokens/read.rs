@@ -232,3 +232,40 @@ pub async fn epoch(db: &Db) -> Result<i64, sqlx::Error> {
             .await?,
     ))
 }
+
+/// Notifications of token changes committed by any process (PostgreSQL: `LISTEN` on the
+/// channel the epoch trigger notifies, migration 0007). SQLite has none: one server per file,
+/// and the epoch poll sees the CLI's changes.
+pub struct ChangeFeed(Option<sqlx::postgres::PgListener>);
+
+impl ChangeFeed {
+    pub async fn open(db: &Db) -> Self {
+        let Db::Postgres(pool) = db else {
+            return Self(None);
+        };
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+            l.listen("keyward_token_epoch").await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        match listener.await {
+            Ok(l) => Self(Some(l)),
+            Err(e) => {
+                tracing::warn!(error = %e, "token change notifications unavailable; polling only");
+                Self(None)
+            }
+        }
+    }
+
+    /// Resolves at the next notification (never without a feed). After a lost connection the
+    /// listener reconnects by itself; what was sent meanwhile is lost, and the poll catches it.
+    pub async fn changed(&mut self) {
+        let Some(listener) = &mut self.0 else {
+            return std::future::pending().await;
+        };
+        if let Err(e) = listener.recv().await {
+            tracing::warn!(error = %e, "token change notifications interrupted");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}

@@ -4,11 +4,11 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::form::{REVEAL_KEY, actor};
+use super::form::actor;
 use super::list::{ListParams, render_page};
 use super::view::{TokenView, When};
 use crate::auth::session::set_flash;
@@ -169,43 +169,45 @@ pub async fn detail(
 
 /// Shows a secret held for this session exactly once: over the list after a create, over
 /// the detail page after a regenerate. A reload finds nothing and says so.
-pub async fn reveal_page(State(state): State<AppState>, m: Member) -> AppResult<Response> {
-    let key: Option<String> = m
-        .session
-        .remove(REVEAL_KEY)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let pending = key.and_then(|k| state.reveals.take(&k));
+pub async fn reveal_page(
+    State(state): State<AppState>,
+    m: Member,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let (pending, clear) = super::reveal::take(&state, &m, &headers).await?;
     let token = match &pending {
-        Some(p) => db::tokens::get(&state.db, &m.workspace.id, &p.token_id).await?,
+        Some((id, _, _)) => db::tokens::get(&state.db, &m.workspace.id, id).await?,
         None => None,
     };
-    let (Some(p), Some(token)) = (pending, token) else {
+    let (Some((_, secret, regenerated)), Some(token)) = (pending, token) else {
         let page = AlreadyShown {
             frame: m.frame(&state, "tokens").await?,
         };
         let mut res = (StatusCode::GONE, Html(render(&page)?)).into_response();
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut().append(header::SET_COOKIE, clear);
         return Ok(res);
     };
     let base = m.url("developer/api-tokens");
     let reveal = render(&Reveal {
         name: &token.name,
-        secret: p.secret.expose(),
-        regenerated: p.regenerated,
-        close_url: if p.regenerated {
+        secret: secret.expose(),
+        regenerated,
+        close_url: if regenerated {
             format!("{base}/{}", token.id)
         } else {
             format!("{base}#token-{}", token.id)
         },
         api_base: state.config.base_url(),
     })?;
-    if p.regenerated {
-        detail_page(&state, &m, &token, reveal).await
+    let mut res = if regenerated {
+        detail_page(&state, &m, &token, reveal).await?
     } else {
-        render_page(&state, &m, &ListParams::default(), reveal).await
-    }
+        render_page(&state, &m, &ListParams::default(), reveal).await?
+    };
+    res.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(res)
 }
 
 #[derive(Template)]
@@ -325,12 +327,9 @@ pub async fn regenerate(
         &state.config.token_prefix,
     )
     .await?;
-    let key = state.reveals.put(&t.id, secret, true);
-    m.session
-        .insert(REVEAL_KEY, key)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(Redirect::to(&m.url("developer/api-tokens/revealed")).into_response())
+    let pad = super::reveal::hold(&state, &m, &t.id, &secret, true).await?;
+    let to = Redirect::to(&m.url("developer/api-tokens/revealed"));
+    Ok(([(header::SET_COOKIE, pad)], to).into_response())
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::auth::session::set_flash;
@@ -21,7 +21,6 @@ use crate::state::AppState;
 use crate::web::format::exact;
 use crate::web::{FormErrors, Frame, render};
 
-pub const REVEAL_KEY: &str = "reveal";
 const NONCES_KEY: &str = "create_nonces";
 
 /// The form's fields as typed, kept for re-rendering after an error.
@@ -294,12 +293,9 @@ pub async fn create(
         }
         Err(e) => return Err(e),
     };
-    let key = state.reveals.put(&token.id, secret, false);
-    m.session
-        .insert(REVEAL_KEY, key)
-        .await
-        .map_err(session_err)?;
-    Ok(Redirect::to(&m.url("developer/api-tokens/revealed")).into_response())
+    let pad = super::reveal::hold(&state, &m, &token.id, &secret, false).await?;
+    let to = Redirect::to(&m.url("developer/api-tokens/revealed"));
+    Ok(([(header::SET_COOKIE, pad)], to).into_response())
 }
 
 pub async fn edit_page(
