@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::bearer::{Gate, cache::TokenCache};
 
-use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
@@ -17,7 +16,6 @@ pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub setup: Arc<SetupCode>,
-    pub throttle: Arc<LoginThrottle>,
     /// The bearer path: token cache, budgets, usage buffer.
     pub gate: Gate,
     pub metrics: Metrics,
@@ -74,7 +72,6 @@ impl AppState {
             db,
             config,
             setup: Arc::default(),
-            throttle: Arc::default(),
             gate,
             metrics,
             form_key: Arc::default(),

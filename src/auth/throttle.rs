@@ -1,19 +1,30 @@
 //! Password-guess throttling: a few password checks per email, per client network and per
-//! admin within a window. An attempt is reserved before its password is checked and counts
-//! against every limit while it runs, so a burst of parallel requests gets no more checks than
-//! a patient attacker would.
+//! admin within a window, counted in the database so that every server of an installation
+//! counts the same guesses. An attempt is reserved before its password is checked and counts
+//! against every limit while it runs; reservations are made one at a time (under the write
+//! lock), so a burst of parallel requests, to one server or to several, gets no more checks
+//! than a patient attacker would.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::db::{self, Db};
+use crate::domain::ids::{random_base62, sha256_hex};
 
 /// Failures allowed per email (and per admin, for the password-change form) in the window.
 pub const MAX_PER_EMAIL: usize = 5;
 /// Failures allowed per IP inside the window (several people may share an address).
 pub const MAX_PER_IP: usize = 20;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_KEYS: usize = 100_000;
+const WINDOW_MS: i64 = 15 * 60 * 1000;
+/// A check still running after this long is taken for one whose server died mid-check.
+const RUNNING_MAX_MS: i64 = 60_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// What an attempt is counted against.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +60,11 @@ impl Key {
         }
     }
 
+    /// The key as stored: its SHA-256 (the email or address itself is never stored).
+    fn hash(&self) -> String {
+        sha256_hex(&self.name)
+    }
+
     /// Wrong current passwords on the password-change form, per signed-in admin.
     pub fn admin(admin_id: &str) -> Self {
         Self {
@@ -59,35 +75,18 @@ impl Key {
     }
 }
 
-#[derive(Default)]
-struct Count {
-    failures: Vec<Instant>,
-    in_flight: usize,
-}
-
-impl Count {
-    /// How long until one more attempt fits, when the key is at its limit. Attempts in flight
-    /// count as failures made now: that is what they become if their password is wrong.
-    fn wait(&self, now: Instant, max: usize) -> Option<Duration> {
-        let mut recent: Vec<Instant> = self
-            .failures
-            .iter()
-            .copied()
-            .filter(|t| now - *t < WINDOW)
-            .collect();
-        recent.extend(std::iter::repeat_n(now, self.in_flight));
-        let oldest_that_counts = recent.len().checked_sub(max).map(|i| recent.get(i))?;
-        oldest_that_counts.map(|t| WINDOW.saturating_sub(now - *t))
-    }
-
-    fn is_idle(&self, now: Instant) -> bool {
-        self.in_flight == 0 && self.failures.iter().all(|t| now - *t >= WINDOW)
-    }
-}
-
-#[derive(Default)]
-pub struct LoginThrottle {
-    counts: Mutex<HashMap<String, Count>>,
+/// How long until one more attempt fits, when a key is at its limit: `counted` are its
+/// failures in the window and its running checks, which count as failures made now (that is
+/// what they become if their password is wrong).
+fn wait(counted: &[(i64, bool)], now: i64, max: usize) -> Option<Duration> {
+    let mut times: Vec<i64> = counted
+        .iter()
+        .map(|&(at, failed)| if failed { at } else { now })
+        .collect();
+    times.sort_unstable();
+    let oldest_that_counts = *times.get(times.len().checked_sub(max)?)?;
+    let left = (oldest_that_counts + WINDOW_MS - now).max(0);
+    Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
 }
 
 /// How a reserved attempt ended.
@@ -102,100 +101,116 @@ enum Outcome {
 /// either (an error, a cancelled request) it is released without counting as a failure —
 /// except against the IP once its password check started: a client that drops its requests
 /// mid-check to keep the hashing slots busy is still throttled.
-pub struct Attempt<'a> {
-    throttle: &'a LoginThrottle,
+pub struct Attempt {
+    db: Db,
+    id: String,
     keys: Vec<Key>,
     open: bool,
     checking: bool,
 }
 
-impl LoginThrottle {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Count>> {
-        // The map holds plain counters: a panic elsewhere leaves it usable.
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+/// Reserves one password check against `keys`, or says how long they are locked.
+pub async fn reserve(db: &Db, keys: Vec<Key>) -> Result<Result<Attempt, Duration>, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let mut locked: Option<Duration> = None;
+    for k in &keys {
+        let counted = db::signin_attempts::counted(
+            tx.conn(),
+            &k.hash(),
+            now - WINDOW_MS,
+            now - RUNNING_MAX_MS,
+        )
+        .await?;
+        locked = locked.max(wait(&counted, now, k.max));
     }
-
-    /// Reserves one password check against `keys`, or says how long they are locked.
-    pub fn reserve(&self, keys: Vec<Key>) -> Result<Attempt<'_>, Duration> {
-        let now = Instant::now();
-        let mut map = self.lock();
-        if map.len() > MAX_KEYS {
-            map.retain(|_, c| !c.is_idle(now));
-        }
-        let wait = keys
-            .iter()
-            .filter_map(|k| map.get(&k.name)?.wait(now, k.max))
-            .max();
-        if let Some(wait) = wait {
-            return Err(wait);
-        }
-        for k in &keys {
-            map.entry(k.name.clone()).or_default().in_flight += 1;
-        }
-        Ok(Attempt {
-            throttle: self,
-            keys,
-            open: true,
-            checking: false,
-        })
+    if let Some(wait) = locked {
+        return Ok(Err(wait));
     }
+    let id = random_base62(16);
+    let prune_before = now - WINDOW_MS - RUNNING_MAX_MS;
+    for k in &keys {
+        db::signin_attempts::reserve(tx.conn(), &id, &k.hash(), now, prune_before).await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(Attempt {
+        db: db.clone(),
+        id,
+        keys,
+        open: true,
+        checking: false,
+    }))
 }
 
-impl Attempt<'_> {
+impl Attempt {
     /// The password check is about to run (and hold a hashing slot).
     pub fn checking(&mut self) {
         self.checking = true;
     }
 
     /// The password was wrong: the attempt stays counted for the window.
-    pub fn fail(mut self) {
-        self.end(Outcome::Failed);
+    pub async fn fail(mut self) {
+        self.open = false;
+        end(
+            &self.db,
+            &self.id,
+            &self.keys,
+            Outcome::Failed,
+            self.checking,
+        )
+        .await;
     }
 
     /// The password was right: the attempt is released and the email's (or admin's) earlier
     /// failures are forgotten.
-    pub fn succeed(mut self) {
-        self.end(Outcome::Succeeded);
+    pub async fn succeed(mut self) {
+        self.open = false;
+        end(
+            &self.db,
+            &self.id,
+            &self.keys,
+            Outcome::Succeeded,
+            self.checking,
+        )
+        .await;
     }
+}
 
-    fn end(&mut self, outcome: Outcome) {
-        if !std::mem::replace(&mut self.open, false) {
-            return;
+async fn end(db: &Db, id: &str, keys: &[Key], outcome: Outcome, checking: bool) {
+    let now = now_ms();
+    for k in keys {
+        let hash = k.hash();
+        let failed_at = match outcome {
+            Outcome::Failed => Some(now),
+            Outcome::Abandoned if checking && !k.cleared_by_success => Some(now),
+            Outcome::Succeeded | Outcome::Abandoned => None,
+        };
+        let mut done = db::signin_attempts::end(db, id, &hash, failed_at).await;
+        if done.is_ok() && matches!(outcome, Outcome::Succeeded) && k.cleared_by_success {
+            done = db::signin_attempts::forget(db, &hash).await;
         }
-        let now = Instant::now();
-        let mut map = self.throttle.lock();
-        for k in &self.keys {
-            let Some(count) = map.get_mut(&k.name) else {
-                continue;
-            };
-            count.in_flight = count.in_flight.saturating_sub(1);
-            count.failures.retain(|t| now - *t < WINDOW);
-            match outcome {
-                Outcome::Failed => {
-                    count.failures.push(now);
-                    if count.failures.len() > k.max {
-                        count.failures.remove(0);
-                    }
-                }
-                Outcome::Succeeded if k.cleared_by_success => count.failures.clear(),
-                Outcome::Abandoned if self.checking && !k.cleared_by_success => {
-                    count.failures.push(now);
-                    if count.failures.len() > k.max {
-                        count.failures.remove(0);
-                    }
-                }
-                Outcome::Succeeded | Outcome::Abandoned => {}
-            }
-            if count.is_idle(now) {
-                map.remove(&k.name);
-            }
+        if let Err(e) = done {
+            // The reservation then ends by itself after RUNNING_MAX_MS.
+            tracing::warn!(error = %e, "could not record the end of a password check");
         }
     }
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for Attempt {
     fn drop(&mut self) {
-        self.end(Outcome::Abandoned);
+        if !std::mem::replace(&mut self.open, false) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (db, id, keys, checking) = (
+            self.db.clone(),
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.keys),
+            self.checking,
+        );
+        runtime.spawn(async move { end(&db, &id, &keys, Outcome::Abandoned, checking).await });
     }
 }
 
@@ -218,59 +233,131 @@ mod tests {
         vec![Key::email(email), Key::ip(ip.into())]
     }
 
-    #[test]
-    fn locks_after_max_failures_per_email() {
-        let t = LoginThrottle::default();
+    async fn db() -> Db {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db
+    }
+
+    async fn attempt(db: &Db, k: Vec<Key>) -> Result<Attempt, Duration> {
+        reserve(db, k).await.unwrap()
+    }
+
+    /// Failures stored against a key now.
+    async fn failures(db: &Db, key: &Key) -> usize {
+        let mut pooled = db.acquire().await.unwrap();
+        let counted = crate::db::signin_attempts::counted(pooled.conn(), &key.hash(), 0, i64::MAX)
+            .await
+            .unwrap();
+        counted.iter().filter(|(_, failed)| *failed).count()
+    }
+
+    /// Lets the task a dropped attempt spawned finish.
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test]
+    async fn locks_after_max_failures_per_email() {
+        let db = db().await;
         for _ in 0..MAX_PER_EMAIL {
-            t.reserve(keys("a@b.c", [10, 0, 0, 1])).unwrap().fail();
+            attempt(&db, keys("a@b.c", [10, 0, 0, 1]))
+                .await
+                .unwrap()
+                .fail()
+                .await;
         }
-        let wait = t.reserve(keys("A@b.c", [10, 0, 0, 9])).err();
+        let wait = attempt(&db, keys("A@b.c", [10, 0, 0, 9])).await.err();
         assert!(wait.is_some_and(|w| w <= WINDOW && w > WINDOW - Duration::from_secs(5)));
-        assert!(t.reserve(keys("other@b.c", [10, 0, 0, 2])).is_ok());
+        assert!(attempt(&db, keys("other@b.c", [10, 0, 0, 2])).await.is_ok());
         assert_eq!(minutes_text(WINDOW), "15 minutes");
     }
 
-    #[test]
-    fn attempts_in_flight_count_against_the_limit_until_they_end() {
-        let t = LoginThrottle::default();
-        let held: Vec<_> = (0..MAX_PER_EMAIL)
-            .map(|_| t.reserve(keys("a@b.c", [10, 0, 0, 1])).unwrap())
-            .collect();
-        assert!(t.reserve(keys("a@b.c", [10, 0, 0, 1])).is_err());
+    #[tokio::test]
+    async fn attempts_in_flight_count_against_the_limit_until_they_end() {
+        let db = db().await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_PER_EMAIL {
+            held.push(attempt(&db, keys("a@b.c", [10, 0, 0, 1])).await.unwrap());
+        }
+        assert!(attempt(&db, keys("a@b.c", [10, 0, 0, 1])).await.is_err());
         drop(held);
-        assert!(t.reserve(keys("a@b.c", [10, 0, 0, 1])).is_ok(), "released");
+        settle().await;
+        assert!(
+            attempt(&db, keys("a@b.c", [10, 0, 0, 1])).await.is_ok(),
+            "released"
+        );
     }
 
-    #[test]
-    fn a_success_forgets_the_emails_failures_but_not_the_ips() {
-        let t = LoginThrottle::default();
+    #[tokio::test]
+    async fn a_success_forgets_the_emails_failures_but_not_the_ips() {
+        let db = db().await;
         for _ in 0..MAX_PER_EMAIL - 1 {
-            t.reserve(keys("a@b.c", [10, 0, 0, 1])).unwrap().fail();
+            attempt(&db, keys("a@b.c", [10, 0, 0, 1]))
+                .await
+                .unwrap()
+                .fail()
+                .await;
         }
-        t.reserve(keys("a@b.c", [10, 0, 0, 1])).unwrap().succeed();
+        attempt(&db, keys("a@b.c", [10, 0, 0, 1]))
+            .await
+            .unwrap()
+            .succeed()
+            .await;
         for _ in 0..MAX_PER_EMAIL - 1 {
-            t.reserve(keys("a@b.c", [10, 0, 0, 1])).unwrap().fail();
+            attempt(&db, keys("a@b.c", [10, 0, 0, 1]))
+                .await
+                .unwrap()
+                .fail()
+                .await;
         }
-        assert!(t.reserve(keys("a@b.c", [10, 0, 0, 1])).is_ok());
-        let ip_failures = t
-            .lock()
-            .get(&Key::ip([10, 0, 0, 1].into()).name)
-            .map(|c| c.failures.len());
-        assert_eq!(ip_failures, Some(2 * (MAX_PER_EMAIL - 1)));
+        assert!(attempt(&db, keys("a@b.c", [10, 0, 0, 1])).await.is_ok());
+        let ip = Key::ip([10, 0, 0, 1].into());
+        assert_eq!(failures(&db, &ip).await, 2 * (MAX_PER_EMAIL - 1));
     }
 
-    #[test]
-    fn a_check_dropped_mid_hash_counts_against_the_ip_only() {
-        let t = LoginThrottle::default();
-        let ip = Key::ip([10, 0, 0, 7].into()).name;
-        let email = Key::email("a@b.c").name;
-        let failures = |name: &str| t.lock().get(name).map_or(0, |c| c.failures.len());
-        drop(t.reserve(keys("a@b.c", [10, 0, 0, 7])).unwrap());
-        assert_eq!(failures(&ip), 0, "dropped before its check: not counted");
-        let mut started = t.reserve(keys("a@b.c", [10, 0, 0, 7])).unwrap();
+    #[tokio::test]
+    async fn a_check_dropped_mid_hash_counts_against_the_ip_only() {
+        let db = db().await;
+        let (ip, email) = (Key::ip([10, 0, 0, 7].into()), Key::email("a@b.c"));
+        drop(attempt(&db, keys("a@b.c", [10, 0, 0, 7])).await.unwrap());
+        settle().await;
+        assert_eq!(
+            failures(&db, &ip).await,
+            0,
+            "dropped before its check: not counted"
+        );
+        let mut started = attempt(&db, keys("a@b.c", [10, 0, 0, 7])).await.unwrap();
         started.checking();
         drop(started);
-        assert_eq!((failures(&ip), failures(&email)), (1, 0));
+        settle().await;
+        assert_eq!(
+            (failures(&db, &ip).await, failures(&db, &email).await),
+            (1, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_database_holds_no_email_or_address() {
+        let db = db().await;
+        attempt(&db, keys("who@b.c", [10, 9, 8, 7]))
+            .await
+            .unwrap()
+            .fail()
+            .await;
+        let crate::db::Db::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM signin_attempts")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 2);
+        assert!(
+            stored
+                .iter()
+                .all(|k| k.len() == 64 && !k.contains("who") && !k.contains("10.9"))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod reveals;
 pub mod server_keys;
 pub mod sessions;
 pub mod setup_codes;
+pub mod signin_attempts;
 pub mod tokens;
 pub mod usage;
 pub mod workspaces;

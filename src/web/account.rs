@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{FormErrors, render};
 use crate::auth::session::{self, CurrentAdmin};
-use crate::auth::throttle::{Key, minutes_text};
+use crate::auth::throttle::{self, Key, minutes_text};
 use crate::auth::{csrf, password, store};
 use crate::db;
 use crate::domain::account::parse_workspace_name;
@@ -62,7 +62,7 @@ async fn check_current(
     admin_id: &str,
     current: String,
 ) -> AppResult<Result<(), (StatusCode, String)>> {
-    let attempt = match state.throttle.reserve(vec![Key::admin(admin_id)]) {
+    let attempt = match throttle::reserve(&state.db, vec![Key::admin(admin_id)]).await? {
         Ok(attempt) => attempt,
         Err(wait) => {
             tracing::warn!(%admin_id, "password change throttled");
@@ -75,10 +75,10 @@ async fn check_current(
     };
     let stored = db::admins::password_hash(&state.db, admin_id).await?;
     if password::verify(current, stored).await? {
-        attempt.succeed();
+        attempt.succeed().await;
         Ok(Ok(()))
     } else {
-        attempt.fail();
+        attempt.fail().await;
         let message = "The current password is incorrect".to_owned();
         Ok(Err((StatusCode::UNPROCESSABLE_ENTITY, message)))
     }

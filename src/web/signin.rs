@@ -13,7 +13,7 @@ use tower_sessions::Session;
 use super::render;
 use crate::auth::csrf_cookie::FormToken;
 use crate::auth::session::{self, ADMIN_KEY, safe_next};
-use crate::auth::throttle::{Key, minutes_text};
+use crate::auth::throttle::{self, Key, minutes_text};
 use crate::auth::{ClientIp, password};
 use crate::db;
 use crate::domain::account::MAX_EMAIL;
@@ -101,28 +101,26 @@ async fn submit(
     if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
         return incorrect(&state, &headers, &f).await;
     }
-    let mut attempt = match state
-        .throttle
-        .reserve(vec![Key::email(&email), Key::ip(ip)])
-    {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            tracing::warn!(%ip, "sign-in throttled");
-            let message = format!(
-                "Too many failed sign-in attempts. Try again in {}.",
-                minutes_text(wait)
-            );
-            return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
-        }
-    };
+    let mut attempt =
+        match throttle::reserve(&state.db, vec![Key::email(&email), Key::ip(ip)]).await? {
+            Ok(attempt) => attempt,
+            Err(wait) => {
+                tracing::warn!(%ip, "sign-in throttled");
+                let message = format!(
+                    "Too many failed sign-in attempts. Try again in {}.",
+                    minutes_text(wait)
+                );
+                return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+            }
+        };
     attempt.checking();
     let admin_id = check_password(&state, &email, &f.password).await?;
     let Some(admin_id) = admin_id else {
-        attempt.fail();
+        attempt.fail().await;
         tracing::info!(%ip, "sign-in failed");
         return incorrect(&state, &headers, &f).await;
     };
-    attempt.succeed();
+    attempt.succeed().await;
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     session::sign_in(&session, &admin_id, ip, user_agent).await?;
     tracing::info!(%admin_id, %ip, "signed in");

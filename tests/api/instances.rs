@@ -166,3 +166,27 @@ async fn the_creating_browser_sees_its_secret_once() {
         200
     );
 }
+
+#[tokio::test]
+async fn wrong_passwords_spread_over_servers_are_throttled_as_one() {
+    if !crate::backend::on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let _ = a.setup().await;
+    let b = a.spawn_beside().await;
+    let mut statuses = Vec::new();
+    for i in 0..keyward::auth::throttle::MAX_PER_EMAIL + 2 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let (_, res) = server.login(EMAIL, "wrong password, twelve+").await;
+        statuses.push(res.status().as_u16());
+    }
+    let wrong = keyward::auth::throttle::MAX_PER_EMAIL;
+    assert_eq!(statuses[..wrong], vec![401; wrong][..], "{statuses:?}");
+    assert_eq!(statuses[wrong..], [429, 429], "{statuses:?}");
+    // The right password is refused too, on either server, while the email is locked.
+    for server in [&a, &b] {
+        let (_, res) = server.login(EMAIL, PASSWORD).await;
+        assert_eq!(res.status(), 429);
+    }
+}
