@@ -196,6 +196,10 @@ pub async fn serve(
         );
         tokio::spawn(async move { cache.watch_epoch(db, stop).await })
     };
+    let budget_sync = state.gate.shares.clone().map(|shares| {
+        let (db, stop) = (state.db.clone(), stop_flusher.subscribe());
+        tokio::spawn(async move { shares.run(db, stop).await })
+    });
     let limits = server::ConnLimits {
         max_connections: state.config.max_connections as usize,
         header_timeout: Duration::from_secs(state.config.header_timeout),
@@ -207,6 +211,9 @@ pub async fn serve(
     let _ = stop_flusher.send(true);
     let _ = flusher.await;
     let _ = epoch_watch.await;
+    if let Some(sync) = budget_sync {
+        let _ = sync.await;
+    }
     state.db.close().await;
     Ok(())
 }

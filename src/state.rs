@@ -65,6 +65,8 @@ impl AppState {
             config: config.clone(),
             tokens: Arc::new(tokens),
             limiter: Arc::default(),
+            // Several servers may share a PostgreSQL database, and so its budgets.
+            shares: matches!(db, Db::Postgres(_)).then(Arc::default),
             usage: Arc::default(),
             metrics: metrics.clone(),
         });

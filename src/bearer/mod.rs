@@ -19,6 +19,7 @@
 pub mod budget;
 pub mod cache;
 pub mod extract;
+pub mod shares;
 pub mod track;
 pub mod usage;
 
@@ -53,6 +54,9 @@ pub struct Parts {
     pub config: Arc<Config>,
     pub tokens: Arc<TokenCache>,
     pub limiter: Arc<Limiter>,
+    /// With several servers on one PostgreSQL database: this server's shares of the budgets
+    /// (instead of `limiter`, which then holds nothing).
+    pub shares: Option<Arc<shares::Shares>>,
     pub usage: Arc<UsageBuffer>,
     pub metrics: Metrics,
 }
@@ -87,7 +91,15 @@ impl Gate {
         let settled = self.usage.settled().await;
         let entry = self.tokens.lookup(&self.db, hash).await?;
         drop(settled);
-        live(entry.ok_or(BearerError::InvalidToken)?)
+        let entry = live(entry.ok_or(BearerError::InvalidToken)?)?;
+        if let Some(shares) = &self.shares {
+            // This server's shares of the token's budgets, with the read that precedes its
+            // first request here; without them it starts from an even split of the limit.
+            if let Err(e) = shares.load(&self.db, &self.budget_keys(&entry.token)).await {
+                tracing::warn!(error = %e, "could not read the shared rate budgets");
+            }
+        }
+        Ok(entry)
     }
 
     /// SPEC §6's 401 checks for a request, then its spending. `Done` when the answer needs
@@ -123,15 +135,30 @@ impl Gate {
         Caller::new(entry, ip, budget)
     }
 
+    /// The budgets a token's request spends, with their limits: its own, and its workspace's
+    /// when there is a workspace ceiling.
+    fn budget_keys(&self, token: &Token) -> Vec<(String, u32)> {
+        let mut keys = vec![(token.id.clone(), self.config.per_hour(token.tier))];
+        if let Some(limit) = self.config.rate_limit_workspace {
+            keys.push((format!("ws:{}", token.workspace_id), limit));
+        }
+        keys
+    }
+
+    fn spend_one(&self, key: &str, limit: u32) -> Budget {
+        match &self.shares {
+            Some(shares) => shares.spend(key, limit),
+            None => self.limiter.spend(key, limit),
+        }
+    }
+
     /// Spends one unit of the token's budget and of its workspace's; returns the tighter.
     pub fn spend(&self, token: &Token) -> Budget {
-        let own = self
-            .limiter
-            .spend(&token.id, self.config.per_hour(token.tier));
-        let ws = self.config.rate_limit_workspace.map(|limit| {
-            self.limiter
-                .spend(&format!("ws:{}", token.workspace_id), limit)
-        });
+        let own = self.spend_one(&token.id, self.config.per_hour(token.tier));
+        let ws = self
+            .config
+            .rate_limit_workspace
+            .map(|limit| self.spend_one(&format!("ws:{}", token.workspace_id), limit));
         tighter(own, ws)
     }
 

@@ -8,6 +8,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod budgets;
 pub mod channels;
 mod connect;
 pub mod copy;

@@ -355,8 +355,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 10);
-        assert!(VERSION.ends_with("(schema version 10)"));
+        assert_eq!(schema_version(), 11);
+        assert!(VERSION.ends_with("(schema version 11)"));
     }
 
     #[test]

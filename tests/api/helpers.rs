@@ -238,8 +238,13 @@ impl TestApp {
     /// A second server of the same installation (the same database), as behind a load
     /// balancer: nothing shared with this one but the database.
     pub async fn spawn_beside(&self) -> Self {
+        self.spawn_beside_with(|_| {}).await
+    }
+
+    pub async fn spawn_beside_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_tests();
         config.database_url = crate::backend::url_for(&self.db_path);
+        adjust(&mut config);
         Self::start(config, temp_dir(), self.db_path.clone()).await
     }
 

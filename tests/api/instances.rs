@@ -190,3 +190,25 @@ async fn wrong_passwords_spread_over_servers_are_throttled_as_one() {
         assert_eq!(res.status(), 429);
     }
 }
+
+#[tokio::test]
+async fn a_burst_spread_over_two_servers_gets_the_budget_once() {
+    if !crate::backend::on_postgres() {
+        return;
+    }
+    let limit = |c: &mut keyward::Config| c.rate_limit_standard = 20;
+    let a = TestApp::spawn_with(limit).await;
+    let slug = a.setup().await.1;
+    let b = a.spawn_beside_with(limit).await;
+    let (_, secret) = a.create_token(&slug, &["chats:read"], |_| {}).await;
+    // Both servers have synced since the second started: each knows there are two.
+    tokio::time::sleep(keyward::bearer::shares::SYNC * 3).await;
+    let mut allowed = 0;
+    for i in 0..40 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        if server.me_status(&secret).await == 200 {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 20, "the budget, not twice it");
+}
