@@ -197,6 +197,9 @@ pub async fn serve(
         tokio::spawn(async move { cache.watch_epoch(db, stop).await })
     };
     let budget_sync = state.gate.shares.clone().map(|shares| {
+        if let Ok(addr) = listener.local_addr() {
+            shares.identify(addr);
+        }
         let (db, stop) = (state.db.clone(), stop_flusher.subscribe());
         tokio::spawn(async move { shares.run(db, stop).await })
     });

@@ -1,20 +1,22 @@
 //! Rate budgets shared by several servers on one PostgreSQL database, decided in memory.
 //!
 //! The installation's budget for a key is one GCRA arrival time in the database
-//! (`rate_budgets`). Each server holds an *allowance* per key: its share of what the budget has
-//! left, as of its last sync. A request spends from the allowance alone (no database on the
-//! request path). Every [`SYNC`] each server adds what it allowed to the shared budgets,
-//! reads back what is left, and takes `left / n` of it (the first `left mod n` servers in id
-//! order one more), where `n` is the number of servers seen in the last few seconds. So the
-//! allowances of all servers never add up to more than the budget has left: over a burst the
-//! installation admits at most the budget, plus what refills during one sync (each server's
-//! refill is applied at its next sync only). It admits at least the budget minus what idle
-//! servers hold: shares of servers the balancer sends nothing to wait, unused, until the next
-//! sync hands them on, so an uneven spread reaches the full budget one sync later.
+//! (`rate_budgets`). A server allows a key's requests from a *lease*: units it took out of the
+//! budget (debited when taken, so leases never add up to more than the budget holds), spent
+//! in memory with no database on the request path. Every [`SYNC`] each server, in one
+//! transaction per batch of keys, adds what it allowed to the budget and takes a new lease: a
+//! part of what the budget has left (free units plus the units leased to the others) in
+//! proportion to its demand against the others', even when no server had any, and never more
+//! than is free. A server with no demand keeps one unit.
 //!
-//! A key a server has not synced yet gets its share of the budget as the database holds it,
-//! read with the token on the cache miss that precedes its first request; a key that comes
-//! without one (a workspace's first request through `verify`) starts with `limit / n`.
+//! So over a burst the installation allows at most the budget, plus what refills during one
+//! sync, plus what a server allows from units it gave back while its own sync was in flight
+//! (a database round trip). It allows at least the budget less what idle servers hold until
+//! their next sync: with a round-robin balancer every server spends its part.
+//!
+//! A key's first lease on a server is taken with the cache miss that precedes its first
+//! request there; a key that comes without one (a workspace's first request through
+//! `verify`) starts with nothing and waits for the next sync.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,18 +37,57 @@ const MAX_KEYS: usize = 100_000;
 #[derive(Clone, Debug)]
 struct Share {
     limit: u32,
-    /// What this server may still allow before its next sync.
+    /// The units taken at the last sync, and what is left of them.
+    lease: u32,
     allowance: u32,
-    /// Allowed here since the last push.
-    spent: u32,
-    /// The installation's budget at the last sync: units left, and its arrival time.
-    left: u32,
+    /// Requests refused here since the last sync for want of a lease: demand it could not meet.
+    wanted: u32,
+    /// The installation's budget after the last sync: units free, and its arrival time.
+    free: u32,
     tat_ns: i64,
+}
+
+/// How long a lease holds without being renewed (two syncs and a margin): what a server that
+/// died held is free again this long after its last sync. A server restarted on the same
+/// host and port takes its old leases over at once (they carry its name).
+const LEASE_MS: i64 = 500;
+
+/// What one server's sync does to one budget: adds what it allowed from its lease (`own`
+/// units, `unused` of them left) to the budget, and takes a new lease out of what the budget
+/// has left (free units and other servers' leases): a part in proportion to its demand (what
+/// it allowed, and refused for want of a lease, `wanted`) against the others' last demand —
+/// an even split when there was none — and never more than is free. A server with no demand
+/// keeps one unit, so its next request passes and makes it ask for more. `n` servers; 0 takes
+/// none (a server shutting down). Returns the budget's new arrival time, the new lease and
+/// this period's demand.
+fn relet(
+    limit: u32,
+    stored: db::budgets::Stored,
+    (own, unused, wanted): (u32, u32, u32),
+    (n, rank): (u32, u32),
+    now: i64,
+) -> (i64, u32, u32) {
+    let interval = interval_ns(limit);
+    let allowed = own.saturating_sub(unused);
+    let spent = allowed.saturating_add(wanted);
+    let tat = stored.tat_ns.max(now) + i64::from(allowed) * interval;
+    let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
+    let free = left_of(limit, tat, now).saturating_sub(others);
+    let left = u64::from(free) + u64::from(others);
+    let theirs = u64::try_from(stored.demand.max(0)).unwrap_or(0);
+    let fair = match (n, spent, theirs) {
+        (0, _, _) => 0,
+        (_, 0, 0) => u64::from(share_of(u32::try_from(left).unwrap_or(u32::MAX), n, rank)),
+        (_, 0, _) => 1,
+        (_, mine, theirs) => (left * u64::from(mine)).div_ceil(u64::from(mine) + theirs),
+    };
+    let lease = u32::try_from(fair).unwrap_or(u32::MAX).min(free);
+    (tat, lease, spent)
 }
 
 /// One server's side of the shared budgets.
 pub struct Shares {
-    id: String,
+    id: std::sync::OnceLock<String>,
     /// `n << 32 | rank`: how many servers split budgets, and this one's place among them.
     peers: AtomicU64,
     held: Mutex<HashMap<String, Share>>,
@@ -87,10 +128,23 @@ fn secs_ceil(ns: i64) -> u64 {
 impl Shares {
     pub fn new() -> Self {
         Self {
-            id: crate::domain::ids::new_id("srv"),
+            id: std::sync::OnceLock::new(),
             peers: AtomicU64::new(1 << 32),
             held: Mutex::default(),
         }
+    }
+
+    /// Names this server after where it serves (`HOST:PORT`), before its first sync.
+    pub fn identify(&self, addr: std::net::SocketAddr) {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".to_owned());
+        let _ = self.id.set(format!("{host}:{addr}"));
+    }
+
+    /// This server's name: where it serves, or a random one.
+    fn id(&self) -> &str {
+        self.id.get_or_init(|| crate::domain::ids::new_id("srv"))
     }
 
     fn peers(&self) -> (u32, u32) {
@@ -102,147 +156,154 @@ impl Shares {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Spends one unit of `key`'s budget from this server's allowance.
+    /// Spends one unit of `key`'s budget from this server's lease.
     pub fn spend(&self, key: &str, limit: u32) -> Budget {
-        let (n, rank) = self.peers();
         let now = now_ns();
         let mut held = self.lock();
         let s = match held.get_mut(key) {
             Some(s) => s,
+            // Not leased yet (no cache miss before it): nothing until the next sync.
             None => held.entry(key.to_owned()).or_insert_with(|| Share {
                 limit,
-                allowance: share_of(limit, n, rank),
-                spent: 0,
-                left: limit,
+                lease: 0,
+                allowance: 0,
+                wanted: 0,
+                free: limit,
                 tat_ns: now,
             }),
         };
         s.limit = limit;
-        let reset_after = secs_ceil(s.tat_ns - now + i64::from(s.spent + 1) * interval_ns(limit));
+        let interval = interval_ns(limit);
+        let reset_after = secs_ceil(s.tat_ns - now);
         if s.allowance == 0 {
+            s.wanted = s.wanted.saturating_add(1);
             // Nothing left here until the next sync; nothing left anywhere until one unit
             // refills.
-            let refill = s.tat_ns + interval_ns(limit) * (1 - i64::from(limit)) - now;
+            let refill = s.tat_ns + interval * (1 - i64::from(limit)) - now;
             return Budget {
                 limit,
                 remaining: 0,
-                reset_after,
+                reset_after: reset_after.max(1),
                 retry_after: Some(secs_ceil(refill).max(1)),
             };
         }
         s.allowance -= 1;
-        s.spent += 1;
         Budget {
             limit,
-            remaining: s.left.saturating_sub(s.spent),
+            remaining: s.free + s.allowance,
             reset_after,
             retry_after: None,
         }
     }
 
-    /// Takes this server's shares of `keys` (with their limits) from the database, for keys it
-    /// does not hold yet (the cache miss before a token's first request here).
+    /// Takes this server's first leases of `keys` (with their limits), for keys it does not
+    /// hold yet (the cache miss before a token's first request here).
     pub async fn load(&self, db: &Db, keys: &[(String, u32)]) -> Result<(), sqlx::Error> {
         let missing: Vec<(String, u32)> = {
             let held = self.lock();
             keys.iter()
-                .filter(|(k, _)| !held.contains_key(k))
+                .filter(|(k, _)| held.get(k).is_none_or(|s| s.lease == 0))
                 .cloned()
                 .collect()
         };
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<String> = missing.iter().map(|(k, _)| k.clone()).collect();
-        let now = now_ns();
-        let stored = db::budgets::push(
-            db.acquire().await?.conn(),
-            &names,
-            &vec![0; names.len()],
-            now,
-        )
-        .await?;
-        let (n, rank) = self.peers();
-        let mut held = self.lock();
-        for ((key, limit), (_, tat)) in missing.into_iter().zip(stored) {
-            let left = left_of(limit, tat, now);
-            held.entry(key).or_insert(Share {
-                limit,
-                allowance: share_of(left, n, rank),
-                spent: 0,
-                left,
-                tat_ns: tat,
-            });
+        if !missing.is_empty() {
+            self.relet_all(db, missing, true).await?;
         }
         Ok(())
     }
 
-    /// One sync: says this server is alive, counts the servers, adds what it allowed to the
-    /// shared budgets and takes its new shares.
+    /// Gives back what is unused of the leases of `keys` and takes new ones, in one
+    /// transaction.
+    async fn relet_all(
+        &self,
+        db: &Db,
+        mut keys: Vec<(String, u32)>,
+        taking: bool,
+    ) -> Result<(), sqlx::Error> {
+        keys.sort();
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let peers = if taking { self.peers() } else { (0, 0) };
+        let mut tx = db.begin().await?;
+        let now = now_ns();
+        let stored = db::budgets::lock(tx.conn(), &names, self.id(), now).await?;
+        // What each lease has unused now; spending goes on meanwhile and is taken off the
+        // new lease below (and added to the budget at the next sync).
+        let held_now: Vec<(u32, u32, u32)> = {
+            let mut held = self.lock();
+            keys.iter()
+                .map(|(k, _)| {
+                    held.get_mut(k).map_or((0, 0, 0), |s| {
+                        (s.lease, s.allowance, std::mem::take(&mut s.wanted))
+                    })
+                })
+                .collect()
+        };
+        let relet: Vec<(i64, u32, u32)> = keys
+            .iter()
+            .zip(&stored)
+            .zip(&held_now)
+            .map(|(((_, limit), stored), own)| relet(*limit, *stored, *own, peers, now))
+            .collect();
+        let tats: Vec<i64> = relet.iter().map(|(t, _, _)| *t).collect();
+        let leases: Vec<i64> = relet.iter().map(|(_, l, _)| i64::from(*l)).collect();
+        let demands: Vec<i64> = relet.iter().map(|(_, _, d)| i64::from(*d)).collect();
+        let expires = now / 1_000_000 + LEASE_MS;
+        let mine = (leases.as_slice(), demands.as_slice());
+        db::budgets::store(tx.conn(), &names, &tats, self.id(), mine, expires).await?;
+        tx.commit().await?;
+        let mut held = self.lock();
+        let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
+        for ((((key, limit), (tat, lease, _)), stored), (_, unused, _)) in rows {
+            let s = held.entry(key).or_insert(Share {
+                limit,
+                lease: 0,
+                allowance: 0,
+                wanted: 0,
+                free: 0,
+                tat_ns: now,
+            });
+            // Allowed since `unused` was read: out of the new lease, added next time.
+            let spent_meanwhile = unused.saturating_sub(s.allowance);
+            s.lease = lease;
+            s.allowance = lease.saturating_sub(spent_meanwhile);
+            let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
+            s.free = left_of(limit, tat, now)
+                .saturating_sub(others)
+                .saturating_sub(lease);
+            s.tat_ns = tat;
+        }
+        Ok(())
+    }
+
+    /// One sync: says this server is alive, counts the servers, and relets every lease it
+    /// holds (dropping idle keys past [`MAX_KEYS`]).
     pub async fn sync(&self, db: &Db) -> Result<(), sqlx::Error> {
         let now_ms = now_ns() / 1_000_000;
-        let mut pooled = db.acquire().await?;
-        let live =
-            db::budgets::heartbeat(pooled.conn(), &self.id, now_ms, now_ms - ALIVE_MS).await?;
+        let live = {
+            let mut pooled = db.acquire().await?;
+            db::budgets::heartbeat(pooled.conn(), self.id(), now_ms, now_ms - ALIVE_MS).await?
+        };
         let n = u32::try_from(live.len().max(1)).unwrap_or(u32::MAX);
-        let rank = live.iter().position(|id| *id == self.id).unwrap_or(0);
-        let rank = u32::try_from(rank).unwrap_or(0);
+        let rank =
+            u32::try_from(live.iter().position(|id| id == self.id()).unwrap_or(0)).unwrap_or(0);
         self.peers
             .store((u64::from(n) << 32) | u64::from(rank), Ordering::Relaxed);
-        // What was allowed since the last push leaves the map's counts now; what is allowed
-        // while this sync runs stays in them for the next.
-        let (keys, limits, add): (Vec<String>, Vec<u32>, Vec<i64>) = {
+        let keys: Vec<(String, u32)> = {
             let mut held = self.lock();
             let now = now_ns();
             if held.len() > MAX_KEYS {
-                held.retain(|_, s| s.spent > 0 || s.tat_ns > now);
+                held.retain(|_, s| s.allowance < s.lease || s.tat_ns > now);
             }
-            let mut out = (Vec::new(), Vec::new(), Vec::new());
-            for (key, s) in held.iter_mut() {
-                out.0.push(key.clone());
-                out.1.push(s.limit);
-                out.2
-                    .push(i64::from(std::mem::take(&mut s.spent)) * interval_ns(s.limit));
-            }
-            out
+            held.iter().map(|(k, s)| (k.clone(), s.limit)).collect()
         };
-        if keys.is_empty() {
-            return Ok(());
+        for batch in keys.chunks(1_000) {
+            self.relet_all(db, batch.to_vec(), true).await?;
         }
-        let now = now_ns();
-        let stored = match db::budgets::push(pooled.conn(), &keys, &add, now).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                // Not pushed: count it again next time.
-                let mut held = self.lock();
-                for ((key, limit), add) in keys.iter().zip(&limits).zip(&add) {
-                    if let Some(s) = held.get_mut(key) {
-                        let back = u32::try_from(add / interval_ns(*limit)).unwrap_or(u32::MAX);
-                        s.spent = s.spent.saturating_add(back);
-                    }
-                }
-                return Err(e);
-            }
-        };
-        self.take_shares(stored, now, n, rank);
         if now_ms % 60_000 < i64::try_from(SYNC.as_millis()).unwrap_or(0) {
-            db::budgets::prune(pooled.conn(), now - HOUR_NS).await?;
+            let mut pooled = db.acquire().await?;
+            db::budgets::prune(pooled.conn(), now_ns() - HOUR_NS).await?;
         }
         Ok(())
-    }
-
-    /// This server's new shares of the budgets as the database returned them.
-    fn take_shares(&self, stored: Vec<(String, i64)>, now: i64, n: u32, rank: u32) {
-        let mut held = self.lock();
-        for (key, tat) in stored {
-            let Some(s) = held.get_mut(&key) else {
-                continue;
-            };
-            s.left = left_of(s.limit, tat, now);
-            s.tat_ns = tat;
-            // Spent while this sync ran: already out of the new share.
-            s.allowance = share_of(s.left, n, rank).saturating_sub(s.spent);
-        }
     }
 
     /// Syncs every [`SYNC`] until `stop` fires, then leaves the servers' list.
@@ -258,7 +319,18 @@ impl Shares {
                 tracing::warn!(error = %e, "rate budget sync failed; will retry");
             }
         }
-        let left = async { db::budgets::leave(db.acquire().await?.conn(), &self.id).await };
+        // What this server leaves unused goes back, so a restart takes no budget with it.
+        let held: Vec<(String, u32)> = self
+            .lock()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.limit))
+            .collect();
+        for batch in held.chunks(1_000) {
+            if let Err(e) = self.relet_all(&db, batch.to_vec(), false).await {
+                tracing::warn!(error = %e, "could not give back unused rate budget");
+            }
+        }
+        let left = async { db::budgets::leave(db.acquire().await?.conn(), self.id()).await };
         if let Err(e) = left.await {
             tracing::warn!(error = %e, "could not leave the servers' list");
         }
@@ -301,14 +373,80 @@ mod tests {
         assert_eq!(left_of(10, 20 * i, 0), 0, "overdrawn");
     }
 
+    /// Three servers sync in turn, each having been sent `sent(rank)` requests since its last
+    /// sync (allowing what its lease held); returns the total allowed over `rounds` rounds.
+    fn allowed_over(rounds: usize, sent: impl Fn(usize) -> u32) -> u32 {
+        let mut tat = 0;
+        let mut leases = [0u32; 3];
+        let mut demands = [0u32; 3];
+        let mut allowed = 0;
+        for _ in 0..rounds {
+            for rank in 0..3 {
+                let spent = sent(rank).min(leases[rank]);
+                let wanted = sent(rank) - spent;
+                allowed += spent;
+                let sum = |v: &[u32; 3]| -> i64 {
+                    (0..3).filter(|r| *r != rank).map(|r| i64::from(v[r])).sum()
+                };
+                let stored = db::budgets::Stored {
+                    tat_ns: tat,
+                    others: sum(&leases),
+                    demand: sum(&demands),
+                };
+                let own = (leases[rank], leases[rank] - spent, wanted);
+                let (next, lease, demand) = relet(300, stored, own, (3, rank as u32), 0);
+                tat = next;
+                leases[rank] = lease;
+                demands[rank] = demand;
+            }
+            let leased: u32 = leases.iter().sum();
+            assert!(
+                allowed + leased <= 300,
+                "{allowed} allowed and {leased} leased"
+            );
+        }
+        allowed
+    }
+
     #[test]
-    fn a_server_allows_its_share_then_refuses_until_its_next_sync() {
-        let s = Shares::new();
-        s.peers.store((3 << 32) | 2, Ordering::Relaxed);
-        // 10 over 3 servers: 4, 3 and 3; this one is the third.
-        let allowed = (0..10).filter(|_| s.spend("k", 10).allowed()).count();
-        assert_eq!(allowed, 3);
-        let refused = s.spend("k", 10);
-        assert!(!refused.allowed() && refused.retry_after.is_some());
+    fn servers_that_spend_every_lease_allow_the_budget_exactly() {
+        assert_eq!(allowed_over(10, |_| 40), 300);
+    }
+
+    #[test]
+    fn one_busy_server_gets_the_budget_the_idle_ones_leave() {
+        // Only server 0 gets requests: within a few syncs it has the whole budget.
+        let busy = allowed_over(4, |rank| if rank == 0 { 120 } else { 0 });
+        assert!(busy >= 297, "{busy}");
+    }
+
+    #[test]
+    fn a_server_shutting_down_takes_no_lease() {
+        let stored = db::budgets::Stored {
+            tat_ns: 0,
+            ..Default::default()
+        };
+        assert_eq!(relet(300, stored, (100, 40, 0), (0, 0), 0).1, 0);
+        let (tat, lease, _) = relet(300, stored, (0, 0, 0), (3, 0), 0);
+        assert_eq!(
+            (tat, lease),
+            (0, 100),
+            "a third of what is left, none allowed yet"
+        );
+        let busy = db::budgets::Stored {
+            tat_ns: 0,
+            others: 250,
+            demand: 10,
+        };
+        assert_eq!(
+            relet(300, busy, (0, 0, 0), (3, 0), 0).1,
+            1,
+            "idle: one unit"
+        );
+        assert_eq!(
+            relet(300, busy, (10, 0, 0), (3, 0), 0).1,
+            40,
+            "never more than is free"
+        );
     }
 }

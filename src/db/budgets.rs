@@ -59,57 +59,184 @@ pub async fn leave(conn: Conn<'_>, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Adds `add_ns[i]` of spending to budget `keys[i]` as of `now_ns` (a budget is never behind
-/// `now`) and returns every one's arrival time after it; `add_ns` 0 just reads.
-pub async fn push(
+/// A budget as stored: its arrival time, the units other servers hold in live leases, and
+/// what those servers allowed in their last sync period (their demand).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub tat_ns: i64,
+    pub others: i64,
+    pub demand: i64,
+}
+
+/// Locks the budgets `keys` (sorted, so that two servers lock in the same order) for the rest
+/// of the transaction, creating missing ones full; returns them in `keys`' order, with the
+/// units of the live leases of servers other than `server`.
+pub async fn lock(
     mut conn: Conn<'_>,
     keys: &[String],
-    add_ns: &[i64],
+    server: &str,
     now_ns: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    Ok(on!(conn.re(), |c|
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let now_ms = now_ns / 1_000_000;
+    let rows: Vec<(String, i64, i64, i64)> = on!(conn.re(), |c|
         sqlite: {
             let mut out = Vec::with_capacity(keys.len());
-            for (key, add) in keys.iter().zip(add_ns) {
+            for key in keys {
                 let tat = sqlx::query_scalar!(
-                    "INSERT INTO rate_budgets (key, tat_ns) VALUES (?1, ?2 + ?3)
-                     ON CONFLICT (key) DO UPDATE SET tat_ns = MAX(tat_ns, ?2) + ?3
+                    "INSERT INTO rate_budgets (key, tat_ns) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET tat_ns = tat_ns
                      RETURNING tat_ns",
-                    key, now_ns, add
+                    key, now_ns
                 )
                 .fetch_one(&mut *c)
                 .await?;
-                out.push((key.clone(), tat));
+                let others = sqlx::query!(
+                    r#"SELECT COALESCE(SUM(units), 0) AS "n!: i64",
+                              COALESCE(SUM(demand), 0) AS "d!: i64"
+                       FROM rate_leases WHERE key = ? AND server <> ? AND expires_ms > ?"#,
+                    key, server, now_ms
+                )
+                .fetch_one(&mut *c)
+                .await?;
+                out.push((key.clone(), tat, others.n, others.d));
             }
             out
         },
-        postgres: sqlx::query!(
-            "INSERT INTO rate_budgets (key, tat_ns)
-             SELECT k, $3 + a FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(k, a)
-             ON CONFLICT (key) DO UPDATE
-                 SET tat_ns = GREATEST(rate_budgets.tat_ns, $3) + (excluded.tat_ns - $3)
-             RETURNING key, tat_ns",
-            keys, add_ns, now_ns
-        )
-        .fetch_all(&mut *c)
-        .await?
+        postgres: {
+            sqlx::query!(
+                "INSERT INTO rate_budgets (key, tat_ns)
+                 SELECT k, $2 FROM UNNEST($1::TEXT[]) AS u(k)
+                 ON CONFLICT (key) DO NOTHING",
+                keys, now_ns
+            )
+            .execute(&mut *c)
+            .await?;
+            sqlx::query!(
+                "SELECT key FROM rate_budgets WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                keys
+            )
+            .fetch_all(&mut *c)
+            .await?;
+            sqlx::query!(
+                r#"SELECT b.key, b.tat_ns,
+                          COALESCE(SUM(l.units), 0)::BIGINT AS "others!",
+                          COALESCE(SUM(l.demand), 0)::BIGINT AS "demand!"
+                   FROM rate_budgets AS b
+                   LEFT JOIN rate_leases AS l
+                     ON l.key = b.key AND l.server <> $2 AND l.expires_ms > $3
+                   WHERE b.key = ANY($1)
+                   GROUP BY b.key, b.tat_ns
+                   ORDER BY b.key"#,
+                keys, server, now_ms
+            )
+            .fetch_all(&mut *c)
+            .await?
+            .into_iter()
+            .map(|r| (r.key, r.tat_ns, r.others, r.demand))
+            .collect()
+        },
+    );
+    let by_key: std::collections::HashMap<String, Stored> = rows
         .into_iter()
-        .map(|r| (r.key, r.tat_ns))
-        .collect(),
-    ))
+        .map(|(k, tat_ns, others, demand)| {
+            let stored = Stored {
+                tat_ns,
+                others,
+                demand,
+            };
+            (k, stored)
+        })
+        .collect();
+    let fresh = Stored {
+        tat_ns: now_ns,
+        ..Stored::default()
+    };
+    Ok(keys
+        .iter()
+        .map(|k| by_key.get(k).copied().unwrap_or(fresh))
+        .collect())
 }
 
-/// Drops budgets that are full again (their arrival time is past): they hold nothing.
+/// Writes budgets back and this server's leases of them, valid until `expires_ms` (in the
+/// transaction that locked them).
+pub async fn store(
+    mut conn: Conn<'_>,
+    keys: &[String],
+    tats: &[i64],
+    server: &str,
+    (leases, demands): (&[i64], &[i64]),
+    expires_ms: i64,
+) -> Result<(), sqlx::Error> {
+    on!(conn.re(), |c|
+        sqlite: {
+            for (((key, tat), units), demand) in keys.iter().zip(tats).zip(leases).zip(demands) {
+                sqlx::query!("UPDATE rate_budgets SET tat_ns = ? WHERE key = ?", tat, key)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query!(
+                    "INSERT INTO rate_leases (key, server, units, demand, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (key, server) DO UPDATE SET units = ?3, demand = ?4, expires_ms = ?5",
+                    key, server, units, demand, expires_ms
+                )
+                .execute(&mut *c)
+                .await?;
+            }
+        },
+        postgres: {
+            sqlx::query!(
+                "UPDATE rate_budgets AS b SET tat_ns = u.tat
+                 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(k, tat) WHERE b.key = u.k",
+                keys, tats
+            )
+            .execute(&mut *c)
+            .await?;
+            sqlx::query!(
+                "INSERT INTO rate_leases (key, server, units, demand, expires_ms)
+                 SELECT k, $4, n, d, $5 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[]) AS u(k, n, d)
+                 ON CONFLICT (key, server) DO UPDATE
+                     SET units = excluded.units, demand = excluded.demand,
+                         expires_ms = excluded.expires_ms",
+                keys, leases, demands, server, expires_ms
+            )
+            .execute(&mut *c)
+            .await?;
+        },
+    );
+    Ok(())
+}
+
+/// Drops budgets that are full again (their arrival time is past) and expired leases: they
+/// hold nothing.
 pub async fn prune(conn: Conn<'_>, before_ns: i64) -> Result<(), sqlx::Error> {
+    let before_ms = before_ns / 1_000_000;
     on!(conn, |c|
-        sqlite: sqlx::query!("DELETE FROM rate_budgets WHERE tat_ns < ?", before_ns)
+        sqlite: {
+            sqlx::query!("DELETE FROM rate_leases WHERE expires_ms < ?", before_ms)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query!(
+                "DELETE FROM rate_budgets WHERE tat_ns < ?
+                 AND NOT EXISTS (SELECT 1 FROM rate_leases AS l WHERE l.key = rate_budgets.key)",
+                before_ns
+            )
             .execute(&mut *c)
             .await?
-            .rows_affected(),
-        postgres: sqlx::query!("DELETE FROM rate_budgets WHERE tat_ns < $1", before_ns)
+            .rows_affected()
+        },
+        postgres: {
+            sqlx::query!("DELETE FROM rate_leases WHERE expires_ms < $1", before_ms)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query!(
+                "DELETE FROM rate_budgets WHERE tat_ns < $1
+                 AND NOT EXISTS (SELECT 1 FROM rate_leases AS l WHERE l.key = rate_budgets.key)",
+                before_ns
+            )
             .execute(&mut *c)
             .await?
-            .rows_affected(),
+            .rows_affected()
+        },
     );
     Ok(())
 }

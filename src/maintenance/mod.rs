@@ -121,27 +121,24 @@ pub async fn check_schema(database_url: &str) -> Result<(), BoxError> {
     result.map(|_| ())
 }
 
-/// Held by a running server: on SQLite an exclusive advisory lock (`flock`) on the database
-/// file (SQLite's own locks are POSIX record locks, which `flock` does not touch); on
-/// PostgreSQL a session advisory lock on a connection of its own.
-pub enum ServerLock {
-    File(File),
-    Postgres(postgres::Lock),
+/// Held by a running server on SQLite: an exclusive advisory lock (`flock`) on the database
+/// file (SQLite's own locks are POSIX record locks, which `flock` does not touch). On
+/// PostgreSQL there is none: any number of servers may share the database.
+pub struct ServerLock {
+    _file: File,
 }
 
 /// Takes the server lock, or says which server holds it.
 pub async fn lock_database(database_url: &str) -> Result<Option<ServerLock>, BoxError> {
     if Backend::of_url(database_url)? == Backend::Postgres {
-        return Ok(Some(ServerLock::Postgres(
-            postgres::lock(database_url).await?,
-        )));
+        return Ok(None);
     }
     let Some(path) = database_path(database_url) else {
         return Ok(None);
     };
     let file = File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(ServerLock::File(file))),
+        Ok(()) => Ok(Some(ServerLock { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Err(format!(
             "another keyward server is using {}; stop it first",
             path.display()
@@ -355,8 +352,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 11);
-        assert!(VERSION.ends_with("(schema version 11)"));
+        assert_eq!(schema_version(), 12);
+        assert!(VERSION.ends_with("(schema version 12)"));
     }
 
     #[test]
