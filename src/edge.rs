@@ -171,14 +171,12 @@ fn observe(seen: Seen, route: Option<String>, res: &Response) {
         return;
     };
     let token = res.extensions().get::<CountedToken>();
-    tracing::info!(
-        target: "keyward::request",
-        %method,
-        route = route.as_deref().unwrap_or_else(|| plain_route(uri.path())),
+    request_log::write(&request_log::Line {
+        method: &method,
+        route: route.as_deref().unwrap_or_else(|| plain_route(uri.path())),
         status,
-        latency_ms = seen.started.elapsed().as_secs_f64() * 1000.0,
-        token_id = token.map(|t| t.0.as_str()),
-        client_ip = ip.map(tracing::field::display),
-        "request"
-    );
+        latency_ms: seen.started.elapsed().as_secs_f64() * 1000.0,
+        token_id: token.map(CountedToken::id),
+        client_ip: ip,
+    });
 }

@@ -55,12 +55,12 @@ pub struct Metrics {
 }
 
 /// The request log's writer counts the lines it dropped because its queue was full.
-static LOG_DROPPED: std::sync::OnceLock<tracing_appender::non_blocking::ErrorCounter> =
+static LOG_DROPPED: std::sync::OnceLock<std::sync::Arc<crate::log_sink::Sink>> =
     std::sync::OnceLock::new();
 
 /// Reports this counter as `keyward_log_lines_dropped` (set once, when logging starts).
-pub fn count_dropped_log_lines(counter: tracing_appender::non_blocking::ErrorCounter) {
-    let _ = LOG_DROPPED.set(counter);
+pub fn count_dropped_log_lines(sink: std::sync::Arc<crate::log_sink::Sink>) {
+    let _ = LOG_DROPPED.set(sink);
 }
 
 impl Default for Metrics {

@@ -175,10 +175,6 @@ fn count(seen: Seen, res: &mut Response) {
     } = seen;
     let at = now();
     let token_id = &caller.token().id;
-    // Only the request log reads them: no copy of the id when that log is off.
-    if request_log::enabled() {
-        res.extensions_mut().insert(CountedToken(token_id.clone()));
-    }
     if let Some(route) = route {
         res.extensions_mut().insert(route);
     }
@@ -200,4 +196,8 @@ fn count(seen: Seen, res: &mut Response) {
         RATELIMIT_RESET,
         HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
     );
+    // Only the request log reads it: the caller itself (no copy of the id), when that log is on.
+    if request_log::enabled() {
+        res.extensions_mut().insert(CountedToken(caller));
+    }
 }
