@@ -120,13 +120,15 @@ fn text(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
     debug_str(line.route, buf);
     buf.extend_from_slice(b" status=");
     buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
-    let _ = write!(buf, " latency_ms={:?}", line.latency_ms);
+    buf.extend_from_slice(b" latency_ms=");
+    debug_f64(line.latency_ms, buf);
     if let Some(id) = line.token_id {
         buf.extend_from_slice(b" token_id=");
         debug_str(id, buf);
     }
     if let Some(ip) = line.client_ip {
-        let _ = write!(buf, " client_ip={ip}");
+        buf.extend_from_slice(b" client_ip=");
+        ip_addr(ip, buf);
     }
     buf.push(b'\n');
 }
@@ -149,7 +151,7 @@ fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
     }
     if let Some(ip) = line.client_ip {
         buf.extend_from_slice(b",\"client_ip\":\"");
-        let _ = write!(buf, "{ip}");
+        ip_addr(ip, buf);
         buf.push(b'"');
     }
     buf.extend_from_slice(b"},\"target\":\"keyward::request\"}\n");
@@ -165,6 +167,35 @@ fn debug_str(s: &str, buf: &mut Vec<u8>) {
         buf.push(b'"');
     } else {
         let _ = write!(buf, "{s:?}");
+    }
+}
+
+/// A float as `{:?}` writes it. Between 10⁻⁴ and 10⁴ (latencies up to 10 s) that is the shortest round-trip
+/// digits in plain decimal notation with at least one fractional digit, which is what `ryu`
+/// writes there too (tested below); elsewhere `{:?}` itself.
+fn debug_f64(v: f64, buf: &mut Vec<u8>) {
+    if (1e-4..1e4).contains(&v) {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        let _ = write!(buf, "{v:?}");
+    }
+}
+
+/// An address as `Display` writes it; IPv4 without the formatting machinery.
+fn ip_addr(ip: IpAddr, buf: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                buf.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(buf, "{ip}");
+        }
     }
 }
 
@@ -336,6 +367,50 @@ mod tests {
                     "{format:?}"
                 );
             }
+        }
+    }
+
+    /// Latencies as `{:?}` writes them, wherever `ryu` is used for them.
+    #[test]
+    fn floats_are_written_as_debug_writes_them() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![
+            1e-4,
+            0.1,
+            1.0,
+            2.5,
+            12.0,
+            0.051_737_000_000_000_005,
+            9999.999,
+        ];
+        for _ in 0..2_000_000 {
+            // xorshift: values spread over the whole range, exponent and mantissa alike.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let exp = (x % 10) as i32 - 5;
+            values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(exp));
+        }
+        for v in values {
+            let mut buf = Vec::new();
+            debug_f64(v, &mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap_or_default(), format!("{v:?}"));
+        }
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let mut buf = Vec::new();
+            ip_addr(ip, &mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap_or_default(), ip.to_string());
         }
     }
 
