@@ -3,8 +3,9 @@
 //! request log, in one service with its own future.
 //!
 //! The log names the route template, never the raw path: routes copy their `MatchedPath` onto
-//! the response ([`keep_route`], or the bearer layer for API routes), the router's fallback
-//! marks [`Unmatched`], and the health checks are their own templates.
+//! the response ([`keep_route`], or the bearer layer for API routes, inside its
+//! [`CountedToken`]), the router's fallback marks [`Unmatched`], and the health checks are their
+//! own templates.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -149,8 +150,10 @@ fn route_of(res: &Response) -> Option<Route> {
     if res.status() == StatusCode::METHOD_NOT_ALLOWED {
         return Some(Route::Fixed("(method not allowed)"));
     }
-    res.extensions()
-        .get::<MatchedPath>()
+    let counted = res.extensions().get::<CountedToken>();
+    counted
+        .and_then(|c| c.route.as_ref())
+        .or_else(|| res.extensions().get::<MatchedPath>())
         .cloned()
         .map(Route::Matched)
 }

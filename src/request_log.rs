@@ -23,21 +23,32 @@ use crate::bearer::Caller;
 use crate::config::LogFormat;
 use crate::log_sink::Sink;
 
-/// The token a request was counted for, left on the response by the bearer layer (the caller
-/// itself: no copy of the id).
+/// The token a request was counted for and its route template, left on the response by the
+/// bearer layer (the caller itself: no copy of the id; one extension, not two).
 #[derive(Clone)]
-pub struct CountedToken(pub Caller);
+pub struct CountedToken {
+    pub caller: Caller,
+    pub route: Option<MatchedPath>,
+}
 
 impl CountedToken {
     pub fn id(&self) -> &str {
-        &self.0.token().id
+        &self.caller.token().id
     }
 }
 
-/// Whether the request log is on (a fixed filter: decided once per callsite).
+/// Whether the request log is on. The server's filter is fixed: once [`write_directly`] is
+/// set up this is the answer it found then (asking `tracing` costs ~150 instructions each
+/// time, several times per request); otherwise `tracing` is asked.
 pub fn enabled() -> bool {
-    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
+    match ON.get() {
+        Some(&on) => on,
+        None => tracing::enabled!(target: "keyward::request", tracing::Level::INFO),
+    }
 }
+
+/// [`enabled`]'s answer under the server's fixed filter.
+static ON: OnceLock<bool> = OnceLock::new();
 
 /// The request's matched route template, to leave on its response, when the log is on.
 pub fn route_of(req: &Request) -> Option<MatchedPath> {
@@ -60,9 +71,14 @@ pub struct Line<'a> {
 static DIRECT: OnceLock<(Arc<Sink>, LogFormat)> = OnceLock::new();
 
 /// Lets [`write`] lay out request lines itself in `format` and queue them on `sink` (the same
-/// writer and format the `tracing` formatter uses). Only for an unconditional `keyward::request`
-/// filter and no colours: callers check [`enabled`] before writing.
+/// writer and format the `tracing` formatter uses), and fixes [`enabled`]'s answer. Only once
+/// the server's subscriber is installed, with a filter that does not depend on spans or field
+/// values and no colours: callers check [`enabled`] before writing.
 pub fn write_directly(sink: Arc<Sink>, format: LogFormat) {
+    let _ = ON.set(tracing::enabled!(
+        target: "keyward::request",
+        tracing::Level::INFO
+    ));
     let _ = DIRECT.set((sink, format));
 }
 

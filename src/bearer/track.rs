@@ -175,9 +175,6 @@ fn count(seen: Seen, res: &mut Response) {
     } = seen;
     let at = now();
     let token_id = &caller.token().id;
-    if let Some(route) = route {
-        res.extensions_mut().insert(route);
-    }
     gate.usage.record(
         token_id,
         Hit {
@@ -196,8 +193,9 @@ fn count(seen: Seen, res: &mut Response) {
         RATELIMIT_RESET,
         HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
     );
-    // Only the request log reads it: the caller itself (no copy of the id), when that log is on.
+    // Only the request log reads them: the caller itself (no copy of the id) and the route,
+    // in one extension, when that log is on.
     if request_log::enabled() {
-        res.extensions_mut().insert(CountedToken(caller));
+        res.extensions_mut().insert(CountedToken { caller, route });
     }
 }
