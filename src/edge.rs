@@ -3,8 +3,9 @@
 //! request log, in one service with its own future.
 //!
 //! The log names the route template, never the raw path: routes copy their `MatchedPath` onto
-//! the response ([`keep_route`], or the bearer layer for API routes), the router's fallback
-//! marks [`Unmatched`], and the health checks are their own templates.
+//! the response ([`keep_route`], or the bearer layer for API routes, inside its
+//! [`CountedToken`]), the router's fallback marks [`Unmatched`], and the health checks are their
+//! own templates.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use pin_project_lite::pin_project;
@@ -68,8 +69,9 @@ struct Seen {
     api: bool,
     group: &'static str,
     state: AppState,
-    /// Only when the request log is on.
-    log: Option<(Method, Uri, Option<IpAddr>)>,
+    /// Only when the request log is on: the method, the route to name when the response
+    /// carries none, the client's address.
+    log: Option<(Method, &'static str, Option<IpAddr>)>,
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -93,7 +95,7 @@ where
                 .map(|c| c.0.ip());
             let trusted = &self.state.config.trusted_proxies;
             let ip = peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted));
-            (req.method().clone(), req.uri().clone(), ip)
+            (req.method().clone(), plain_route(path), ip)
         });
         // The span names the path only: a query string can carry the one-time setup code.
         let span = tracing::debug_span!("http", method = %req.method(), path = %path);
@@ -141,44 +143,61 @@ where
 
 /// The route template the response carries; "(unmatched)" when no route matched, "(method
 /// not allowed)" for a route's 405.
-fn route_of(res: &Response) -> Option<String> {
+fn route_of(res: &Response) -> Option<Route> {
     if res.extensions().get::<Unmatched>().is_some() {
-        return Some("(unmatched)".to_owned());
+        return Some(Route::Fixed("(unmatched)"));
     }
     if res.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return Some("(method not allowed)".to_owned());
+        return Some(Route::Fixed("(method not allowed)"));
     }
-    res.extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
+    let counted = res.extensions().get::<CountedToken>();
+    counted
+        .and_then(|c| c.route.as_ref())
+        .or_else(|| res.extensions().get::<MatchedPath>())
+        .cloned()
+        .map(Route::Matched)
+}
+
+/// A route name for the log: a fixed one, or the template (shared, not copied).
+enum Route {
+    Fixed(&'static str),
+    Matched(MatchedPath),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Route::Fixed(name) => name,
+            Route::Matched(path) => path.as_str(),
+        }
+    }
 }
 
 /// Routes without layers of their own: their path is their template.
-fn plain_route(path: &str) -> &str {
+fn plain_route(path: &str) -> &'static str {
     match path {
-        "/healthz" | "/readyz" => path,
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
         _ => "(no route template)",
     }
 }
 
 /// Counts the request in the metrics and writes its log line (never a secret: the token id
 /// only, from the bearer layer).
-fn observe(seen: Seen, route: Option<String>, res: &Response) {
+fn observe(seen: Seen, route: Option<Route>, res: &Response) {
     let status = res.status().as_u16();
     let code = res.extensions().get::<ErrorInfo>().map(|e| e.code);
     seen.state.metrics.observe(seen.group, status, code);
-    let Some((method, uri, ip)) = seen.log else {
+    let Some((method, plain, ip)) = seen.log else {
         return;
     };
     let token = res.extensions().get::<CountedToken>();
-    tracing::info!(
-        target: "keyward::request",
-        %method,
-        route = route.as_deref().unwrap_or_else(|| plain_route(uri.path())),
+    request_log::write(&request_log::Line {
+        method: &method,
+        route: route.as_ref().map_or(plain, Route::as_str),
         status,
-        latency_ms = seen.started.elapsed().as_secs_f64() * 1000.0,
-        token_id = token.map(|t| t.0.as_str()),
-        client_ip = ip.map(tracing::field::display),
-        "request"
-    );
+        latency_ms: seen.started.elapsed().as_secs_f64() * 1000.0,
+        token_id: token.map(CountedToken::id),
+        client_ip: ip,
+    });
 }

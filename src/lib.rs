@@ -14,12 +14,14 @@ pub mod db;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod log_sink;
 pub mod maintenance;
 pub mod metrics;
 pub mod ops;
 pub mod request_log;
 pub mod server;
 pub mod state;
+pub mod timeout;
 pub mod web;
 
 use std::convert::Infallible;
@@ -34,7 +36,6 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::timeout::TimeoutLayer;
 
 pub use config::Config;
 pub use state::AppState;
@@ -48,32 +49,30 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// path never waits for standard error).
 pub const LOG_BUFFER_LINES: usize = 65_536;
 
-/// Sets up logging to standard error through a buffered, non-blocking writer: request threads
-/// hand each line to a queue and a writer thread writes them. Keep the returned guard until
-/// exit: dropping it writes what is still queued.
-pub fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+/// Sets up logging to standard error through a buffered, non-blocking writer ([`log_sink`]):
+/// request threads append each line to a shared queue and a writer thread writes the queue in
+/// batches. Keep the returned guard until exit: dropping it writes what is still queued.
+pub fn init_tracing(config: &Config) -> log_sink::Guard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_BUFFER_LINES)
-        .lossy(true)
-        .thread_name("keyward-log")
-        // The writer thread writes what is queued in one go and flushes when the queue is
-        // empty: one write system call per batch of lines, not per line.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    metrics::count_dropped_log_lines(writer.error_counter());
+    let (sink, guard) = log_sink::start(std::io::stderr(), LOG_BUFFER_LINES);
+    metrics::count_dropped_log_lines(sink.clone());
     // Colours only on a terminal: journald and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Request lines skip the general formatter (same line, written directly) unless colours or
+    // a filter on span or field values could change them.
+    let direct = !ansi && !filter.to_string().contains('[');
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(writer);
-    let _ = match config.log_format {
+        .with_ansi(ansi)
+        .with_writer(log_sink::SinkWriter(sink.clone()));
+    let installed = match config.log_format {
         config::LogFormat::Text => logs.try_init(),
         config::LogFormat::Json => logs.json().try_init(),
     };
+    if installed.is_ok() && direct {
+        request_log::write_directly(sink, config.log_format);
+    }
     guard
 }
 
@@ -140,17 +139,25 @@ pub fn app(
 + 'static {
     let timeout = Duration::from_secs(state.config.request_timeout);
     ServiceBuilder::new()
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(timeout::TimeoutLayer {
             timeout,
-        ))
+            status: StatusCode::REQUEST_TIMEOUT,
+        })
         .layer(edge::EdgeLayer(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(routes(state))
 }
 
+/// `{"status":"ok"}` as JSON, a fixed body (what `Json(json!({"status": "ok"}))` wrote,
+/// without building and serialising a map per request).
 async fn healthz() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        r#"{"status":"ok"}"#,
+    )
 }
 
 /// Ready when the database answers; reports the schema version it is at.

@@ -1,21 +1,446 @@
 //! What the request log (written by `edge`) takes from the routes: whether it is on, the
 //! matched route template, and the token a request was counted for. Routes leave the last two
 //! on their response; nothing is copied when the log is off.
+//!
+//! The line itself is written here. Through `tracing` it goes through the general formatter
+//! (a visitor per field, a timestamp formatted from scratch); [`write`] instead lays out the
+//! same line directly — the same bytes as `tracing-subscriber`'s text or JSON format (tested
+//! below) — into a per-thread buffer and queues it on the log writer ([`log_sink`]). It does so
+//! once [`init_tracing`](crate::init_tracing) has set it up (not with colours, not with a
+//! filter on span or field values) and when no span is current (a span's context would be part
+//! of the line); otherwise the line goes through `tracing`.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 
-/// The token a request was counted for, left on the response by the bearer layer.
-#[derive(Clone, Debug)]
-pub struct CountedToken(pub String);
+use crate::bearer::Caller;
+use crate::config::LogFormat;
+use crate::log_sink::Sink;
 
-/// Whether the request log is on (a fixed filter: decided once per callsite).
-pub fn enabled() -> bool {
-    tracing::enabled!(target: "keyward::request", tracing::Level::INFO)
+/// The token a request was counted for and its route template, left on the response by the
+/// bearer layer (the caller itself: no copy of the id; one extension, not two).
+#[derive(Clone)]
+pub struct CountedToken {
+    pub caller: Caller,
+    pub route: Option<MatchedPath>,
 }
+
+impl CountedToken {
+    pub fn id(&self) -> &str {
+        &self.caller.token().id
+    }
+}
+
+/// Whether the request log is on. The server's filter is fixed: once [`write_directly`] is
+/// set up this is the answer it found then (asking `tracing` costs ~150 instructions each
+/// time, several times per request); otherwise `tracing` is asked.
+pub fn enabled() -> bool {
+    match ON.get() {
+        Some(&on) => on,
+        None => tracing::enabled!(target: "keyward::request", tracing::Level::INFO),
+    }
+}
+
+/// [`enabled`]'s answer under the server's fixed filter.
+static ON: OnceLock<bool> = OnceLock::new();
 
 /// The request's matched route template, to leave on its response, when the log is on.
 pub fn route_of(req: &Request) -> Option<MatchedPath> {
     enabled()
         .then(|| req.extensions().get::<MatchedPath>().cloned())
         .flatten()
+}
+
+/// One request's log line.
+pub struct Line<'a> {
+    pub method: &'a Method,
+    pub route: &'a str,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub token_id: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Where and how [`write`] lays out lines itself; unset, lines go through `tracing`.
+static DIRECT: OnceLock<(Arc<Sink>, LogFormat)> = OnceLock::new();
+
+/// Lets [`write`] lay out request lines itself in `format` and queue them on `sink` (the same
+/// writer and format the `tracing` formatter uses), and fixes [`enabled`]'s answer. Only once
+/// the server's subscriber is installed, with a filter that does not depend on spans or field
+/// values and no colours: callers check [`enabled`] before writing.
+pub fn write_directly(sink: Arc<Sink>, format: LogFormat) {
+    let _ = ON.set(tracing::enabled!(
+        target: "keyward::request",
+        tracing::Level::INFO
+    ));
+    let _ = DIRECT.set((sink, format));
+}
+
+thread_local! {
+    static BUF: RefCell<(Vec<u8>, Clock)> = RefCell::new((Vec::with_capacity(512), Clock::default()));
+}
+
+/// Writes the request's log line (the caller has checked [`enabled`]).
+pub fn write(line: &Line) {
+    if let Some((sink, format)) = DIRECT.get()
+        && no_current_span()
+    {
+        BUF.with_borrow_mut(|(buf, clock)| {
+            buf.clear();
+            lay_out(*format, line, clock, SystemTime::now(), buf);
+            sink.push(buf);
+        });
+        return;
+    }
+    emit(line);
+}
+
+fn no_current_span() -> bool {
+    tracing::dispatcher::get_default(|d| d.current_span().id().is_none())
+}
+
+/// The line through `tracing` (its filter and formatter).
+fn emit(line: &Line) {
+    tracing::info!(
+        target: "keyward::request",
+        method = %line.method,
+        route = line.route,
+        status = line.status,
+        latency_ms = line.latency_ms,
+        token_id = line.token_id,
+        client_ip = line.client_ip.map(tracing::field::display),
+        "request"
+    );
+}
+
+fn lay_out(format: LogFormat, line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
+    match format {
+        LogFormat::Text => text(line, clock, now, buf),
+        LogFormat::Json => json(line, clock, now, buf),
+    }
+}
+
+/// `tracing-subscriber`'s full text format without colours: timestamp, level, target, the
+/// message, then `name=value` with strings quoted as `Debug` quotes them.
+fn text(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
+    clock.stamp(now, buf);
+    buf.extend_from_slice(b"  INFO keyward::request: request method=");
+    buf.extend_from_slice(line.method.as_str().as_bytes());
+    buf.extend_from_slice(b" route=");
+    debug_str(line.route, buf);
+    buf.extend_from_slice(b" status=");
+    buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
+    buf.extend_from_slice(b" latency_ms=");
+    debug_f64(line.latency_ms, buf);
+    if let Some(id) = line.token_id {
+        buf.extend_from_slice(b" token_id=");
+        debug_str(id, buf);
+    }
+    if let Some(ip) = line.client_ip {
+        buf.extend_from_slice(b" client_ip=");
+        ip_addr(ip, buf);
+    }
+    buf.push(b'\n');
+}
+
+/// `tracing-subscriber`'s JSON format: timestamp, level, the fields (message first), target.
+fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"{\"timestamp\":\"");
+    clock.stamp(now, buf);
+    buf.extend_from_slice(b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"method\":");
+    json_str(line.method.as_str(), buf);
+    buf.extend_from_slice(b",\"route\":");
+    json_str(line.route, buf);
+    buf.extend_from_slice(b",\"status\":");
+    buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
+    buf.extend_from_slice(b",\"latency_ms\":");
+    let _ = serde_json::to_writer(&mut *buf, &line.latency_ms);
+    if let Some(id) = line.token_id {
+        buf.extend_from_slice(b",\"token_id\":");
+        json_str(id, buf);
+    }
+    if let Some(ip) = line.client_ip {
+        buf.extend_from_slice(b",\"client_ip\":\"");
+        ip_addr(ip, buf);
+        buf.push(b'"');
+    }
+    buf.extend_from_slice(b"},\"target\":\"keyward::request\"}\n");
+}
+
+/// A string as `{:?}` writes it; printable ASCII without quotes or backslashes is copied.
+fn debug_str(s: &str, buf: &mut Vec<u8>) {
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+    } else {
+        let _ = write!(buf, "{s:?}");
+    }
+}
+
+/// A float as `{:?}` writes it. Between 10⁻⁴ and 10⁴ (latencies up to 10 s) that is the shortest round-trip
+/// digits in plain decimal notation with at least one fractional digit, which is what `ryu`
+/// writes there too (tested below); elsewhere `{:?}` itself.
+fn debug_f64(v: f64, buf: &mut Vec<u8>) {
+    if (1e-4..1e4).contains(&v) {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        let _ = write!(buf, "{v:?}");
+    }
+}
+
+/// An address as `Display` writes it; IPv4 without the formatting machinery.
+fn ip_addr(ip: IpAddr, buf: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                buf.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(buf, "{ip}");
+        }
+    }
+}
+
+fn json_str(s: &str, buf: &mut Vec<u8>) {
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// The timestamp as `tracing-subscriber` writes it (UTC, microseconds:
+/// `2026-12-01T18:03:00.123456Z`), the date and time of day made once per second.
+#[derive(Default)]
+struct Clock {
+    secs: Option<u64>,
+    /// `YYYY-MM-DDTHH:MM:SS` of `secs`.
+    prefix: Vec<u8>,
+}
+
+impl Clock {
+    fn stamp(&mut self, now: SystemTime, buf: &mut Vec<u8>) {
+        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = since.as_secs();
+        if self.secs != Some(secs) {
+            self.prefix.clear();
+            let t = i64::try_from(secs)
+                .ok()
+                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let year = t.year();
+            if year > 9999 {
+                let _ = write!(self.prefix, "+{year}");
+            } else {
+                let _ = write!(self.prefix, "{year:04}");
+            }
+            let _ = write!(
+                self.prefix,
+                "-{:02}-{:02}T{:02}:{:02}:{:02}",
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            self.secs = Some(secs);
+        }
+        buf.extend_from_slice(&self.prefix);
+        let micros = since.subsec_micros();
+        let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
+        let mut m = micros;
+        for d in digits[1..7].iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        buf.extend_from_slice(&digits);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The line as `tracing-subscriber` formats it.
+    fn through_tracing(format: LogFormat, line: &Line) -> String {
+        let out = Captured::default();
+        let writer = {
+            let out = out.clone();
+            move || out.clone()
+        };
+        let logs = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(writer);
+        match format {
+            LogFormat::Text => tracing::subscriber::with_default(logs.finish(), || emit(line)),
+            LogFormat::Json => {
+                tracing::subscriber::with_default(logs.json().finish(), || emit(line));
+            }
+        }
+        let bytes = out.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    fn laid_out(format: LogFormat, line: &Line) -> String {
+        let mut buf = Vec::new();
+        lay_out(
+            format,
+            line,
+            &mut Clock::default(),
+            SystemTime::now(),
+            &mut buf,
+        );
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// The line with its timestamp (27 characters) blanked.
+    fn without_time(format: LogFormat, line: &str) -> String {
+        let at = match format {
+            LogFormat::Text => 0,
+            LogFormat::Json => r#"{"timestamp":""#.len(),
+        };
+        let mut line = line.to_owned();
+        line.replace_range(at..at + 27, &"_".repeat(27));
+        line
+    }
+
+    #[test]
+    fn the_direct_line_is_the_line_tracing_subscriber_writes() {
+        let (get, post) = (Method::GET, Method::POST);
+        let lines = [
+            Line {
+                method: &get,
+                route: "/api/v1/me",
+                status: 200,
+                latency_ms: 0.123_456_789,
+                token_id: Some("tok_0123456789abcdef"),
+                client_ip: Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
+            },
+            Line {
+                method: &post,
+                route: "(unmatched)",
+                status: 404,
+                latency_ms: 0.0,
+                token_id: None,
+                client_ip: None,
+            },
+            Line {
+                method: &get,
+                route: "/a \"quoted\" \\ route\u{1}é",
+                status: 500,
+                latency_ms: 1e-7,
+                token_id: Some("tok_\"odd\"\n"),
+                client_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            },
+            Line {
+                method: &get,
+                route: "/healthz",
+                status: 200,
+                latency_ms: 12_345_678_901_234_567_890.0,
+                token_id: None,
+                client_ip: Some(IpAddr::V6(
+                    "2001:db8::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+                )),
+            },
+        ];
+        for format in [LogFormat::Text, LogFormat::Json] {
+            for line in &lines {
+                let expected = through_tracing(format, line);
+                let direct = laid_out(format, line);
+                assert_eq!(
+                    without_time(format, &direct),
+                    without_time(format, &expected),
+                    "{format:?}"
+                );
+            }
+        }
+    }
+
+    /// Latencies as `{:?}` writes them, wherever `ryu` is used for them.
+    #[test]
+    fn floats_are_written_as_debug_writes_them() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![
+            1e-4,
+            0.1,
+            1.0,
+            2.5,
+            12.0,
+            0.051_737_000_000_000_005,
+            9999.999,
+        ];
+        for _ in 0..2_000_000 {
+            // xorshift: values spread over the whole range, exponent and mantissa alike.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let exp = (x % 10) as i32 - 5;
+            values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(exp));
+        }
+        for v in values {
+            let mut buf = Vec::new();
+            debug_f64(v, &mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap_or_default(), format!("{v:?}"));
+        }
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let mut buf = Vec::new();
+            ip_addr(ip, &mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap_or_default(), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn the_timestamp_is_utc_with_microseconds() {
+        let mut clock = Clock::default();
+        let mut buf = Vec::new();
+        let at = UNIX_EPOCH + Duration::new(1_764_612_180, 123_456_789);
+        clock.stamp(at, &mut buf);
+        clock.stamp(at + Duration::from_micros(7), &mut buf);
+        clock.stamp(at + Duration::from_secs(86_400 * 31), &mut buf);
+        assert_eq!(
+            String::from_utf8(buf).unwrap_or_default(),
+            "2025-12-01T18:03:00.123456Z2025-12-01T18:03:00.123463Z2026-01-01T18:03:00.123456Z"
+        );
+    }
 }

@@ -2,10 +2,11 @@
 
 use super::Routes;
 use super::responses::Refusals;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Serialize;
 
@@ -58,8 +59,13 @@ pub(crate) async fn me(
         last_used_ip: last_used_ip.as_deref(),
         request_count,
     };
-    let json = HeaderValue::from_static("application/json");
-    ([(CONTENT_TYPE, json)], body(open, &live)).into_response()
+    // Room from the start for the headers added on the way out (rate limit, length,
+    // security): the map is allocated once and never grows.
+    let mut headers = HeaderMap::with_capacity(12);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut res = Response::new(Body::from(body(open, &live)));
+    *res.headers_mut() = headers;
+    res
 }
 
 /// `{"data":{"workspace":{…},"token":{…` with the token object left open before its

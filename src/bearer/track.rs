@@ -175,13 +175,6 @@ fn count(seen: Seen, res: &mut Response) {
     } = seen;
     let at = now();
     let token_id = &caller.token().id;
-    // Only the request log reads them: no copy of the id when that log is off.
-    if request_log::enabled() {
-        res.extensions_mut().insert(CountedToken(token_id.clone()));
-    }
-    if let Some(route) = route {
-        res.extensions_mut().insert(route);
-    }
     gate.usage.record(
         token_id,
         Hit {
@@ -200,4 +193,9 @@ fn count(seen: Seen, res: &mut Response) {
         RATELIMIT_RESET,
         HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
     );
+    // Only the request log reads them: the caller itself (no copy of the id) and the route,
+    // in one extension, when that log is on.
+    if request_log::enabled() {
+        res.extensions_mut().insert(CountedToken { caller, route });
+    }
 }

@@ -97,7 +97,7 @@ impl Pending {
     pub fn added_to(&self, stored: Usage) -> Usage {
         let (count, last_at, last_ip) = stored;
         if last_at.is_none_or(|at| self.last_at >= at) {
-            let ip = self.last_ip.map(|ip| ip.to_string());
+            let ip = self.last_ip.map(ip_string);
             (count + self.count, Some(self.last_at), ip)
         } else {
             (count + self.count, last_at, last_ip)
@@ -120,6 +120,25 @@ impl Pending {
             recent.pop_front();
         }
         self.recent = recent;
+    }
+}
+
+/// An address as `Display` writes it; IPv4 (the usual case, on every `/me`) without the
+/// formatting machinery.
+fn ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(octet));
+            }
+            out
+        }
+        IpAddr::V6(_) => ip.to_string(),
     }
 }
 

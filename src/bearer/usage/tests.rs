@@ -113,3 +113,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn addresses_are_written_as_display_writes_them() {
+    for ip in [
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.100.9",
+        "2001:db8::1",
+        "::ffff:1.2.3.4",
+    ] {
+        let ip: IpAddr = ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(super::ip_string(ip), ip.to_string());
+    }
+}
