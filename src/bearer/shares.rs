@@ -1,22 +1,23 @@
 //! Rate budgets shared by several servers on one PostgreSQL database, decided in memory.
 //!
 //! The installation's budget for a key is one GCRA arrival time in the database
-//! (`rate_budgets`). A server allows a key's requests from a *lease*: units it took out of the
-//! budget (debited when taken, so leases never add up to more than the budget holds), spent
-//! in memory with no database on the request path. Every [`SYNC`] each server, in one
-//! transaction per batch of keys, adds what it allowed to the budget and takes a new lease: a
-//! part of what the budget has left (free units plus the units leased to the others) in
-//! proportion to its demand against the others', even when no server had any, and never more
-//! than is free. A server with no demand keeps one unit.
+//! (`rate_budgets`). A server allows a key's requests from a *lease*: units of the budget
+//! reserved for it (`rate_leases`), spent in memory with no database on the request path.
+//! Every [`SYNC`] each server, in one transaction per batch of keys, adds what it allowed to
+//! the budget and takes a new lease: its even part of what the budget has left (free units
+//! plus the units leased to the others) over the servers seen in the last few seconds, never
+//! more than is free. Leases lapse unless renewed, and a stopping server gives its back.
 //!
 //! So over a burst the installation allows at most the budget, plus what refills during one
-//! sync, plus what a server allows from units it gave back while its own sync was in flight
-//! (a database round trip). It allows at least the budget less what idle servers hold until
-//! their next sync: with a round-robin balancer every server spends its part.
+//! sync, plus what a server allows during its own sync's database round trip out of units it
+//! still had. It allows at least the budget less what lies in other servers' leases: with a
+//! round-robin balancer every server spends its part; when every request goes to one server
+//! (of three), each sync hands it about a third of what is left: 99 % of the budget within 25
+//! syncs (5 s). Idle servers keep their even part rather than a token lease, so a client's
+//! burst after a quiet spell is never refused while the budget has room.
 //!
 //! A key's first lease on a server is taken with the cache miss that precedes its first
-//! request there; a key that comes without one (a workspace's first request through
-//! `verify`) starts with nothing and waits for the next sync.
+//! request there; a key that comes without one starts with nothing until the next sync.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,8 +41,6 @@ struct Share {
     /// The units taken at the last sync, and what is left of them.
     lease: u32,
     allowance: u32,
-    /// Requests refused here since the last sync for want of a lease: demand it could not meet.
-    wanted: u32,
     /// The installation's budget after the last sync: units free, and its arrival time.
     free: u32,
     tat_ns: i64,
@@ -53,36 +52,28 @@ struct Share {
 const LEASE_MS: i64 = 500;
 
 /// What one server's sync does to one budget: adds what it allowed from its lease (`own`
-/// units, `unused` of them left) to the budget, and takes a new lease out of what the budget
-/// has left (free units and other servers' leases): a part in proportion to its demand (what
-/// it allowed, and refused for want of a lease, `wanted`) against the others' last demand —
-/// an even split when there was none — and never more than is free. A server with no demand
-/// keeps one unit, so its next request passes and makes it ask for more. `n` servers; 0 takes
-/// none (a server shutting down). Returns the budget's new arrival time, the new lease and
-/// this period's demand.
+/// units, `unused` of them left) to the budget, and takes a new lease: its even part of what
+/// the budget has left (free units and other servers' leases) over `n` servers, never more
+/// than is free (`n` 0 takes none: a server shutting down). Returns the budget's new arrival
+/// time and the new lease.
 fn relet(
     limit: u32,
     stored: db::budgets::Stored,
-    (own, unused, wanted): (u32, u32, u32),
+    (own, unused): (u32, u32),
     (n, rank): (u32, u32),
     now: i64,
-) -> (i64, u32, u32) {
+) -> (i64, u32) {
     let interval = interval_ns(limit);
     let allowed = own.saturating_sub(unused);
-    let spent = allowed.saturating_add(wanted);
     let tat = stored.tat_ns.max(now) + i64::from(allowed) * interval;
     let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
     let free = left_of(limit, tat, now).saturating_sub(others);
-    let left = u64::from(free) + u64::from(others);
-    let theirs = u64::try_from(stored.demand.max(0)).unwrap_or(0);
-    let fair = match (n, spent, theirs) {
-        (0, _, _) => 0,
-        (_, 0, 0) => u64::from(share_of(u32::try_from(left).unwrap_or(u32::MAX), n, rank)),
-        (_, 0, _) => 1,
-        (_, mine, theirs) => (left * u64::from(mine)).div_ceil(u64::from(mine) + theirs),
+    let lease = if n == 0 {
+        0
+    } else {
+        share_of(free.saturating_add(others), n, rank).min(free)
     };
-    let lease = u32::try_from(fair).unwrap_or(u32::MAX).min(free);
-    (tat, lease, spent)
+    (tat, lease)
 }
 
 /// One server's side of the shared budgets.
@@ -167,7 +158,6 @@ impl Shares {
                 limit,
                 lease: 0,
                 allowance: 0,
-                wanted: 0,
                 free: limit,
                 tat_ns: now,
             }),
@@ -176,7 +166,6 @@ impl Shares {
         let interval = interval_ns(limit);
         let reset_after = secs_ceil(s.tat_ns - now);
         if s.allowance == 0 {
-            s.wanted = s.wanted.saturating_add(1);
             // Nothing left here until the next sync; nothing left anywhere until one unit
             // refills.
             let refill = s.tat_ns + interval * (1 - i64::from(limit)) - now;
@@ -228,37 +217,30 @@ impl Shares {
         let stored = db::budgets::lock(tx.conn(), &names, self.id(), now).await?;
         // What each lease has unused now; spending goes on meanwhile and is taken off the
         // new lease below (and added to the budget at the next sync).
-        let held_now: Vec<(u32, u32, u32)> = {
-            let mut held = self.lock();
+        let held_now: Vec<(u32, u32)> = {
+            let held = self.lock();
             keys.iter()
-                .map(|(k, _)| {
-                    held.get_mut(k).map_or((0, 0, 0), |s| {
-                        (s.lease, s.allowance, std::mem::take(&mut s.wanted))
-                    })
-                })
+                .map(|(k, _)| held.get(k).map_or((0, 0), |s| (s.lease, s.allowance)))
                 .collect()
         };
-        let relet: Vec<(i64, u32, u32)> = keys
+        let relet: Vec<(i64, u32)> = keys
             .iter()
             .zip(&stored)
             .zip(&held_now)
             .map(|(((_, limit), stored), own)| relet(*limit, *stored, *own, peers, now))
             .collect();
-        let tats: Vec<i64> = relet.iter().map(|(t, _, _)| *t).collect();
-        let leases: Vec<i64> = relet.iter().map(|(_, l, _)| i64::from(*l)).collect();
-        let demands: Vec<i64> = relet.iter().map(|(_, _, d)| i64::from(*d)).collect();
+        let tats: Vec<i64> = relet.iter().map(|(t, _)| *t).collect();
+        let leases: Vec<i64> = relet.iter().map(|(_, l)| i64::from(*l)).collect();
         let expires = now / 1_000_000 + LEASE_MS;
-        let mine = (leases.as_slice(), demands.as_slice());
-        db::budgets::store(tx.conn(), &names, &tats, self.id(), mine, expires).await?;
+        db::budgets::store(tx.conn(), &names, &tats, self.id(), &leases, expires).await?;
         tx.commit().await?;
         let mut held = self.lock();
         let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
-        for ((((key, limit), (tat, lease, _)), stored), (_, unused, _)) in rows {
+        for ((((key, limit), (tat, lease)), stored), (_, unused)) in rows {
             let s = held.entry(key).or_insert(Share {
                 limit,
                 lease: 0,
                 allowance: 0,
-                wanted: 0,
                 free: 0,
                 tat_ns: now,
             });
@@ -378,26 +360,23 @@ mod tests {
     fn allowed_over(rounds: usize, sent: impl Fn(usize) -> u32) -> u32 {
         let mut tat = 0;
         let mut leases = [0u32; 3];
-        let mut demands = [0u32; 3];
         let mut allowed = 0;
         for _ in 0..rounds {
             for rank in 0..3 {
                 let spent = sent(rank).min(leases[rank]);
-                let wanted = sent(rank) - spent;
                 allowed += spent;
-                let sum = |v: &[u32; 3]| -> i64 {
-                    (0..3).filter(|r| *r != rank).map(|r| i64::from(v[r])).sum()
-                };
+                let others = (0..3)
+                    .filter(|r| *r != rank)
+                    .map(|r| i64::from(leases[r]))
+                    .sum();
                 let stored = db::budgets::Stored {
                     tat_ns: tat,
-                    others: sum(&leases),
-                    demand: sum(&demands),
+                    others,
                 };
-                let own = (leases[rank], leases[rank] - spent, wanted);
-                let (next, lease, demand) = relet(300, stored, own, (3, rank as u32), 0);
+                let own = (leases[rank], leases[rank] - spent);
+                let (next, lease) = relet(300, stored, own, (3, rank as u32), 0);
                 tat = next;
                 leases[rank] = lease;
-                demands[rank] = demand;
             }
             let leased: u32 = leases.iter().sum();
             assert!(
@@ -414,38 +393,27 @@ mod tests {
     }
 
     #[test]
-    fn one_busy_server_gets_the_budget_the_idle_ones_leave() {
-        // Only server 0 gets requests: within a few syncs it has the whole budget.
-        let busy = allowed_over(4, |rank| if rank == 0 { 120 } else { 0 });
-        assert!(busy >= 297, "{busy}");
+    fn one_busy_server_reaches_99_percent_of_the_budget_within_25_syncs() {
+        // Every request goes to server 0; the idle two hold their even parts, renewed each sync
+        // from what is left, so the busy one gets about a third of it per sync.
+        let rounds = (1..=40)
+            .find(|r| allowed_over(*r, |rank| if rank == 0 { 1_000 } else { 0 }) >= 297)
+            .unwrap_or(0);
+        assert!((1..=25).contains(&rounds), "{rounds} syncs");
     }
 
     #[test]
-    fn a_server_shutting_down_takes_no_lease() {
-        let stored = db::budgets::Stored {
-            tat_ns: 0,
-            ..Default::default()
-        };
-        assert_eq!(relet(300, stored, (100, 40, 0), (0, 0), 0).1, 0);
-        let (tat, lease, _) = relet(300, stored, (0, 0, 0), (3, 0), 0);
-        assert_eq!(
-            (tat, lease),
-            (0, 100),
-            "a third of what is left, none allowed yet"
-        );
-        let busy = db::budgets::Stored {
+    fn a_server_takes_its_even_part_never_more_than_is_free_and_none_when_stopping() {
+        let fresh = db::budgets::Stored::default();
+        assert_eq!(relet(300, fresh, (100, 40), (0, 0), 0).1, 0, "stopping");
+        assert_eq!(relet(300, fresh, (0, 0), (3, 0), 0), (0, 100));
+        let held = db::budgets::Stored {
             tat_ns: 0,
             others: 250,
-            demand: 10,
         };
         assert_eq!(
-            relet(300, busy, (0, 0, 0), (3, 0), 0).1,
-            1,
-            "idle: one unit"
-        );
-        assert_eq!(
-            relet(300, busy, (10, 0, 0), (3, 0), 0).1,
-            40,
+            relet(300, held, (0, 0), (3, 0), 0).1,
+            50,
             "never more than is free"
         );
     }

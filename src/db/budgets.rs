@@ -59,13 +59,11 @@ pub async fn leave(conn: Conn<'_>, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// A budget as stored: its arrival time, the units other servers hold in live leases, and
-/// what those servers allowed in their last sync period (their demand).
+/// A budget as stored: its arrival time, and the units other servers hold in live leases.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stored {
     pub tat_ns: i64,
     pub others: i64,
-    pub demand: i64,
 }
 
 /// Locks the budgets `keys` (sorted, so that two servers lock in the same order) for the rest
@@ -78,7 +76,7 @@ pub async fn lock(
     now_ns: i64,
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let now_ms = now_ns / 1_000_000;
-    let rows: Vec<(String, i64, i64, i64)> = on!(conn.re(), |c|
+    let rows: Vec<(String, i64, i64)> = on!(conn.re(), |c|
         sqlite: {
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
@@ -90,15 +88,14 @@ pub async fn lock(
                 )
                 .fetch_one(&mut *c)
                 .await?;
-                let others = sqlx::query!(
-                    r#"SELECT COALESCE(SUM(units), 0) AS "n!: i64",
-                              COALESCE(SUM(demand), 0) AS "d!: i64"
+                let others = sqlx::query_scalar!(
+                    r#"SELECT COALESCE(SUM(units), 0) AS "n!: i64"
                        FROM rate_leases WHERE key = ? AND server <> ? AND expires_ms > ?"#,
                     key, server, now_ms
                 )
                 .fetch_one(&mut *c)
                 .await?;
-                out.push((key.clone(), tat, others.n, others.d));
+                out.push((key.clone(), tat, others));
             }
             out
         },
@@ -119,8 +116,7 @@ pub async fn lock(
             .await?;
             sqlx::query!(
                 r#"SELECT b.key, b.tat_ns,
-                          COALESCE(SUM(l.units), 0)::BIGINT AS "others!",
-                          COALESCE(SUM(l.demand), 0)::BIGINT AS "demand!"
+                          COALESCE(SUM(l.units), 0)::BIGINT AS "others!"
                    FROM rate_budgets AS b
                    LEFT JOIN rate_leases AS l
                      ON l.key = b.key AND l.server <> $2 AND l.expires_ms > $3
@@ -132,20 +128,13 @@ pub async fn lock(
             .fetch_all(&mut *c)
             .await?
             .into_iter()
-            .map(|r| (r.key, r.tat_ns, r.others, r.demand))
+            .map(|r| (r.key, r.tat_ns, r.others))
             .collect()
         },
     );
     let by_key: std::collections::HashMap<String, Stored> = rows
         .into_iter()
-        .map(|(k, tat_ns, others, demand)| {
-            let stored = Stored {
-                tat_ns,
-                others,
-                demand,
-            };
-            (k, stored)
-        })
+        .map(|(k, tat_ns, others)| (k, Stored { tat_ns, others }))
         .collect();
     let fresh = Stored {
         tat_ns: now_ns,
@@ -164,20 +153,19 @@ pub async fn store(
     keys: &[String],
     tats: &[i64],
     server: &str,
-    (leases, demands): (&[i64], &[i64]),
+    leases: &[i64],
     expires_ms: i64,
 ) -> Result<(), sqlx::Error> {
     on!(conn.re(), |c|
         sqlite: {
-            for (((key, tat), units), demand) in keys.iter().zip(tats).zip(leases).zip(demands) {
+            for ((key, tat), units) in keys.iter().zip(tats).zip(leases) {
                 sqlx::query!("UPDATE rate_budgets SET tat_ns = ? WHERE key = ?", tat, key)
                     .execute(&mut *c)
                     .await?;
                 sqlx::query!(
-                    "INSERT INTO rate_leases (key, server, units, demand, expires_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (key, server) DO UPDATE SET units = ?3, demand = ?4, expires_ms = ?5",
-                    key, server, units, demand, expires_ms
+                    "INSERT INTO rate_leases (key, server, units, expires_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key, server) DO UPDATE SET units = ?3, expires_ms = ?4",
+                    key, server, units, expires_ms
                 )
                 .execute(&mut *c)
                 .await?;
@@ -192,12 +180,11 @@ pub async fn store(
             .execute(&mut *c)
             .await?;
             sqlx::query!(
-                "INSERT INTO rate_leases (key, server, units, demand, expires_ms)
-                 SELECT k, $4, n, d, $5 FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[]) AS u(k, n, d)
+                "INSERT INTO rate_leases (key, server, units, expires_ms)
+                 SELECT k, $3, n, $4 FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(k, n)
                  ON CONFLICT (key, server) DO UPDATE
-                     SET units = excluded.units, demand = excluded.demand,
-                         expires_ms = excluded.expires_ms",
-                keys, leases, demands, server, expires_ms
+                     SET units = excluded.units, expires_ms = excluded.expires_ms",
+                keys, leases, server, expires_ms
             )
             .execute(&mut *c)
             .await?;
