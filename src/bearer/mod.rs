@@ -79,8 +79,8 @@ impl Gate {
     pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
         let hash = secret.hash();
         match self.tokens.cached(&hash) {
-            Some(hit) => live(hit),
-            None => self.read_token(&hash).await,
+            Some(hit) if self.leased(&hit.token) => live(hit),
+            _ => self.read_token(&hash).await,
         }
     }
 
@@ -112,8 +112,10 @@ impl Gate {
         };
         let hash = secret.hash();
         match self.tokens.cached(&hash) {
-            Some(hit) => Authentication::Done(live(hit).map(|e| self.admit(e, headers, peer))),
-            None => Authentication::Miss(hash),
+            Some(hit) if self.leased(&hit.token) => {
+                Authentication::Done(live(hit).map(|e| self.admit(e, headers, peer)))
+            }
+            _ => Authentication::Miss(hash),
         }
     }
 
@@ -133,6 +135,15 @@ impl Gate {
         let ip = crate::domain::client_ip::resolve(peer, headers, &self.config.trusted_proxies);
         let budget = self.spend(&entry.token);
         Caller::new(entry, ip, budget)
+    }
+
+    /// Whether this server can decide the token's budgets in memory: always with its own
+    /// budgets; with shared ones, once it holds leases on them (else the request takes the
+    /// cache-miss path, which takes them).
+    fn leased(&self, token: &Token) -> bool {
+        self.shares
+            .as_ref()
+            .is_none_or(|shares| shares.holds(&self.budget_keys(token)))
     }
 
     /// The budgets a token's request spends, with their limits: its own, and its workspace's

@@ -32,8 +32,13 @@ pub const SYNC: Duration = Duration::from_millis(200);
 /// A server not seen for this long no longer gets a share.
 const ALIVE_MS: i64 = 3_000;
 const HOUR_NS: i64 = 3_600 * 1_000_000_000;
-/// Keys held at most; idle keys with a full budget are dropped first.
-const MAX_KEYS: usize = 100_000;
+/// Syncs without a request after which a key's lease is given back and the key forgotten
+/// (its next request here takes a new lease, like a cache miss): only keys in use cost the
+/// database anything.
+const IDLE_SYNCS: u8 = 10;
+
+/// Budget keys with their limits.
+type Keys = Vec<(String, u32)>;
 
 #[derive(Clone, Debug)]
 struct Share {
@@ -41,6 +46,8 @@ struct Share {
     /// The units taken at the last sync, and what is left of them.
     lease: u32,
     allowance: u32,
+    /// Syncs in a row without a request here.
+    idle: u8,
     /// The installation's budget after the last sync: units free, and its arrival time.
     free: u32,
     tat_ns: i64,
@@ -158,6 +165,7 @@ impl Shares {
                 limit,
                 lease: 0,
                 allowance: 0,
+                idle: 0,
                 free: limit,
                 tat_ns: now,
             }),
@@ -183,6 +191,13 @@ impl Shares {
             reset_after,
             retry_after: None,
         }
+    }
+
+    /// Whether this server holds a lease on every one of `keys` (else its request takes the
+    /// slow path, which takes them).
+    pub fn holds(&self, keys: &[(String, u32)]) -> bool {
+        let held = self.lock();
+        keys.iter().all(|(k, _)| held.contains_key(k))
     }
 
     /// Takes this server's first leases of `keys` (with their limits), for keys it does not
@@ -241,6 +256,7 @@ impl Shares {
                 limit,
                 lease: 0,
                 allowance: 0,
+                idle: 0,
                 free: 0,
                 tat_ns: now,
             });
@@ -257,8 +273,29 @@ impl Shares {
         Ok(())
     }
 
-    /// One sync: says this server is alive, counts the servers, and relets every lease it
-    /// holds (dropping idle keys past [`MAX_KEYS`]).
+    /// The keys held, with their limits: those in use (to relet), and those idle for
+    /// [`IDLE_SYNCS`] syncs (to give back and forget).
+    fn split_idle(&self) -> (Keys, Keys) {
+        let mut held = self.lock();
+        let (mut busy, mut idle) = (Vec::new(), Vec::new());
+        for (key, s) in held.iter_mut() {
+            s.idle = if s.allowance == s.lease {
+                s.idle.saturating_add(1)
+            } else {
+                0
+            };
+            let entry = (key.clone(), s.limit);
+            if s.idle >= IDLE_SYNCS {
+                idle.push(entry)
+            } else {
+                busy.push(entry)
+            }
+        }
+        (busy, idle)
+    }
+
+    /// One sync: says this server is alive, counts the servers, relets the leases of keys in
+    /// use and gives back those of idle keys.
     pub async fn sync(&self, db: &Db) -> Result<(), sqlx::Error> {
         let now_ms = now_ns() / 1_000_000;
         let live = {
@@ -270,16 +307,19 @@ impl Shares {
             u32::try_from(live.iter().position(|id| id == self.id()).unwrap_or(0)).unwrap_or(0);
         self.peers
             .store((u64::from(n) << 32) | u64::from(rank), Ordering::Relaxed);
-        let keys: Vec<(String, u32)> = {
-            let mut held = self.lock();
-            let now = now_ns();
-            if held.len() > MAX_KEYS {
-                held.retain(|_, s| s.allowance < s.lease || s.tat_ns > now);
-            }
-            held.iter().map(|(k, s)| (k.clone(), s.limit)).collect()
-        };
-        for batch in keys.chunks(1_000) {
+        let (busy, idle) = self.split_idle();
+        for batch in busy.chunks(1_000) {
             self.relet_all(db, batch.to_vec(), true).await?;
+        }
+        for batch in idle.chunks(1_000) {
+            self.relet_all(db, batch.to_vec(), false).await?;
+            let mut held = self.lock();
+            for (key, _) in batch {
+                // Forgotten unless a request came meanwhile.
+                if held.get(key).is_some_and(|s| s.allowance == s.lease) {
+                    held.remove(key);
+                }
+            }
         }
         if now_ms % 60_000 < i64::try_from(SYNC.as_millis()).unwrap_or(0) {
             let mut pooled = db.acquire().await?;
@@ -416,5 +456,19 @@ mod tests {
             50,
             "never more than is free"
         );
+    }
+
+    #[test]
+    fn a_key_without_requests_for_ten_syncs_is_given_back_and_forgotten() {
+        let shares = Shares::new();
+        assert!(!shares.holds(&[("k".into(), 10)]));
+        let _ = shares.spend("k", 10);
+        assert!(shares.holds(&[("k".into(), 10)]));
+        for sync in 1..IDLE_SYNCS {
+            let (busy, idle) = shares.split_idle();
+            assert_eq!((busy.len(), idle.len()), (1, 0), "sync {sync}");
+        }
+        let (busy, idle) = shares.split_idle();
+        assert_eq!((busy.len(), idle.len()), (0, 1));
     }
 }
