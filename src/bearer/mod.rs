@@ -141,9 +141,14 @@ impl Gate {
     /// budgets; with shared ones, once it holds leases on them (else the request takes the
     /// cache-miss path, which takes them).
     fn leased(&self, token: &Token) -> bool {
-        self.shares
-            .as_ref()
-            .is_none_or(|shares| shares.holds(&self.budget_keys(token)))
+        let Some(shares) = &self.shares else {
+            return true;
+        };
+        shares.holds(&token.id)
+            && self
+                .config
+                .rate_limit_workspace
+                .is_none_or(|_| shares.holds(&format!("ws:{}", token.workspace_id)))
     }
 
     /// The budgets a token's request spends, with their limits: its own, and its workspace's
