@@ -277,8 +277,13 @@ impl TestApp {
 
     /// Runs the browser setup flow; returns the signed-in client and the workspace slug.
     pub async fn setup(&self) -> (Client, String) {
+        self.setup_with(&self.setup_code()).await
+    }
+
+    /// The browser setup flow on this server with `code` (which any server may have printed).
+    pub async fn setup_with(&self, code: &str) -> (Client, String) {
         let c = client();
-        let code = self.setup_code();
+        let code = code.to_owned();
         let page = c
             .get(self.url(&format!("/setup?code={code}")))
             .send()

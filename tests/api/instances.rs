@@ -3,7 +3,7 @@
 
 use reqwest::Client;
 
-use crate::helpers::{EMAIL, PASSWORD, TestApp, WORKSPACE, client, csrf_of, location};
+use crate::helpers::{EMAIL, PASSWORD, TestApp, client, csrf_of, location};
 use crate::tokens_web::{secret_of, tokens_url};
 
 /// Creates a token through `a`'s form; returns the reveal URL path.
@@ -45,31 +45,8 @@ async fn setup_reveal_and_flash_work_when_requests_alternate_between_servers() {
     );
 
     // A's setup code, used on B.
-    let c = client();
     let (code, b_code) = (a.setup_code(), b.setup_code());
-    let page = c
-        .get(b.url(&format!("/setup?code={code}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let fields = [
-        ("csrf_token", csrf.as_str()),
-        ("code", &code),
-        ("email", EMAIL),
-        ("password", PASSWORD),
-        ("password_confirm", PASSWORD),
-        ("workspace", WORKSPACE),
-    ];
-    let res = c.post(b.url("/setup")).form(&fields).send().await.unwrap();
-    assert_eq!(res.status(), 303);
-    let slug = location(&res)
-        .trim_start_matches("/w/")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (c, slug) = b.setup_with(&code).await;
     // Signed in on B, the session holds on A; and B's own code is spent too.
     assert!(
         a.page(&c, &tokens_url(&slug))
