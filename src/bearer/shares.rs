@@ -19,7 +19,7 @@
 //! A key's first lease on a server is taken with the cache miss that precedes its first
 //! request there; a key that comes without one starts with nothing until the next sync.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
