@@ -56,11 +56,11 @@ pub struct Live {
 }
 
 impl Live {
-    /// Appends these fields to an object left open by [`TokenObject::fixed_json`] and closes it:
-    /// what serialising them gives (`me`'s test compares), written field by field. Status
-    /// codes, timestamps and addresses need no escaping; stored text gets it.
-    pub fn close(&self, open: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(open.as_bytes());
+    /// Appends these fields and the closing brace, to follow an object left open by
+    /// [`TokenObject::fixed_json`]: what serialising them gives (`me`'s test compares),
+    /// written field by field. Status codes, timestamps and addresses need no escaping;
+    /// stored text gets it.
+    pub fn close(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"status\":\"");
         out.extend_from_slice(self.status.code().as_bytes());
         out.extend_from_slice(b"\",\"last_used_at\":");
@@ -107,7 +107,11 @@ fn rfc3339_into(unix: i64, out: &mut Vec<u8>) {
 
 /// A JSON string as serde_json writes it; one that needs no escaping is copied.
 fn json_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Every byte checked, without stopping at the first bad one: the loop vectorises.
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20 && b != b'"' && b != b'\\'));
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
