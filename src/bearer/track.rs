@@ -177,21 +177,26 @@ thread_local! {
 /// A number with its header value.
 struct Recent<T>(Option<(T, HeaderValue)>);
 
-impl<T: Copy + PartialEq> Recent<T>
-where
-    HeaderValue: From<T>,
-{
+impl<T: Copy + PartialEq + itoa::Integer> Recent<T> {
     /// `n`'s header value, the last one again when `n` is the same.
     fn value(&mut self, n: T) -> HeaderValue {
         match &self.0 {
             Some((last, value)) if *last == n => value.clone(),
             _ => {
-                let value = HeaderValue::from(n);
+                let value = number(n);
                 self.0 = Some((n, value.clone()));
                 value
             }
         }
     }
+}
+
+/// A number's header value in one allocation of its exact size: `HeaderValue::from` leaves
+/// spare room, for which `Bytes` then allocates a second block.
+fn number(n: impl itoa::Integer) -> HeaderValue {
+    let mut digits = itoa::Buffer::new();
+    // Digits are always a valid header value; the fallback is never taken.
+    HeaderValue::from_str(digits.format(n)).unwrap_or(HeaderValue::from_static("0"))
 }
 
 fn count(seen: Seen, res: &mut Response) {
@@ -219,7 +224,7 @@ fn count(seen: Seen, res: &mut Response) {
     let (limit, reset) = RECENT.with_borrow_mut(|(l, r)| (l.value(budget.limit), r.value(reset)));
     let h = res.headers_mut();
     h.insert(RATELIMIT_LIMIT, limit);
-    h.insert(RATELIMIT_REMAINING, HeaderValue::from(budget.remaining));
+    h.insert(RATELIMIT_REMAINING, number(budget.remaining));
     h.insert(RATELIMIT_RESET, reset);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.
