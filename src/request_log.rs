@@ -175,9 +175,11 @@ fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
 
 /// A string as `{:?}` writes it; printable ASCII without quotes or backslashes is copied.
 fn debug_str(s: &str, buf: &mut Vec<u8>) {
-    if s.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
+    // Every byte checked, without stopping at the first bad one: the loop vectorises.
+    let plain = s.bytes().fold(true, |ok, b| {
+        ok & ((b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    });
+    if plain {
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');

@@ -4,6 +4,9 @@ use crate::domain::draft::{DraftInput, ExpiryInput};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use std::cell::RefCell;
+
+use crate::bearer::usage::LastIp;
 use crate::config::Config;
 use crate::db::tokens::{ChannelRef, Token};
 use crate::domain::actor::Actor;
@@ -44,47 +47,76 @@ pub struct TokenObject {
 }
 
 /// The last fields of a token object, which change while the token does not.
-#[derive(Debug, Serialize)]
-pub struct Live<'a> {
+#[derive(Debug)]
+pub struct Live {
     pub status: Status,
-    pub last_used_at: Option<String>,
-    pub last_used_ip: Option<&'a str>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<LastIp>,
     pub request_count: i64,
 }
 
-impl Live<'_> {
-    /// Appends these fields to an object left open by [`TokenObject::fixed_json`] and closes it:
-    /// what serialising them gives (`me`'s test compares), written field by field.
-    pub fn close(&self, open: &str, out: &mut Vec<u8>) {
-        out.extend_from_slice(open.as_bytes());
-        out.extend_from_slice(b",\"status\":");
-        json_str(self.status.code(), out);
-        out.extend_from_slice(b",\"last_used_at\":");
-        json_opt_str(self.last_used_at.as_deref(), out);
+impl Live {
+    /// Appends these fields and the closing brace, to follow an object left open by
+    /// [`TokenObject::fixed_json`]: what serialising them gives (`me`'s test compares),
+    /// written field by field. Status codes, timestamps and addresses need no escaping;
+    /// stored text gets it.
+    pub fn close(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(self.status.code().as_bytes());
+        out.extend_from_slice(b"\",\"last_used_at\":");
+        match self.last_used_at {
+            Some(at) => {
+                out.push(b'"');
+                rfc3339_into(at, out);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"last_used_ip\":");
-        json_opt_str(self.last_used_ip, out);
+        match &self.last_used_ip {
+            Some(LastIp::Text(text)) => json_str(text, out),
+            Some(ip) => {
+                out.push(b'"');
+                ip.write(out);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"request_count\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.request_count).as_bytes());
         out.push(b'}');
     }
 }
 
-/// A JSON string as serde_json writes it; one that needs no escaping (timestamps, addresses,
-/// status codes) is copied.
+thread_local! {
+    /// The last time [`rfc3339_into`] wrote, with its text: consecutive requests mostly show
+    /// last uses within the same second, and formatting a date costs more than the copy.
+    static LAST_TIME: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
+/// [`rfc3339`] of `unix`, appended.
+fn rfc3339_into(unix: i64, out: &mut Vec<u8>) {
+    LAST_TIME.with_borrow_mut(|(at, text)| {
+        if *at != unix {
+            *text = rfc3339(unix);
+            *at = unix;
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// A JSON string as serde_json writes it; one that needs no escaping is copied.
 fn json_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Every byte checked, without stopping at the first bad one: the loop vectorises.
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20 && b != b'"' && b != b'\\'));
+    if plain {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
         let _ = serde_json::to_writer(&mut *out, s);
-    }
-}
-
-fn json_opt_str(s: Option<&str>, out: &mut Vec<u8>) {
-    match s {
-        Some(s) => json_str(s, out),
-        None => out.extend_from_slice(b"null"),
     }
 }
 

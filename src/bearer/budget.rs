@@ -67,7 +67,11 @@ impl Limiter {
         if map.len() >= SWEEP_AT {
             map.retain(|_, tat| *tat > now);
         }
-        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        // One hash lookup for a known key (every request but a token's first in a while).
+        let (tat, slot) = match map.get_mut(key) {
+            Some(slot) => ((*slot).max(now), Some(slot)),
+            None => (now, None),
+        };
         let next = tat + interval;
         if next - now > window {
             // Refused: nothing spent. One more unit frees up when `tat` falls inside the window.
@@ -79,7 +83,7 @@ impl Limiter {
                 retry_after: Some(secs_ceil(wait).max(1)),
             };
         }
-        match map.get_mut(key) {
+        match slot {
             Some(slot) => *slot = next,
             None => {
                 map.insert(key.to_owned(), next);

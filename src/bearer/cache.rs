@@ -49,6 +49,14 @@ impl Entry {
         }
     }
 
+    /// The stored usage read in place (the hot path copies no address).
+    pub fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R {
+        match self.stored.lock() {
+            Ok(usage) => f(&usage),
+            Err(_) => f(&self.token.usage()),
+        }
+    }
+
     /// The token's stored usage, flushes since it was loaded included.
     pub fn usage(&self) -> Usage {
         self.stored

@@ -27,6 +27,13 @@ pub struct Caller {
 
 /// Extracts the secret from `Authorization: Bearer <secret>` (scheme case-insensitive).
 pub fn parse_authorization(value: Option<&[u8]>) -> Result<Secret, BearerError> {
+    let text = authorization_secret(value)?;
+    Secret::parse(text).ok_or(BearerError::InvalidToken)
+}
+
+/// [`parse_authorization`]'s secret as the header's text, checked the same way but not
+/// copied (the bearer path hashes it and needs nothing else).
+pub fn authorization_secret(value: Option<&[u8]>) -> Result<&str, BearerError> {
     let Some(raw) = value else {
         return Err(BearerError::MissingToken);
     };
@@ -37,7 +44,12 @@ pub fn parse_authorization(value: Option<&[u8]>) -> Result<Secret, BearerError> 
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(BearerError::MissingToken);
     }
-    Secret::parse(rest.trim()).ok_or(BearerError::InvalidToken)
+    let secret = rest.trim();
+    if Secret::is_valid(secret) {
+        Ok(secret)
+    } else {
+        Err(BearerError::InvalidToken)
+    }
 }
 
 impl Caller {
@@ -162,6 +174,7 @@ mod tests {
         let s = Secret::generate("kw_");
         let ok = format!("bEaReR {}", s.expose());
         assert_eq!(parse_authorization(Some(ok.as_bytes())), Ok(s.clone()));
+        assert_eq!(authorization_secret(Some(ok.as_bytes())), Ok(s.expose()));
         assert_eq!(parse_authorization(None), Err(BearerError::MissingToken));
         assert_eq!(
             parse_authorization(Some(b"Basic abc")),

@@ -106,11 +106,11 @@ impl Gate {
     /// no database read (a refusal before lookup, or a cache hit); else the parsed secret for
     /// [`Gate::authenticate_miss`].
     pub fn authenticate(&self, headers: &HeaderMap, peer: IpAddr) -> Authentication {
-        let secret = match parse_authorization(headers.get(AUTHORIZATION).map(|v| v.as_bytes())) {
-            Ok(secret) => secret,
+        let header = headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+        let hash = match extract::authorization_secret(header) {
+            Ok(secret) => SecretHash::of(secret),
             Err(refused) => return Authentication::Done(Err(refused.into())),
         };
-        let hash = secret.hash();
         match self.tokens.cached(&hash) {
             Some(hit) if self.leased(&hit.token) => {
                 Authentication::Done(live(hit).map(|e| self.admit(e, headers, peer)))

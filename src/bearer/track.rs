@@ -4,6 +4,7 @@
 //! headers. A tower layer with its own future: a cache hit costs no boxed future, no clone of
 //! the inner service and no second service wrapper; only a cache miss is boxed.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -165,6 +166,39 @@ where
     }
 }
 
+thread_local! {
+    /// The last limit and reset header values this thread wrote. A limit is the same for
+    /// every token of a tier, a reset time often the same for a second's requests; a clone of
+    /// a value shares its bytes (a reference count) where a new one allocates them.
+    static RECENT: RefCell<(Recent<u32>, Recent<i64>)> =
+        const { RefCell::new((Recent(None), Recent(None))) };
+}
+
+/// A number with its header value.
+struct Recent<T>(Option<(T, HeaderValue)>);
+
+impl<T: Copy + PartialEq + itoa::Integer> Recent<T> {
+    /// `n`'s header value, the last one again when `n` is the same.
+    fn value(&mut self, n: T) -> HeaderValue {
+        match &self.0 {
+            Some((last, value)) if *last == n => value.clone(),
+            _ => {
+                let value = number(n);
+                self.0 = Some((n, value.clone()));
+                value
+            }
+        }
+    }
+}
+
+/// A number's header value in one allocation of its exact size: `HeaderValue::from` leaves
+/// spare room, for which `Bytes` then allocates a second block.
+fn number(n: impl itoa::Integer) -> HeaderValue {
+    let mut digits = itoa::Buffer::new();
+    // Digits are always a valid header value; the fallback is never taken.
+    HeaderValue::from_str(digits.format(n)).unwrap_or(HeaderValue::from_static("0"))
+}
+
 fn count(seen: Seen, res: &mut Response) {
     let Seen {
         caller,
@@ -186,13 +220,12 @@ fn count(seen: Seen, res: &mut Response) {
         },
     );
     let budget = caller.budget;
+    let reset = at + i64::try_from(budget.reset_after).unwrap_or(0);
+    let (limit, reset) = RECENT.with_borrow_mut(|(l, r)| (l.value(budget.limit), r.value(reset)));
     let h = res.headers_mut();
-    h.insert(RATELIMIT_LIMIT, HeaderValue::from(budget.limit));
-    h.insert(RATELIMIT_REMAINING, HeaderValue::from(budget.remaining));
-    h.insert(
-        RATELIMIT_RESET,
-        HeaderValue::from(at + i64::try_from(budget.reset_after).unwrap_or(0)),
-    );
+    h.insert(RATELIMIT_LIMIT, limit);
+    h.insert(RATELIMIT_REMAINING, number(budget.remaining));
+    h.insert(RATELIMIT_RESET, reset);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.
     if request_log::enabled() {

@@ -2,6 +2,8 @@
 //! token in memory and written in one transaction by a flusher at least once a second and at
 //! shutdown. Pages and the API add the not-yet-flushed part to the stored totals.
 
+mod live;
+
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -14,6 +16,7 @@ use crate::db::tokens::Usage;
 pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
+pub use live::{LastIp, LiveUsage};
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
 const DAY: i64 = 86_400;
@@ -43,6 +46,10 @@ pub struct Pending {
 
 /// A request path as recent requests keep it: at most 200 characters.
 pub fn truncated_path(path: &str) -> Box<str> {
+    // At most 200 bytes are at most 200 characters: no need to count them.
+    if path.len() <= 200 {
+        return path.into();
+    }
     match path.char_indices().nth(200) {
         Some((end, _)) => path[..end].into(),
         None => path.into(),
@@ -123,23 +130,11 @@ impl Pending {
     }
 }
 
-/// An address as `Display` writes it; IPv4 (the usual case, on every `/me`) without the
-/// formatting machinery.
+/// An address as `Display` writes it.
 fn ip_string(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut out = String::with_capacity(15);
-            let mut digits = itoa::Buffer::new();
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                out.push_str(digits.format(octet));
-            }
-            out
-        }
-        IpAddr::V6(_) => ip.to_string(),
-    }
+    let mut out = Vec::with_capacity(15);
+    LastIp::Addr(ip).write(&mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Pending usage by token id (hashbrown, to look a token up by `&str` and copy its id only

@@ -16,7 +16,16 @@ pub mod token;
 /// Base62 alphabet used by secrets, checksums and ids: `0-9A-Za-z` in that order.
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// Current time as Unix seconds.
+/// Current time as Unix seconds (rounded down, as `OffsetDateTime::unix_timestamp` gives
+/// them), without making a calendar date: it is read several times per bearer request.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let d = before.duration();
+            let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(d.subsec_nanos() > 0)
+        }
+    }
 }

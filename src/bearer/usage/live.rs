@@ -1,0 +1,124 @@
+//! Live usage totals as `/me` reads them on every request: what [`UsageBuffer::live`] gives,
+//! without making strings. The stored totals are read in place, and the last address stays an
+//! address when it comes from the buffer (it is written straight into the response).
+
+use std::net::IpAddr;
+
+use super::{Pending, UsageBuffer};
+use crate::bearer::cache::Entry;
+use crate::db::tokens::Usage;
+
+/// A token's totals with the usage not yet flushed added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveUsage {
+    pub count: i64,
+    pub last_at: Option<i64>,
+    pub last_ip: Option<LastIp>,
+}
+
+/// The last client address: from the buffer (an address), or as stored (text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LastIp {
+    Addr(IpAddr),
+    Text(String),
+}
+
+impl LastIp {
+    /// Appends the address as `Display` writes it; IPv4 without the formatting machinery.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            LastIp::Addr(IpAddr::V4(v4)) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(digits.format(octet).as_bytes());
+                }
+            }
+            LastIp::Addr(ip) => out.extend_from_slice(ip.to_string().as_bytes()),
+            LastIp::Text(text) => out.extend_from_slice(text.as_bytes()),
+        }
+    }
+}
+
+impl UsageBuffer {
+    /// [`UsageBuffer::live`] for a cached entry (its stored totals read while the buffer is
+    /// locked, as there), with no address string made unless the stored one is the answer.
+    pub fn live_of(&self, entry: &Entry) -> LiveUsage {
+        let b = self.lock();
+        let id = entry.token.id.as_str();
+        let batches = [b.writing.get(id), b.pending.get(id)];
+        entry.with_usage(|stored| fold(stored, batches))
+    }
+}
+
+/// `stored` with each batch's usage added, as [`Pending::added_to`] adds it.
+fn fold(stored: &Usage, batches: [Option<&Pending>; 2]) -> LiveUsage {
+    let (mut count, mut last_at) = (stored.0, stored.1);
+    // `Err` while the stored address is the last one, so it is copied only then.
+    let mut last_ip: Result<Option<IpAddr>, Option<&str>> = Err(stored.2.as_deref());
+    for p in batches.into_iter().flatten() {
+        count += p.count;
+        if last_at.is_none_or(|at| p.last_at >= at) {
+            last_at = Some(p.last_at);
+            last_ip = Ok(p.last_ip);
+        }
+    }
+    let last_ip = match last_ip {
+        Ok(addr) => addr.map(LastIp::Addr),
+        Err(text) => text.map(|t| LastIp::Text(t.to_owned())),
+    };
+    LiveUsage {
+        count,
+        last_at,
+        last_ip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(count: i64, last_at: i64, ip: [u8; 4]) -> Pending {
+        Pending {
+            count,
+            last_at,
+            last_ip: Some(IpAddr::from(ip)),
+            ..Pending::default()
+        }
+    }
+
+    /// The same totals as adding each batch with [`Pending::added_to`], address as text.
+    #[test]
+    fn folding_equals_adding_each_batch() {
+        let (older, newer) = (
+            pending(2, 100, [10, 0, 0, 1]),
+            pending(3, 200, [10, 0, 0, 2]),
+        );
+        let storeds: [Usage; 3] = [
+            (0, None, None),
+            (7, Some(150), Some("2001:db8::1".into())),
+            (7, Some(300), Some("192.0.2.7".into())),
+        ];
+        for stored in storeds {
+            for batches in [
+                [None, None],
+                [Some(&older), None],
+                [Some(&older), Some(&newer)],
+            ] {
+                let added = batches
+                    .into_iter()
+                    .flatten()
+                    .fold(stored.clone(), |usage, p| p.added_to(usage));
+                let live = fold(&stored, batches);
+                let ip = live.last_ip.map(|ip| {
+                    let mut out = Vec::new();
+                    ip.write(&mut out);
+                    String::from_utf8(out).unwrap_or_default()
+                });
+                assert_eq!((live.count, live.last_at, ip), added);
+            }
+        }
+    }
+}
