@@ -1,0 +1,104 @@
+use super::*;
+
+#[test]
+fn shares_add_up_to_what_is_left_and_differ_by_one_at_most() {
+    for left in [0u32, 1, 2, 99, 100, 101, 1000] {
+        for n in 1u32..=7 {
+            let shares: Vec<u32> = (0..n).map(|r| share_of(left, n, r)).collect();
+            assert_eq!(shares.iter().sum::<u32>(), left, "{left} over {n}");
+            let (min, max) = (shares.iter().min(), shares.iter().max());
+            assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1));
+        }
+    }
+}
+
+#[test]
+fn a_budget_has_left_its_limit_less_what_its_arrival_time_holds() {
+    let i = interval_ns(10);
+    assert_eq!(left_of(10, 0, 0), 10, "full");
+    assert_eq!(left_of(10, 3 * i, 0), 7);
+    assert_eq!(
+        left_of(10, 3 * i - 1, 0),
+        7,
+        "a unit partly refilled is not back"
+    );
+    assert_eq!(left_of(10, 10 * i, 0), 0);
+    assert_eq!(left_of(10, 20 * i, 0), 0, "overdrawn");
+}
+
+/// Three servers sync in turn, each having been sent `sent(rank)` requests since its last
+/// sync (allowing what its lease held); returns the total allowed over `rounds` rounds.
+fn allowed_over(rounds: usize, sent: impl Fn(usize) -> u32) -> u32 {
+    let mut tat = 0;
+    let mut leases = [0u32; 3];
+    let mut allowed = 0;
+    for _ in 0..rounds {
+        for rank in 0..3 {
+            let spent = sent(rank).min(leases[rank]);
+            allowed += spent;
+            let others = (0..3)
+                .filter(|r| *r != rank)
+                .map(|r| i64::from(leases[r]))
+                .sum();
+            let stored = db::budgets::Stored {
+                tat_ns: tat,
+                others,
+            };
+            let own = (leases[rank], leases[rank] - spent);
+            let (next, lease) = relet(300, stored, own, (3, rank as u32), 0);
+            tat = next;
+            leases[rank] = lease;
+        }
+        let leased: u32 = leases.iter().sum();
+        assert!(
+            allowed + leased <= 300,
+            "{allowed} allowed and {leased} leased"
+        );
+    }
+    allowed
+}
+
+#[test]
+fn servers_that_spend_every_lease_allow_the_budget_exactly() {
+    assert_eq!(allowed_over(10, |_| 40), 300);
+}
+
+#[test]
+fn one_busy_server_reaches_99_percent_of_the_budget_within_25_syncs() {
+    // Every request goes to server 0; the idle two hold their even parts, renewed each sync
+    // from what is left, so the busy one gets about a third of it per sync.
+    let rounds = (1..=40)
+        .find(|r| allowed_over(*r, |rank| if rank == 0 { 1_000 } else { 0 }) >= 297)
+        .unwrap_or(0);
+    assert!((1..=25).contains(&rounds), "{rounds} syncs");
+}
+
+#[test]
+fn a_server_takes_its_even_part_never_more_than_is_free_and_none_when_stopping() {
+    let fresh = db::budgets::Stored::default();
+    assert_eq!(relet(300, fresh, (100, 40), (0, 0), 0).1, 0, "stopping");
+    assert_eq!(relet(300, fresh, (0, 0), (3, 0), 0), (0, 100));
+    let held = db::budgets::Stored {
+        tat_ns: 0,
+        others: 250,
+    };
+    assert_eq!(
+        relet(300, held, (0, 0), (3, 0), 0).1,
+        50,
+        "never more than is free"
+    );
+}
+
+#[test]
+fn a_key_without_requests_for_ten_syncs_is_given_back_and_forgotten() {
+    let shares = Shares::new();
+    assert!(!shares.holds("k"));
+    let _ = shares.spend("k", 10);
+    assert!(shares.holds("k"));
+    for sync in 1..IDLE_SYNCS {
+        let (busy, idle) = shares.split_idle();
+        assert_eq!((busy.len(), idle.len()), (1, 0), "sync {sync}");
+    }
+    let (busy, idle) = shares.split_idle();
+    assert_eq!((busy.len(), idle.len()), (0, 1));
+}

@@ -1,0 +1,174 @@
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use super::*;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The line as `tracing-subscriber` formats it.
+fn through_tracing(format: LogFormat, line: &Line) -> String {
+    let out = Captured::default();
+    let writer = {
+        let out = out.clone();
+        move || out.clone()
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => tracing::subscriber::with_default(logs.finish(), || emit(line)),
+        LogFormat::Json => {
+            tracing::subscriber::with_default(logs.json().finish(), || emit(line));
+        }
+    }
+    let bytes = out.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn laid_out(format: LogFormat, line: &Line) -> String {
+    let mut buf = Vec::new();
+    lay_out(
+        format,
+        line,
+        &mut Clock::default(),
+        SystemTime::now(),
+        &mut buf,
+    );
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+/// The line with its timestamp (27 characters) blanked.
+fn without_time(format: LogFormat, line: &str) -> String {
+    let at = match format {
+        LogFormat::Text => 0,
+        LogFormat::Json => r#"{"timestamp":""#.len(),
+    };
+    let mut line = line.to_owned();
+    line.replace_range(at..at + 27, &"_".repeat(27));
+    line
+}
+
+#[test]
+fn the_direct_line_is_the_line_tracing_subscriber_writes() {
+    let (get, post) = (Method::GET, Method::POST);
+    let lines = [
+        Line {
+            method: &get,
+            route: "/api/v1/me",
+            status: 200,
+            latency_ms: 0.123_456_789,
+            token_id: Some("tok_0123456789abcdef"),
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
+        },
+        Line {
+            method: &post,
+            route: "(unmatched)",
+            status: 404,
+            latency_ms: 0.0,
+            token_id: None,
+            client_ip: None,
+        },
+        Line {
+            method: &get,
+            route: "/a \"quoted\" \\ route\u{1}é",
+            status: 500,
+            latency_ms: 1e-7,
+            token_id: Some("tok_\"odd\"\n"),
+            client_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        },
+        Line {
+            method: &get,
+            route: "/healthz",
+            status: 200,
+            latency_ms: 12_345_678_901_234_567_890.0,
+            token_id: None,
+            client_ip: Some(IpAddr::V6(
+                "2001:db8::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
+            )),
+        },
+    ];
+    for format in [LogFormat::Text, LogFormat::Json] {
+        for line in &lines {
+            let expected = through_tracing(format, line);
+            let direct = laid_out(format, line);
+            assert_eq!(
+                without_time(format, &direct),
+                without_time(format, &expected),
+                "{format:?}"
+            );
+        }
+    }
+}
+
+/// Latencies as `{:?}` writes them, wherever `ryu` is used for them.
+#[test]
+fn floats_are_written_as_debug_writes_them() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut values = vec![
+        1e-4,
+        0.1,
+        1.0,
+        2.5,
+        12.0,
+        0.051_737_000_000_000_005,
+        9999.999,
+    ];
+    for _ in 0..2_000_000 {
+        // xorshift: values spread over the whole range, exponent and mantissa alike.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let exp = (x % 10) as i32 - 5;
+        values.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi(exp));
+    }
+    for v in values {
+        let mut buf = Vec::new();
+        debug_f64(v, &mut buf);
+        assert_eq!(String::from_utf8(buf).unwrap_or_default(), format!("{v:?}"));
+    }
+}
+
+#[test]
+fn addresses_are_written_as_display_writes_them() {
+    for ip in [
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.100.9",
+        "2001:db8::1",
+        "::ffff:1.2.3.4",
+    ] {
+        let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let mut buf = Vec::new();
+        ip_addr(ip, &mut buf);
+        assert_eq!(String::from_utf8(buf).unwrap_or_default(), ip.to_string());
+    }
+}
+
+#[test]
+fn the_timestamp_is_utc_with_microseconds() {
+    let mut clock = Clock::default();
+    let mut buf = Vec::new();
+    let at = UNIX_EPOCH + Duration::new(1_764_612_180, 123_456_789);
+    clock.stamp(at, &mut buf);
+    clock.stamp(at + Duration::from_micros(7), &mut buf);
+    clock.stamp(at + Duration::from_secs(86_400 * 31), &mut buf);
+    assert_eq!(
+        String::from_utf8(buf).unwrap_or_default(),
+        "2025-12-01T18:03:00.123456Z2025-12-01T18:03:00.123463Z2026-01-01T18:03:00.123456Z"
+    );
+}
