@@ -66,17 +66,15 @@ pub struct Stored {
     pub others: i64,
 }
 
-/// Locks the budgets `keys` (sorted, so that two servers lock in the same order) for the rest
-/// of the transaction, creating missing ones full; returns them in `keys`' order, with the
-/// units of the live leases of servers other than `server`.
-pub async fn lock(
+/// [`lock`]'s statements: `(key, tat_ns, others)` of each budget, created and locked.
+async fn locked_rows(
     mut conn: Conn<'_>,
     keys: &[String],
     server: &str,
     now_ns: i64,
-) -> Result<Vec<Stored>, sqlx::Error> {
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     let now_ms = now_ns / 1_000_000;
-    let rows: Vec<(String, i64, i64)> = on!(conn.re(), |c|
+    Ok(on!(conn.re(), |c|
         sqlite: {
             let mut out = Vec::with_capacity(keys.len());
             for key in keys {
@@ -131,7 +129,19 @@ pub async fn lock(
             .map(|r| (r.key, r.tat_ns, r.others))
             .collect()
         },
-    );
+    ))
+}
+
+/// Locks the budgets `keys` (sorted, so that two servers lock in the same order) for the rest
+/// of the transaction, creating missing ones full; returns them in `keys`' order, with the
+/// units of the live leases of servers other than `server`.
+pub async fn lock(
+    conn: Conn<'_>,
+    keys: &[String],
+    server: &str,
+    now_ns: i64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let rows = locked_rows(conn, keys, server, now_ns).await?;
     let by_key: std::collections::HashMap<String, Stored> = rows
         .into_iter()
         .map(|(k, tat_ns, others)| (k, Stored { tat_ns, others }))

@@ -98,14 +98,8 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// A page of a workspace's tokens, newest first; fetches `limit + 1` to tell if more exist.
-pub async fn list(
-    db: &Db,
-    workspace_id: &str,
-    q: &ListQuery,
-) -> Result<(Vec<Token>, bool), sqlx::Error> {
-    let mut pooled = db.acquire().await?;
-    let mut conn = pooled.conn();
+/// The rows of one page (and one more), by the list's filters.
+async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<Row>, sqlx::Error> {
     let now = now();
     let soon = now + EXPIRING_SOON_SECS;
     let status = q.status.map_or("all", Status::code);
@@ -115,7 +109,7 @@ pub async fn list(
         .clone()
         .map_or((None, None), |(a, i)| (Some(a), Some(i)));
     let limit = q.limit + 1;
-    let rows = on!(conn.re(), |c|
+    Ok(on!(conn, |c|
         sqlite: sqlx::query_as!(
             Row,
             r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
@@ -170,7 +164,18 @@ pub async fn list(
         )
         .fetch_all(&mut *c)
         .await?,
-    );
+    ))
+}
+
+/// A page of a workspace's tokens, newest first; fetches `limit + 1` to tell if more exist.
+pub async fn list(
+    db: &Db,
+    workspace_id: &str,
+    q: &ListQuery,
+) -> Result<(Vec<Token>, bool), sqlx::Error> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let rows = page(conn.re(), workspace_id, q).await?;
     let more = rows.len() as i64 > q.limit;
     let rows = rows.into_iter().take(q.limit as usize).collect();
     Ok((attach(conn, rows).await?, more))

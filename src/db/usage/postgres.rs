@@ -48,6 +48,17 @@ pub(super) async fn write(
     )
     .execute(&mut *conn)
     .await?;
+    chunks_and_prune(conn, &ids, &recent, prune_before).await
+}
+
+/// The flush's second half: each token's recent requests as one chunk, chunks no longer
+/// holding any of its newest requests dropped, and old daily counts pruned.
+async fn chunks_and_prune(
+    conn: &mut sqlx::PgConnection,
+    ids: &[&str],
+    recent: &[&str],
+    prune_before: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO usage_recent_chunks (token_id, last_seq, requests)
          SELECT t.id, t.request_count, c.requests
