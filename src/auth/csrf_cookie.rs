@@ -38,13 +38,7 @@ fn mac(key: &[u8; 32], value: &str, issued_at: i64) -> Option<String> {
     m.update(value.as_bytes());
     m.update(b"\0");
     m.update(issued_at.to_string().as_bytes());
-    Some(
-        m.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Some(crate::domain::ids::hex(&m.finalize().into_bytes()))
 }
 
 /// The form's token for the cookie `value`: `ISSUED_AT.MAC`.
@@ -79,15 +73,9 @@ async fn key(state: &AppState) -> AppResult<&[u8; 32]> {
 
 /// The form cookie's value in a request, when it has a well-formed one.
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    super::cookie(headers, name)
         .filter(|v| v.len() == VALUE_LEN && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(str::to_owned)
 }
 
 /// A shown form's token, and the cookie it goes with (set on the response).

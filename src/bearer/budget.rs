@@ -122,11 +122,11 @@ impl Limiter {
 
 /// The time one unit takes to come back: an hour over `limit`, rounded up so that the refill
 /// never runs faster than `limit` per hour.
-fn interval(limit: u32) -> u128 {
+pub(super) fn interval(limit: u32) -> u128 {
     HOUR_NANOS.div_ceil(u128::from(limit.max(1)))
 }
 
-fn secs_ceil(nanos: u128) -> u64 {
+pub(super) fn secs_ceil(nanos: u128) -> u64 {
     u64::try_from(nanos.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
 }
 

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::budget::Budget;
+use super::budget::{self, Budget};
 use crate::db::{self, Db};
 
 /// How often a server pushes what it allowed and takes its new shares.
@@ -93,10 +93,9 @@ pub struct Shares {
     held: Mutex<HashMap<String, Share>>,
 }
 
-/// An hour over `limit`, rounded up (as the in-memory limiter's).
+/// The in-memory limiter's refill interval (an hour over `limit`, rounded up), as `i64`.
 fn interval_ns(limit: u32) -> i64 {
-    let limit = i64::from(limit.max(1));
-    HOUR_NS / limit + i64::from(HOUR_NS % limit != 0)
+    i64::try_from(budget::interval(limit)).unwrap_or(i64::MAX)
 }
 
 fn now_ns() -> i64 {
@@ -119,10 +118,9 @@ pub fn share_of(left: u32, n: u32, rank: u32) -> u32 {
     left / n + u32::from(rank < left % n)
 }
 
+/// Seconds, rounded up, in `ns` nanoseconds from now (none when past).
 fn secs_ceil(ns: i64) -> u64 {
-    u64::try_from(ns.max(0))
-        .unwrap_or(0)
-        .div_ceil(1_000_000_000)
+    budget::secs_ceil(u128::try_from(ns).unwrap_or(0))
 }
 
 impl Shares {

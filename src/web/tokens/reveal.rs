@@ -6,12 +6,12 @@
 //! never stored server-side: a one-time pad, which no cipher crate would make stronger. What
 //! comes out is checked against the token's stored hash before it is shown.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::auth::session::Member;
 use crate::db;
-use crate::domain::ids::{random_base62, random_bytes, sha256_hex};
+use crate::domain::ids::{hex, random_base62, random_bytes, sha256_hex};
 use crate::domain::{now, secret::Secret};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -44,10 +44,6 @@ fn cookie(state: &AppState, value: String, max_age: i64) -> AppResult<HeaderValu
 
 fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
     a.iter().zip(b).map(|(x, y)| x ^ y).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -112,15 +108,7 @@ pub async fn take(
         .remove(SESSION_KEY)
         .await
         .map_err(|e| AppError::Internal(format!("session: {e}")))?;
-    let name = cookie_name(state);
-    let pad = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| unhex(v));
+    let pad = crate::auth::cookie(headers, cookie_name(state)).and_then(unhex);
     let (Some(id), Some(pad)) = (id, pad) else {
         return Ok((None, clear));
     };
