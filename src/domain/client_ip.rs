@@ -6,6 +6,23 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// Appends an address as `Display` writes it; IPv4 without the formatting machinery (the
+/// request log and `/me` write one per request).
+pub fn write(ip: IpAddr, out: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(_) => out.extend_from_slice(ip.to_string().as_bytes()),
+    }
+}
+
 /// Resolves the client address from the peer and headers.
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
@@ -72,5 +89,21 @@ mod tests {
             resolve(ip("::ffff:127.0.0.1"), &HeaderMap::new(), &[]),
             ip("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let mut buf = Vec::new();
+            write(ip, &mut buf);
+            assert_eq!(String::from_utf8(buf).unwrap_or_default(), ip.to_string());
+        }
     }
 }

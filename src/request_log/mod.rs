@@ -144,7 +144,7 @@ fn text(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
     }
     if let Some(ip) = line.client_ip {
         buf.extend_from_slice(b" client_ip=");
-        ip_addr(ip, buf);
+        crate::domain::client_ip::write(ip, buf);
     }
     buf.push(b'\n');
 }
@@ -167,7 +167,7 @@ fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
     }
     if let Some(ip) = line.client_ip {
         buf.extend_from_slice(b",\"client_ip\":\"");
-        ip_addr(ip, buf);
+        crate::domain::client_ip::write(ip, buf);
         buf.push(b'"');
     }
     buf.extend_from_slice(b"},\"target\":\"keyward::request\"}\n");
@@ -196,24 +196,6 @@ fn debug_f64(v: f64, buf: &mut Vec<u8>) {
         buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     } else {
         let _ = write!(buf, "{v:?}");
-    }
-}
-
-/// An address as `Display` writes it; IPv4 without the formatting machinery.
-fn ip_addr(ip: IpAddr, buf: &mut Vec<u8>) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut digits = itoa::Buffer::new();
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    buf.push(b'.');
-                }
-                buf.extend_from_slice(digits.format(octet).as_bytes());
-            }
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(buf, "{ip}");
-        }
     }
 }
 

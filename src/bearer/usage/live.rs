@@ -27,16 +27,7 @@ impl LastIp {
     /// Appends the address as `Display` writes it; IPv4 without the formatting machinery.
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
-            LastIp::Addr(IpAddr::V4(v4)) => {
-                let mut digits = itoa::Buffer::new();
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b'.');
-                    }
-                    out.extend_from_slice(digits.format(octet).as_bytes());
-                }
-            }
-            LastIp::Addr(ip) => out.extend_from_slice(ip.to_string().as_bytes()),
+            LastIp::Addr(ip) => crate::domain::client_ip::write(*ip, out),
             LastIp::Text(text) => out.extend_from_slice(text.as_bytes()),
         }
     }
