@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "api/account_sessions.rs"]
+mod account_sessions;
 #[path = "api/api.rs"]
 mod api;
 #[path = "api/backend.rs"]
@@ -31,6 +33,8 @@ mod hostile;
 mod instances;
 #[path = "api/leaks.rs"]
 mod leaks;
+#[path = "api/members.rs"]
+mod members;
 #[path = "api/observability.rs"]
 mod observability;
 #[path = "api/openapi.rs"]

@@ -63,7 +63,7 @@ fn too_large() -> AppError {
 
 /// The forms shown before sign-in: checked against the form cookie (`csrf_cookie`), since
 /// their visitors have no session.
-const COOKIE_FORMS: [&str; 2] = ["/login", "/setup"];
+const COOKIE_FORMS: [&str; 3] = ["/login", "/setup", "/invite"];
 
 /// Middleware: refuses a state-changing request without a valid token (403). Sign-in and
 /// setup check the form cookie's signed token; every other form the session's token.

@@ -36,7 +36,7 @@ pub struct Member {
     pub session: Session,
 }
 
-fn session_error(e: impl std::fmt::Display) -> AppError {
+pub fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("session: {e}"))
 }
 

@@ -1,4 +1,4 @@
-//! `keyward setup` and `keyward admin add|reset-password` (passwords on standard input).
+//! `keyward setup` and `keyward admin add|reset-password|remove` (passwords on standard input).
 
 use clap::Subcommand;
 
@@ -6,7 +6,9 @@ use super::{Fail, fail, read_password, workspace};
 use crate::AppState;
 use crate::auth::password;
 use crate::db;
+use crate::db::audit::{AccountEntry, Actor};
 use crate::domain::account::{parse_email, parse_workspace_name};
+use crate::domain::audit::action;
 
 #[derive(Subcommand, Debug)]
 pub enum AdminCmd {
@@ -19,6 +21,12 @@ pub enum AdminCmd {
     },
     /// Set a new password for an admin (password on standard input).
     ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove an admin: their sessions end; the tokens they created keep working. Refused
+    /// while they are the only member of a workspace.
+    Remove {
         #[arg(long)]
         email: String,
     },
@@ -46,6 +54,7 @@ pub(super) async fn run(state: &AppState, cmd: AdminCmd) -> Result<(), Fail> {
     match cmd {
         AdminCmd::Add { email, workspaces } => add(state, email, workspaces).await,
         AdminCmd::ResetPassword { email } => reset_password(state, email).await,
+        AdminCmd::Remove { email } => remove(state, email).await,
     }
 }
 
@@ -83,5 +92,38 @@ async fn reset_password(state: &AppState, email: String) -> Result<(), Fail> {
     let hash = password::hash(read_password()?).await?;
     db::admins::set_password(db, &admin.id, &hash, None).await?;
     eprintln!("password changed for {}", admin.email);
+    Ok(())
+}
+
+/// Deletes the admin with their memberships and sessions, in one write transaction, and
+/// records the removal in each workspace they belonged to. Their tokens stay.
+async fn remove(state: &AppState, email: String) -> Result<(), Fail> {
+    let mut tx = state.db.begin_write().await?;
+    let admin = db::admins::by_email(tx.conn(), email.trim())
+        .await?
+        .ok_or_else(|| fail(format!("no admin with email {email:?}")))?;
+    if db::admins::count(tx.conn()).await? <= 1 {
+        return Err(fail(format!("{} is the last admin", admin.email)));
+    }
+    let sole = db::members::sole_member_of(tx.conn(), &admin.id).await?;
+    if !sole.is_empty() {
+        return Err(fail(format!(
+            "{} is the only member of workspace(s) {}; add another admin there first",
+            admin.email,
+            sole.join(", ")
+        )));
+    }
+    let entry = AccountEntry {
+        admin_id: &admin.id,
+        actor: &Actor::cli(),
+        action: action::MEMBER_REMOVED,
+        ip: None,
+        details: format!("removed {} (keyward admin remove)", admin.email),
+    };
+    db::audit::record_for_admin(tx.conn(), entry).await?;
+    let ended = db::sessions::end_for_admin(tx.conn(), &admin.id, None).await?;
+    db::admins::delete(tx.conn(), &admin.id).await?;
+    tx.commit().await?;
+    eprintln!("removed {}; {ended} session(s) ended", admin.email);
     Ok(())
 }

@@ -184,3 +184,34 @@ pub async fn create_first(
     tx.commit().await?;
     Ok(Some((admin, ws)))
 }
+
+/// Notes a successful sign-in (the members page shows it).
+pub async fn mark_signed_in(db: &Db, id: &str, at: i64) -> Result<(), sqlx::Error> {
+    on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query!("UPDATE admins SET last_signin_at = ? WHERE id = ?", at, id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        postgres: sqlx::query!("UPDATE admins SET last_signin_at = $1 WHERE id = $2", at, id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+    );
+    Ok(())
+}
+
+/// Deletes an admin; their memberships and sessions go with them (foreign keys), the tokens
+/// they created and the audit entries that name them stay.
+pub async fn delete(conn: Conn<'_>, id: &str) -> Result<bool, sqlx::Error> {
+    let done = on!(conn, |c|
+        sqlite: sqlx::query!("DELETE FROM admins WHERE id = ?", id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        postgres: sqlx::query!("DELETE FROM admins WHERE id = $1", id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+    );
+    Ok(done == 1)
+}

@@ -1,4 +1,6 @@
-//! The audit log: who did what to which token, when and from where. Never holds a secret.
+//! The audit log: who did what, to which token, when and from where. Never holds a secret.
+//! An action is `kind.verb` (`token.created`, `member.removed`); the kind before the dot is
+//! what the audit page filters by (`crate::domain::audit::KINDS`).
 
 use super::{Conn, Db, on};
 use crate::domain::now;
@@ -58,15 +60,26 @@ pub struct Entry {
     pub details: String,
 }
 
-/// Newest first; `before` is the keyset cursor (an entry id); `token_id` filters.
+/// Which entries a page shows: one token's, one kind's (`token`, `member`, …), or all.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter<'a> {
+    pub token_id: Option<&'a str>,
+    pub kind: Option<&'a str>,
+}
+
+/// Newest first; `before` is the keyset cursor (an entry id).
 pub async fn list(
     db: &Db,
     workspace_id: &str,
-    token_id: Option<&str>,
+    filter: Filter<'_>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
     let before = before.unwrap_or(i64::MAX);
+    let token_id = filter.token_id;
+    // Kinds are letters only (checked against the list), so the pattern has no wildcard of
+    // its own.
+    let prefix = filter.kind.map(|k| format!("{k}.%"));
     Ok(on!(db.acquire().await?.conn(), |c|
         sqlite: sqlx::query_as!(
             Entry,
@@ -74,8 +87,9 @@ pub async fn list(
                       ip, details
              FROM audit_log
              WHERE workspace_id = ?1 AND id < ?2 AND (?3 IS NULL OR token_id = ?3)
+               AND (?5 IS NULL OR action LIKE ?5)
              ORDER BY id DESC LIMIT ?4"#,
-            workspace_id, before, token_id, limit
+            workspace_id, before, token_id, limit, prefix
         )
         .fetch_all(&mut *c)
         .await?,
@@ -85,12 +99,48 @@ pub async fn list(
                       ip, details
              FROM audit_log
              WHERE workspace_id = $1 AND id < $2 AND ($3::TEXT IS NULL OR token_id = $3)
+               AND ($5::TEXT IS NULL OR action LIKE $5)
              ORDER BY id DESC LIMIT $4"#,
-            workspace_id, before, token_id, limit
+            workspace_id, before, token_id, limit, prefix
         )
         .fetch_all(&mut *c)
         .await?,
     ))
+}
+
+/// One entry about an admin's own account (a sign-in, a password change), recorded in every
+/// workspace the admin belongs to: each workspace's admins see who can reach it and how.
+pub struct AccountEntry<'a> {
+    pub admin_id: &'a str,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+pub async fn record_for_admin(conn: Conn<'_>, e: AccountEntry<'_>) -> Result<(), sqlx::Error> {
+    let at = now();
+    on!(conn, |c|
+        sqlite: sqlx::query!(
+            "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action, ip,
+                                    details)
+             SELECT workspace_id, ?, ?, ?, ?, ?, ?, ? FROM memberships WHERE admin_id = ?",
+            at, e.actor.kind, e.actor.id, e.actor.name, e.action, e.ip, e.details, e.admin_id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, actor_name, action, ip,
+                                    details)
+             SELECT workspace_id, $1, $2, $3, $4, $5, $6, $7 FROM memberships WHERE admin_id = $8",
+            at, e.actor.kind, e.actor.id, e.actor.name, e.action, e.ip, e.details, e.admin_id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(())
 }
 
 impl Entry {

@@ -39,6 +39,7 @@ pub const TABLES: &[Table] = &[
             ("email", Text),
             ("password_hash", Text),
             ("created_at", Int),
+            ("last_signin_at", Int),
         ],
     },
     Table {
@@ -47,6 +48,18 @@ pub const TABLES: &[Table] = &[
             ("workspace_id", Text),
             ("admin_id", Text),
             ("created_at", Int),
+        ],
+    },
+    Table {
+        name: "invites",
+        columns: &[
+            ("id", Text),
+            ("workspace_id", Text),
+            ("email", Text),
+            ("code_hash", Text),
+            ("invited_by", Text),
+            ("created_at", Int),
+            ("expires_at", Int),
         ],
     },
     Table {

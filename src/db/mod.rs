@@ -12,6 +12,8 @@ pub mod budgets;
 pub mod channels;
 mod connect;
 pub mod copy;
+pub mod invites;
+pub mod members;
 pub mod reveals;
 pub mod server_keys;
 pub mod sessions;

@@ -151,6 +151,62 @@ pub async fn end_for_admin(
     ))
 }
 
+/// A signed-in session as the sessions page lists it.
+#[derive(Clone, Debug)]
+pub struct Live {
+    pub id_hash: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An admin's live sessions, the most recently used first.
+pub async fn live_for_admin(db: &Db, admin_id: &str, now: i64) -> Result<Vec<Live>, sqlx::Error> {
+    let oldest = now - MAX_AGE;
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(
+            Live,
+            "SELECT id_hash, created_at, last_seen_at, ip, user_agent FROM sessions \
+             WHERE admin_id = ? AND expires_at > ? AND created_at > ? \
+             ORDER BY last_seen_at DESC, id_hash",
+            admin_id, now, oldest
+        )
+        .fetch_all(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Live,
+            "SELECT id_hash, created_at, last_seen_at, ip, user_agent FROM sessions \
+             WHERE admin_id = $1 AND expires_at > $2 AND created_at > $3 \
+             ORDER BY last_seen_at DESC, id_hash",
+            admin_id, now, oldest
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    ))
+}
+
+/// Ends one of an admin's sessions; `false` when the admin has no such session.
+pub async fn end_one(db: &Db, admin_id: &str, id_hash: &str) -> Result<bool, sqlx::Error> {
+    let done = on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query!(
+            "DELETE FROM sessions WHERE admin_id = ? AND id_hash = ?",
+            admin_id, id_hash
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "DELETE FROM sessions WHERE admin_id = $1 AND id_hash = $2",
+            admin_id, id_hash
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(done == 1)
+}
+
 /// Deletes sessions past their expiry; returns how many.
 pub async fn delete_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let oldest = now - MAX_AGE;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod actor;
+pub mod audit;
 pub mod client_ip;
 pub mod draft;
 pub mod grant;
@@ -12,6 +13,7 @@ pub mod secret;
 pub mod slug;
 pub mod status;
 pub mod token;
+pub mod user_agent;
 
 /// Base62 alphabet used by secrets, checksums and ids: `0-9A-Za-z` in that order.
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

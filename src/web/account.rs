@@ -11,9 +11,11 @@ use serde::Deserialize;
 use super::{FormErrors, render};
 use crate::auth::session::{self, CurrentAdmin};
 use crate::auth::throttle::{self, Key, minutes_text};
-use crate::auth::{csrf, password, store};
+use crate::auth::{ClientIp, csrf, password, store};
 use crate::db;
+use crate::db::audit::{AccountEntry, Actor};
 use crate::domain::account::parse_workspace_name;
+use crate::domain::audit::action;
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -87,6 +89,7 @@ async fn check_current(
 async fn change_password(
     State(state): State<AppState>,
     me: CurrentAdmin,
+    ClientIp(ip): ClientIp,
     Form(f): Form<PasswordForm>,
 ) -> AppResult<Response> {
     let mut errors = FormErrors::default();
@@ -107,6 +110,15 @@ async fn change_password(
         let keep = me.session.id().map(|id| store::id_hash(&id));
         db::admins::set_password(&state.db, &me.admin.id, &hash, keep.as_deref()).await?;
         tracing::info!(admin_id = %me.admin.id, "password changed");
+        let actor = Actor::admin(&me.admin.id, &me.admin.email);
+        let entry = AccountEntry {
+            admin_id: &me.admin.id,
+            actor: &actor,
+            action: action::PASSWORD_CHANGED,
+            ip: Some(ip.to_string()),
+            details: "other sessions ended".to_owned(),
+        };
+        db::audit::record_for_admin(state.db.acquire().await?.conn(), entry).await?;
         status = StatusCode::OK;
     }
     let page = AccountPage {

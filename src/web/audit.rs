@@ -1,4 +1,4 @@
-//! Developer → Audit log: who did what to which token, when and from where.
+//! Developer → Audit log: who did what, when and from where; filtered by token or by kind.
 
 use askama::Template;
 use axum::Router;
@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::tokens_view::When;
 use super::{Frame, render};
 use crate::auth::Member;
-use crate::db::{self, audit::Entry};
+use crate::db::{self, audit::Entry, audit::Filter};
+use crate::domain::audit::{KINDS, parse_kind};
 use crate::domain::now;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 const PAGE_SIZE: i64 = 50;
@@ -25,6 +26,8 @@ pub fn router() -> Router<AppState> {
 struct AuditParams {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    kind: String,
     before: Option<i64>,
 }
 
@@ -40,6 +43,8 @@ struct AuditPage {
     base: String,
     token: String,
     token_name: Option<String>,
+    kind: &'static str,
+    kinds: &'static [(&'static str, &'static str)],
     rows: Vec<Row>,
     older: Option<String>,
 }
@@ -49,22 +54,34 @@ async fn page(
     m: Member,
     Query(p): Query<AuditParams>,
 ) -> AppResult<Response> {
-    let filter = (!p.token.is_empty()).then_some(p.token.as_str());
+    let kind = parse_kind(&p.kind);
+    if kind.is_none() && !p.kind.is_empty() {
+        return Err(AppError::BadRequest(format!("unknown kind {:?}", p.kind)));
+    }
+    let filter = Filter {
+        token_id: (!p.token.is_empty()).then_some(p.token.as_str()),
+        kind,
+    };
     let mut entries =
         db::audit::list(&state.db, &m.workspace.id, filter, p.before, PAGE_SIZE + 1).await?;
     let more = entries.len() as i64 > PAGE_SIZE;
     entries.truncate(PAGE_SIZE as usize);
     let base = m.url("developer/audit-log");
-    let token_q = filter.map(|t| format!("token={t}&")).unwrap_or_default();
+    let query = serde_urlencoded::to_string([("token", filter.token_id), ("kind", kind)])
+        .unwrap_or_default();
     let older = entries
         .last()
         .filter(|_| more)
-        .map(|e| format!("{base}?{token_q}before={}", e.id));
-    let token_name = filter.and_then(|_| entries.first().and_then(|e| e.token_name.clone()));
+        .map(|e| format!("{base}?{query}&before={}", e.id));
+    let token_name = filter
+        .token_id
+        .and_then(|_| entries.first().and_then(|e| e.token_name.clone()));
     let now = now();
     let page = AuditPage {
         token: p.token.clone(),
         token_name,
+        kind: kind.unwrap_or_default(),
+        kinds: KINDS,
         rows: entries
             .into_iter()
             .map(|e| Row {

@@ -11,9 +11,11 @@ use serde::Deserialize;
 
 use super::{FormErrors, Frame, is_htmx, render, toast_trigger};
 use crate::auth::session::set_flash;
-use crate::auth::{Member, csrf};
+use crate::auth::{ClientIp, Member, csrf};
+use crate::db::audit::{Actor, NewEntry};
 use crate::db::{self, channels::Channel};
 use crate::domain::account::{CHANNEL_KINDS, parse_channel_kind, parse_channel_name};
+use crate::domain::audit::action;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -99,6 +101,7 @@ async fn page(State(state): State<AppState>, m: Member) -> AppResult<Response> {
 async fn add(
     State(state): State<AppState>,
     m: Member,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(f): Form<AddForm>,
 ) -> AppResult<Response> {
@@ -110,6 +113,8 @@ async fn add(
         match db::channels::create(&state.db, &m.workspace.id, &name, &kind).await {
             Ok(ch) => {
                 tracing::info!(workspace = %m.workspace.slug, channel_id = %ch.id, "channel added");
+                let details = format!("added {} ({}, {})", ch.name, ch.kind, ch.id);
+                record(&state, &m, ip, action::CHANNEL_ADDED, details).await?;
                 let message = format!("Channel “{}” added.", ch.name);
                 return done(&state, &m, htmx, message).await;
             }
@@ -153,6 +158,7 @@ async fn confirm_remove(
 async fn remove(
     State(state): State<AppState>,
     m: Member,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
@@ -165,8 +171,35 @@ async fn remove(
     // Tokens scoped to it lose it at once.
     state.gate.tokens.invalidate();
     tracing::info!(workspace = %m.workspace.slug, channel_id = %channel.id, "channel removed");
+    let details = format!(
+        "removed {} ({}, {})",
+        channel.name, channel.kind, channel.id
+    );
+    record(&state, &m, ip, action::CHANNEL_REMOVED, details).await?;
     let message = format!("Channel “{}” removed.", channel.name);
     done(&state, &m, is_htmx(&headers), message).await
+}
+
+/// Records a channel change in the audit log.
+async fn record(
+    state: &AppState,
+    m: &Member,
+    ip: std::net::IpAddr,
+    action: &str,
+    details: String,
+) -> AppResult<()> {
+    let actor = Actor::admin(&m.admin.id, &m.admin.email);
+    let entry = NewEntry {
+        workspace_id: &m.workspace.id,
+        actor: &actor,
+        action,
+        token_id: None,
+        token_name: None,
+        ip: Some(ip.to_string()),
+        details,
+    };
+    db::audit::record(state.db.acquire().await?.conn(), entry).await?;
+    Ok(())
 }
 
 /// After a change: the refreshed panel with a toast for htmx, else back to the page with a

@@ -6,6 +6,9 @@ pub mod channels;
 pub mod errors;
 pub mod format;
 pub mod headers;
+pub mod invite;
+pub mod members;
+pub mod sessions;
 pub mod setup;
 pub mod signin;
 pub mod static_files;
@@ -120,7 +123,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(setup::router())
         .merge(signin::router())
         .merge(account::router())
+        .merge(sessions::router())
+        .merge(invite::router())
         .merge(channels::router())
+        .merge(members::router())
         .merge(tokens::router())
         .merge(audit::router())
         .layer(from_fn_with_state(state.clone(), csrf::guard))

@@ -16,7 +16,10 @@ use crate::auth::session::{self, ADMIN_KEY, safe_next};
 use crate::auth::throttle::{self, Key, minutes_text};
 use crate::auth::{ClientIp, password};
 use crate::db;
+use crate::db::audit::{AccountEntry, Actor};
 use crate::domain::account::MAX_EMAIL;
+use crate::domain::audit::action;
+use crate::domain::now;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -118,17 +121,44 @@ async fn submit(
     let Some(admin_id) = admin_id else {
         attempt.fail().await;
         tracing::info!(%ip, "sign-in failed");
+        record(&state, &email, ip, action::SIGNIN_FAILED).await?;
         return incorrect(&state, &headers, &f).await;
     };
     attempt.succeed().await;
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     session::sign_in(&session, &admin_id, ip, user_agent).await?;
     tracing::info!(%admin_id, %ip, "signed in");
+    db::admins::mark_signed_in(&state.db, &admin_id, now()).await?;
+    record(&state, &email, ip, action::SIGNIN_SUCCEEDED).await?;
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
 }
 
+/// Records a sign-in (or a failed one) in the audit log of every workspace of the admin with
+/// this email; an email that belongs to no admin is in no workspace's log (only the server's).
+pub(super) async fn record(
+    state: &AppState,
+    email: &str,
+    ip: std::net::IpAddr,
+    action: &str,
+) -> AppResult<()> {
+    let mut conn = state.db.acquire().await?;
+    let Some(admin) = db::admins::by_email(conn.conn(), email).await? else {
+        return Ok(());
+    };
+    let actor = Actor::admin(&admin.id, &admin.email);
+    let entry = AccountEntry {
+        admin_id: &admin.id,
+        actor: &actor,
+        action,
+        ip: Some(ip.to_string()),
+        details: String::new(),
+    };
+    db::audit::record_for_admin(conn.conn(), entry).await?;
+    Ok(())
+}
+
 /// The admin whose password this is (an unknown email costs the same hashing time).
-async fn check_password(
+pub(super) async fn check_password(
     state: &AppState,
     email: &str,
     password: &str,

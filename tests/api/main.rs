@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_sessions;
 mod api;
 mod backend;
 mod browser;
@@ -16,6 +17,7 @@ mod helpers;
 mod hostile;
 mod instances;
 mod leaks;
+mod members;
 mod observability;
 mod openapi;
 mod operations;

@@ -278,9 +278,18 @@ impl Dashboard {
 
     async fn audit(&self) -> Vec<keyward::db::audit::Entry> {
         let ws = self.app.workspace(&self.slug).await.id;
-        keyward::db::audit::list(&self.app.state.db, &ws, Some(&self.id), None, 100)
-            .await
-            .unwrap()
+        keyward::db::audit::list(
+            &self.app.state.db,
+            &ws,
+            keyward::db::audit::Filter {
+                token_id: Some(&self.id),
+                kind: None,
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap()
     }
 }
 
