@@ -13,6 +13,8 @@ mod api;
 mod backend;
 #[path = "api/browser.rs"]
 mod browser;
+#[path = "api/browser_members.rs"]
+mod browser_members;
 #[path = "api/browser_tests.rs"]
 mod browser_tests;
 #[path = "api/channels.rs"]

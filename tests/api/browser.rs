@@ -17,7 +17,8 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     profile: PathBuf,
-    _turn: tokio::sync::MutexGuard<'static, ()>,
+    /// Held by a test's first browser; a second one in the same test (`beside`) shares it.
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 fn find(candidates: &[&str], env: &str) -> Option<PathBuf> {
@@ -78,6 +79,33 @@ impl Browser {
             return None;
         };
         let turn = ONE_AT_A_TIME.lock().await;
+        Some(Self::launch(&chromium, driver_bin, opts, Some(turn)).await)
+    }
+
+    /// A second browser with a cookie jar of its own (another profile and WebDriver session),
+    /// as a second person at another computer; shares the test's turn.
+    pub async fn beside(&self, opts: Options) -> Self {
+        let chromium = find(
+            &[
+                "/usr/bin/chromium",
+                "/usr/bin/chromium-browser",
+                "/usr/bin/google-chrome",
+            ],
+            "KEYWARD_CHROMIUM",
+        );
+        let driver = find(
+            &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+            "KEYWARD_CHROMEDRIVER",
+        );
+        Self::launch(&chromium.unwrap(), driver.unwrap(), opts, None).await
+    }
+
+    async fn launch(
+        chromium: &std::path::Path,
+        driver_bin: PathBuf,
+        opts: Options,
+        turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -133,12 +161,12 @@ impl Browser {
             builder.capabilities(caps.as_object().unwrap().clone());
             match builder.connect(&url).await {
                 Ok(client) => {
-                    return Some(Self {
+                    return Self {
                         client,
                         driver,
                         profile,
                         _turn: turn,
-                    });
+                    };
                 }
                 Err(e) => last_err = Some(e),
             }

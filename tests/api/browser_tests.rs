@@ -65,7 +65,7 @@ const ESCAPE: &str = "\u{E00C}";
 const SHIFT: &str = "\u{E008}";
 
 /// Sets up through the browser and returns the workspace slug.
-async fn browser_setup(app: &TestApp, b: &Browser) -> String {
+pub async fn browser_setup(app: &TestApp, b: &Browser) -> String {
     b.goto(&app.url(&format!("/setup?code={}", app.setup_code())))
         .await;
     b.fill("#email", EMAIL).await;

@@ -7,6 +7,7 @@ mod account_sessions;
 mod api;
 mod backend;
 mod browser;
+mod browser_members;
 mod browser_tests;
 mod channels;
 mod cli;
