@@ -30,15 +30,7 @@ async fn the_sessions_page_lists_each_session_with_browser_and_address() {
     let app = TestApp::spawn().await;
     let (a, _) = app.setup().await;
     let b = crate::helpers::client();
-    let page = b
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::csrf_of(&page);
+    let csrf = app.csrf(&b, "/login").await;
     let ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0";
     let form = [
         ("csrf_token", csrf.as_str()),

@@ -28,6 +28,23 @@ fn find(candidates: &[&str], env: &str) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
+/// Chromium and chromedriver, where installed.
+fn binaries() -> (Option<PathBuf>, Option<PathBuf>) {
+    let chromium = find(
+        &[
+            "/usr/bin/chromium",
+            "/usr/bin/chromium-browser",
+            "/usr/bin/google-chrome",
+        ],
+        "KEYWARD_CHROMIUM",
+    );
+    let driver = find(
+        &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+        "KEYWARD_CHROMEDRIVER",
+    );
+    (chromium, driver)
+}
+
 pub struct Options {
     pub javascript: bool,
     pub width: u32,
@@ -57,18 +74,7 @@ impl Browser {
     }
 
     pub async fn start_with(test: &str, opts: Options) -> Option<Self> {
-        let chromium = find(
-            &[
-                "/usr/bin/chromium",
-                "/usr/bin/chromium-browser",
-                "/usr/bin/google-chrome",
-            ],
-            "KEYWARD_CHROMIUM",
-        );
-        let driver = find(
-            &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
-            "KEYWARD_CHROMEDRIVER",
-        );
+        let (chromium, driver) = binaries();
         let (Some(chromium), Some(driver_bin)) = (chromium, driver) else {
             if std::env::var("KEYWARD_REQUIRE_BROWSER").as_deref() == Ok("1") {
                 panic!("KEYWARD_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed");

@@ -52,6 +52,16 @@ async fn two_members(app: &TestApp) -> (Client, Client, String) {
     (alice, bob, slug)
 }
 
+/// The id of the first pending invitation on the members page.
+async fn pending_invite(app: &TestApp, c: &Client, slug: &str) -> String {
+    let page = app.page(c, &members(slug)).await;
+    let after = page
+        .split("/invites/")
+        .nth(1)
+        .expect("a pending invitation");
+    after.split('/').next().unwrap().to_owned()
+}
+
 async fn admin_id(app: &TestApp, email: &str) -> String {
     let mut conn = app.state.db.acquire().await.unwrap();
     let admin = keyward::db::admins::by_email(conn.conn(), email).await;
@@ -91,14 +101,7 @@ async fn an_expired_or_revoked_invitation_is_refused() {
     let res = client().get(app.url(&expired)).send().await.unwrap();
     assert_eq!(res.status(), 403);
     let revoked = invite(&app, &alice, &slug, "carol@acme.io").await;
-    let page = app.page(&alice, &members(&slug)).await;
-    let id = page
-        .split("/invites/")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let id = pending_invite(&app, &alice, &slug).await;
     let action = format!("{}/invites/{id}/revoke", members(&slug));
     let res = app.post_form(&alice, &members(&slug), &action, &[]).await;
     assert_eq!(res.status(), 303);
@@ -211,14 +214,7 @@ async fn another_workspaces_members_and_invitations_are_out_of_reach() {
     assert_eq!(res.status(), 404, "Bob is no member of Alice's workspace");
     let (bob_c, _) = app.login(BOB, PASSWORD).await;
     let _ = invite(&app, &alice, &slug, "carol@acme.io").await;
-    let page = app.page(&alice, &members(&slug)).await;
-    let id = page
-        .split("/invites/")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let id = pending_invite(&app, &alice, &slug).await;
     let action = format!("{}/invites/{id}/revoke", members(&theirs));
     let res = app.post_form(&bob_c, &members(&theirs), &action, &[]).await;
     assert_eq!(
@@ -293,4 +289,53 @@ async fn sign_ins_and_membership_changes_are_audited_and_filtered_by_kind() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn without_javascript_removal_is_confirmed_on_a_page_of_its_own() {
+    let app = TestApp::spawn().await;
+    let (alice, _, slug) = two_members(&app).await;
+    let bob = admin_id(&app, BOB).await;
+    let confirm = format!("{}/{bob}/remove", members(&slug));
+    let page = app.page(&alice, &confirm).await;
+    assert!(
+        page.contains("Remove bob@acme.io?") && page.contains("Remove member"),
+        "{page}"
+    );
+    let res = app.post_form(&alice, &confirm, &confirm, &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), members(&slug));
+}
+
+#[tokio::test]
+async fn channel_and_password_changes_are_audited_under_their_kinds() {
+    let app = TestApp::spawn().await;
+    let (alice, slug) = app.setup().await;
+    let channels = format!("/w/{slug}/settings/channels");
+    let add = [("name", "WhatsApp Support"), ("kind", "whatsapp")];
+    assert_eq!(
+        app.post_form(&alice, &channels, &channels, &add)
+            .await
+            .status(),
+        303
+    );
+    let pw = [
+        ("current", PASSWORD),
+        ("password", "a new long password"),
+        ("password_confirm", "a new long password"),
+    ];
+    assert_eq!(
+        app.post_form(&alice, "/account", "/account", &pw)
+            .await
+            .status(),
+        200
+    );
+    let log = format!("/w/{slug}/settings/developer/audit-log");
+    let page = app.page(&alice, &format!("{log}?kind=channel")).await;
+    assert!(
+        page.contains("channel.added") && page.contains("WhatsApp Support"),
+        "{page}"
+    );
+    let page = app.page(&alice, &format!("{log}?kind=account")).await;
+    assert!(page.contains("account.password_changed") && !page.contains("channel.added"));
 }
