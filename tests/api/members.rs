@@ -12,14 +12,14 @@ fn members(slug: &str) -> String {
     format!("/w/{slug}/settings/members")
 }
 
-/// The one-time link shown after inviting `email`, as a path (`/invite?code=…`).
+/// The one-time link shown in the answer to inviting `email`, as a path (`/invite?code=…`).
 async fn invite(app: &TestApp, c: &Client, slug: &str, email: &str) -> String {
     let action = format!("{}/invite", members(slug));
     let res = app
         .post_form(c, &members(slug), &action, &[("email", email)])
         .await;
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let page = app.page(c, &members(slug)).await;
+    assert_eq!(res.status(), 201);
+    let page = res.text().await.unwrap();
     let marker = "id=\"invite-link\">";
     let start = page.find(marker).expect("the new link is shown") + marker.len();
     let link = &page[start..start + page[start..].find('<').unwrap()];
@@ -338,4 +338,24 @@ async fn channel_and_password_changes_are_audited_under_their_kinds() {
     );
     let page = app.page(&alice, &format!("{log}?kind=account")).await;
     assert!(page.contains("account.password_changed") && !page.contains("channel.added"));
+}
+
+#[tokio::test]
+async fn an_invitation_link_is_shown_once_and_stored_only_as_a_hash() {
+    let app = TestApp::spawn().await;
+    let (alice, slug) = app.setup().await;
+    let link = invite(&app, &alice, &slug, BOB).await;
+    let code = link.trim_start_matches("/invite?code=");
+    assert_eq!(code.len(), 32);
+    let page = app.page(&alice, &members(&slug)).await;
+    assert!(
+        page.contains(BOB) && !page.contains(code),
+        "listed, link not shown again"
+    );
+    let db = &app.state.db;
+    let by_hash = "SELECT COUNT(*) FROM invites WHERE code_hash = ?";
+    let hash = keyward::domain::ids::sha256_hex(code);
+    assert_eq!(crate::backend::scalar(db, by_hash, &[&hash]).await, 1);
+    let anywhere = "SELECT COUNT(*) FROM sessions WHERE data LIKE '%' || ? || '%'";
+    assert_eq!(crate::backend::scalar(db, anywhere, &[code]).await, 0);
 }

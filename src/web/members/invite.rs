@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{NEW_LINK_KEY, NewLink, Shown, render_page, site};
-use crate::auth::session::{session_error, set_flash};
+use super::{NewLink, Shown, render_page, site};
+use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
 use crate::db::{
     self,
@@ -73,7 +73,7 @@ pub(super) async fn create(
         let shown = Shown {
             email: f.email,
             errors,
-            error: None,
+            ..Shown::default()
         };
         return render_page(&state, &m, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
     }
@@ -102,11 +102,11 @@ pub(super) async fn create(
     tx.commit().await?;
     tracing::info!(workspace = %m.workspace.slug, invite_id = %invite.id, "member invited");
     let link = format!("{}/invite?code={code}", site(&state, &headers));
-    m.session
-        .insert(NEW_LINK_KEY, NewLink { email, link })
-        .await
-        .map_err(session_error)?;
-    Ok(Redirect::to(&m.url("members")).into_response())
+    let shown = Shown {
+        new_link: Some(NewLink { email, link }),
+        ..Shown::default()
+    };
+    render_page(&state, &m, StatusCode::CREATED, shown).await
 }
 
 pub(super) async fn revoke(

@@ -15,14 +15,10 @@ use axum::routing::{get, post};
 use super::tokens_view::When;
 use super::{FormErrors, Frame, render};
 use crate::auth::Member;
-use crate::auth::session::session_error;
 use crate::db;
 use crate::domain::now;
 use crate::error::AppResult;
 use crate::state::AppState;
-
-/// Where a new invitation's link waits to be shown once (POST → redirect → GET).
-const NEW_LINK_KEY: &str = "invite_link";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,8 +50,8 @@ pub(super) struct InviteRow {
     expires: When,
 }
 
-/// A link just made, shown once.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// A link just made, shown once: in the answer to the POST that made it, so it is stored
+/// nowhere (a re-POST makes a new link and the earlier one stops working).
 pub(super) struct NewLink {
     email: String,
     link: String,
@@ -74,10 +70,11 @@ struct MembersPage {
     error: Option<String>,
 }
 
-/// What a re-shown page carries besides the lists: the invite form's input and errors, or a
-/// refusal to show at the top.
+/// What a page carries besides the lists: a new link, the invite form's input and errors, or
+/// a refusal to show at the top.
 #[derive(Default)]
 pub(super) struct Shown {
+    new_link: Option<NewLink>,
     email: String,
     errors: FormErrors,
     error: Option<String>,
@@ -117,17 +114,12 @@ pub(super) async fn render_page(
     shown: Shown,
 ) -> AppResult<Response> {
     let (members, invites) = rows(state, m).await?;
-    let new_link: Option<NewLink> = m
-        .session
-        .remove(NEW_LINK_KEY)
-        .await
-        .map_err(session_error)?;
     let page = MembersPage {
         frame: m.frame(state, "members").await?,
         base: m.url("members"),
         members,
         invites,
-        new_link,
+        new_link: shown.new_link,
         email: shown.email,
         errors: shown.errors,
         error: shown.error,
