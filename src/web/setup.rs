@@ -127,6 +127,7 @@ async fn submit(
     tracing::info!(admin_id = %admin.id, workspace = %ws.slug, "setup complete");
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     session::sign_in(&session, &admin.id, ip, user_agent).await?;
+    db::admins::mark_signed_in(&state.db, &admin.id, crate::domain::now()).await?;
     session::set_flash(
         &session,
         "success",

@@ -75,6 +75,7 @@ async fn an_invited_admin_chooses_a_password_joins_and_both_see_each_other() {
     for c in [&alice, &bob] {
         let page = app.page(c, &members(&slug)).await;
         assert!(page.contains(EMAIL) && page.contains(BOB), "{page}");
+        assert!(!page.contains("Never"), "both signed in: {page}");
         assert!(page.contains("No pending invitations"), "the link was used");
     }
 }
