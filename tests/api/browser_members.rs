@@ -179,3 +179,38 @@ async fn axe_tour(b: &Browser) -> Vec<String> {
     found.extend(b.axe().await.into_iter().map(|v| format!("invite: {v}")));
     found
 }
+
+#[tokio::test]
+async fn browser_without_javascript_invites_and_removes_through_the_confirmation_page() {
+    let app = TestApp::spawn().await;
+    let opts = Options {
+        javascript: false,
+        ..Default::default()
+    };
+    let test = "browser_without_javascript_invites_and_removes_through_the_confirmation_page";
+    let Some(b) = Browser::start_with(test, opts).await else {
+        return;
+    };
+    let slug = browser_setup(&app, &b).await;
+    app.other_admin_with_workspace(BOB, "Bob's place").await;
+    let link = invite(&b, &app, &slug, BOB).await;
+    let path = &link[link.find("/invite").unwrap()..];
+    let (bob, res) = crate::members::accept(&app, path, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    b.goto(&app.url(&format!("/w/{slug}/settings/members")))
+        .await;
+    b.click("#members-table tr:nth-child(2) a[href$='/remove']")
+        .await;
+    b.wait_until("confirmation page", |s| s.contains("Remove bob@acme.io?"))
+        .await;
+    b.click("form button.danger").await;
+    b.wait_until("removed", |s| s.contains("was removed and signed out"))
+        .await;
+    let next = bob
+        .get(app.url(&format!("/w/{slug}/settings/members")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 303);
+    b.finish().await;
+}

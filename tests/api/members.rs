@@ -27,7 +27,7 @@ async fn invite(app: &TestApp, c: &Client, slug: &str, email: &str) -> String {
 }
 
 /// Opens the link in a fresh browser and submits `password` (twice for a new account).
-async fn accept(app: &TestApp, link: &str, password: &str) -> (Client, Response) {
+pub async fn accept(app: &TestApp, link: &str, password: &str) -> (Client, Response) {
     let c = client();
     let page = c.get(app.url(link)).send().await.unwrap();
     assert_eq!(page.status(), 200, "GET {link}");
