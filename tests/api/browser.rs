@@ -91,18 +91,7 @@ impl Browser {
     /// A second browser with a cookie jar of its own (another profile and WebDriver session),
     /// as a second person at another computer; shares the test's turn.
     pub async fn beside(&self, opts: Options) -> Self {
-        let chromium = find(
-            &[
-                "/usr/bin/chromium",
-                "/usr/bin/chromium-browser",
-                "/usr/bin/google-chrome",
-            ],
-            "KEYWARD_CHROMIUM",
-        );
-        let driver = find(
-            &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
-            "KEYWARD_CHROMEDRIVER",
-        );
+        let (chromium, driver) = binaries();
         Self::launch(&chromium.unwrap(), driver.unwrap(), opts, None).await
     }
 
