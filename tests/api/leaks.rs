@@ -428,10 +428,10 @@ impl Api {
 }
 
 /// The passwords used: 0 refused setup, 1 setup, 2 account page, 3 `admin add`,
-/// 4 `reset-password`, 5 wrong sign-in, 6 mismatched confirmation. Hyphen and base62 only,
-/// so form and URL encoding leave them as they are.
+/// 4 `reset-password`, 5 wrong sign-in, 6 mismatched confirmation, 7 an invited admin's.
+/// Hyphen and base62 only, so form and URL encoding leave them as they are.
 fn passwords() -> Vec<String> {
-    (0..7)
+    (0..8)
         .map(|i| format!("pw{i}-{}", random_base62(20)))
         .collect()
 }
@@ -484,6 +484,28 @@ async fn password_flows(ev: &mut Evidence, server: &Server, db: &Path, pw: &[Str
     assert_eq!(ops.sign_in(ev, "ops@acme.io", &pw[3]).await, 401);
     assert_eq!(ops.sign_in(ev, "ops@acme.io", &pw[4]).await, 303);
     web
+}
+
+/// Members: an invitation, accepted with a new password in another browser.
+async fn invitation_flow(ev: &mut Evidence, web: &Web, password: &str) {
+    let members = "/w/acme/settings/members";
+    let invite = format!("{members}/invite");
+    let r = web
+        .form(ev, members, &invite, &[("email", "new@acme.io")])
+        .await;
+    assert_eq!(r.status, 201);
+    let at = r.text.find("/invite?code=").unwrap();
+    let link = r.text[at..].split('<').next().unwrap().to_owned();
+    let code = link.rsplit('=').next().unwrap();
+    let invited = Web::new(&web.base);
+    let csrf = csrf_of(&invited.get(ev, &link).await.text);
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("code", code),
+        ("password", password),
+        ("password_confirm", password),
+    ];
+    assert_eq!(invited.post(ev, "/invite", &form).await.status, 303);
 }
 
 /// Dashboard: create two tokens, edit, regenerate, revoke, reactivate, delete; every page.
@@ -746,6 +768,7 @@ async fn no_secret_or_password_reaches_logs_database_audit_log_or_any_response_b
     let mut server = Server::start(&dir, &db, "run1", &[]);
     let web = password_flows(&mut ev, &server, &db, &pw).await;
     let web_secrets = dashboard_flows(&mut ev, &web).await;
+    invitation_flow(&mut ev, &web, &pw[7]).await;
     let (admin, reader) = cli_tokens(&mut ev, &db);
     let api = Api::new(&server.base);
     let [x1, x1_old, x1_secret] = api_flows(&mut ev, &api, &admin, &web_secrets).await;
