@@ -126,23 +126,25 @@ pub async fn take(
     ))
 }
 
-/// Deletes a workspace's pending invitations for `email` (a new one replaces them).
-pub async fn delete_for_email(
+/// Deletes a workspace's invitations for `email` (a new one replaces them), and every
+/// expired invitation (nothing else deletes those).
+pub async fn delete_replaced(
     conn: Conn<'_>,
     workspace_id: &str,
     email: &str,
+    now: i64,
 ) -> Result<u64, sqlx::Error> {
     Ok(on!(conn, |c|
         sqlite: sqlx::query!(
-            "DELETE FROM invites WHERE workspace_id = ? AND email = ?",
-            workspace_id, email
+            "DELETE FROM invites WHERE (workspace_id = ? AND email = ?) OR expires_at <= ?",
+            workspace_id, email, now
         )
         .execute(&mut *c)
         .await?
         .rows_affected(),
         postgres: sqlx::query!(
-            "DELETE FROM invites WHERE workspace_id = $1 AND email = $2",
-            workspace_id, email
+            "DELETE FROM invites WHERE (workspace_id = $1 AND email = $2) OR expires_at <= $3",
+            workspace_id, email, now
         )
         .execute(&mut *c)
         .await?

@@ -102,6 +102,9 @@ async fn an_expired_or_revoked_invitation_is_refused() {
     let res = client().get(app.url(&expired)).send().await.unwrap();
     assert_eq!(res.status(), 403);
     let revoked = invite(&app, &alice, &slug, "carol@acme.io").await;
+    let bobs = "SELECT COUNT(*) FROM invites WHERE email = ?";
+    let left = crate::backend::scalar(&app.state.db, bobs, &[BOB]).await;
+    assert_eq!(left, 0, "the next invitation deletes expired ones");
     let id = pending_invite(&app, &alice, &slug).await;
     let action = format!("{}/invites/{id}/revoke", members(&slug));
     let res = app.post_form(&alice, &members(&slug), &action, &[]).await;

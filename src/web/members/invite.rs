@@ -81,7 +81,7 @@ pub(super) async fn create(
     let actor = Actor::admin(&m.admin.id, &m.admin.email);
     let mut tx = state.db.begin_write().await?;
     // A new invitation replaces an earlier one to the same address (its link stops working).
-    db::invites::delete_for_email(tx.conn(), &m.workspace.id, &email).await?;
+    db::invites::delete_replaced(tx.conn(), &m.workspace.id, &email, crate::domain::now()).await?;
     let invite = db::invites::create(
         tx.conn(),
         &m.workspace.id,
