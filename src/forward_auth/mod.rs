@@ -55,8 +55,8 @@ impl RuleBook {
             return Ok(Self::default());
         };
         let rules = Rules::load(&file, &config.permission_catalog).map_err(|e| RulesError {
-            message: format!("forward-auth rules {}: {}", file.display(), e.message),
-            ..e
+            line: None,
+            message: format!("forward-auth rules {}: {e}", file.display()),
         })?;
         Ok(Self {
             file: Some(file),

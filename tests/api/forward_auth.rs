@@ -1,0 +1,422 @@
+//! Forward auth (SPEC §11): `/api/v1/forward-auth` (Caddy, Traefik) and
+//! `/api/v1/auth-request` (nginx) judged by a rules file or query parameters, on the API's
+//! bearer path.
+
+use std::path::PathBuf;
+
+use reqwest::Response;
+
+use crate::helpers::{TestApp, client, temp_dir};
+
+const FORWARD: &str = "/api/v1/forward-auth";
+const NGINX: &str = "/api/v1/auth-request";
+
+const RULES: &str = r#"
+[[rule]]
+path = "/status"
+public = true
+
+[[rule]]
+path = "/admin/*"
+permissions = ["admin"]
+
+[[rule]]
+path = "/orders/*"
+methods = ["GET"]
+permissions = ["chats:read"]
+
+[[rule]]
+path = "/channels/{channel}/messages"
+methods = ["POST"]
+permissions = ["messages:send"]
+"#;
+
+/// A server with a rules file (removed with it).
+struct Proxied {
+    app: TestApp,
+    slug: String,
+    rules: PathBuf,
+}
+
+impl Drop for Proxied {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.rules.parent().unwrap());
+    }
+}
+
+async fn proxied_with(rules: &str, adjust: impl FnOnce(&mut keyward::Config)) -> Proxied {
+    let path = temp_dir().join("rules.toml");
+    std::fs::write(&path, rules).unwrap();
+    let file = path.clone();
+    let app = TestApp::spawn_with(|c| {
+        c.forward_auth_rules = Some(file);
+        adjust(c);
+    })
+    .await;
+    let slug = app.setup().await.1;
+    Proxied {
+        app,
+        slug,
+        rules: path,
+    }
+}
+
+async fn proxied() -> Proxied {
+    proxied_with(RULES, |_| {}).await
+}
+
+impl Proxied {
+    async fn token(&self, perms: &[&str]) -> (String, String) {
+        self.app.create_token(&self.slug, perms, |_| {}).await
+    }
+
+    /// Asks `endpoint` about `METHOD uri` with the headers its proxy sends.
+    async fn check(
+        &self,
+        endpoint: &str,
+        secret: Option<&str>,
+        method: &str,
+        uri: &str,
+    ) -> Response {
+        let (m, u) = if endpoint == NGINX {
+            ("x-original-method", "x-original-uri")
+        } else {
+            ("x-forwarded-method", "x-forwarded-uri")
+        };
+        let mut req = client()
+            .get(self.app.url(endpoint))
+            .header(m, method)
+            .header(u, uri);
+        if let Some(s) = secret {
+            req = req.bearer_auth(s);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+fn header<'a>(res: &'a Response, name: &str) -> &'a str {
+    res.headers().get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn an_allowed_request_gets_200_with_the_identity_headers_and_no_store() {
+    let p = proxied().await;
+    let (id, secret) = p.token(&["chats:read", "messages:send"]).await;
+    let res = p
+        .check(FORWARD, Some(&secret), "GET", "/orders/7?x=1")
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-keyward-token-id"), id);
+    assert_eq!(header(&res, "x-keyward-token-name"), "script");
+    assert_eq!(header(&res, "x-keyward-workspace"), p.slug);
+    assert_eq!(
+        header(&res, "x-keyward-permissions"),
+        "chats:read,messages:send"
+    );
+    assert_eq!(header(&res, "cache-control"), "no-store");
+    assert_eq!(header(&res, "x-ratelimit-limit"), "1000");
+    assert_eq!(res.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn missing_and_revoked_tokens_get_401_with_www_authenticate_and_the_code() {
+    let p = proxied().await;
+    let (id, secret) = p.token(&["chats:read"]).await;
+    for endpoint in [FORWARD, NGINX] {
+        let res = p.check(endpoint, None, "GET", "/orders/7").await;
+        assert_eq!(res.status(), 401, "{endpoint}");
+        assert_eq!(header(&res, "x-keyward-code"), "missing_token");
+        assert_eq!(
+            header(&res, "www-authenticate"),
+            r#"Bearer realm="keyward""#
+        );
+    }
+    p.app
+        .sql("UPDATE tokens SET revoked_at = 1 WHERE id = ?", &id)
+        .await;
+    let res = p.check(NGINX, Some(&secret), "GET", "/orders/7").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(header(&res, "x-keyward-code"), "token_revoked");
+}
+
+#[tokio::test]
+async fn a_token_without_the_rules_permission_gets_403_insufficient_permission() {
+    let p = proxied().await;
+    let (_, secret) = p.token(&["messages:send"]).await;
+    for endpoint in [FORWARD, NGINX] {
+        let res = p.check(endpoint, Some(&secret), "GET", "/orders/7").await;
+        assert_eq!(res.status(), 403, "{endpoint}");
+        assert_eq!(header(&res, "x-keyward-code"), "insufficient_permission");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "insufficient_permission");
+    }
+}
+
+#[tokio::test]
+async fn a_request_no_rule_matches_is_403_unless_the_default_is_authenticated() {
+    let p = proxied().await;
+    let (_, secret) = p.token(&["admin"]).await;
+    let res = p.check(FORWARD, Some(&secret), "DELETE", "/orders/7").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(header(&res, "x-keyward-code"), "no_matching_rule");
+    let open = proxied_with(&format!("default = \"authenticated\"\n{RULES}"), |_| {}).await;
+    let (_, secret) = open.token(&["chats:read"]).await;
+    let res = open
+        .check(FORWARD, Some(&secret), "DELETE", "/elsewhere")
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_public_route_needs_no_token_and_reveals_no_identity() {
+    let p = proxied().await;
+    let res = p.check(NGINX, None, "GET", "/status").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-keyward-token-id").is_none());
+    let res = p.check(NGINX, None, "GET", "/status/../admin").await;
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn a_channel_scoped_token_reaches_only_its_channels_paths() {
+    let p = proxied().await;
+    let mine = p.app.channel(&p.slug, "Mine").await;
+    let other = p.app.channel(&p.slug, "Other").await;
+    let scoped = mine.clone();
+    let (_, secret) = p
+        .app
+        .create_token(&p.slug, &["messages:send"], |d| {
+            d.channels = Some(vec![scoped])
+        })
+        .await;
+    let res = p
+        .check(
+            FORWARD,
+            Some(&secret),
+            "POST",
+            &format!("/channels/{mine}/messages"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = p
+        .check(
+            FORWARD,
+            Some(&secret),
+            "POST",
+            &format!("/channels/{other}/messages"),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(header(&res, "x-keyward-code"), "channel_not_allowed");
+}
+
+#[tokio::test]
+async fn encoded_dot_segments_are_judged_after_normalisation() {
+    let p = proxied().await;
+    let (_, secret) = p.token(&["chats:read"]).await;
+    let res = p
+        .check(NGINX, Some(&secret), "GET", "/orders/%2e%2e/admin")
+        .await;
+    assert_eq!(res.status(), 403, "judged as /admin");
+    assert_eq!(header(&res, "x-keyward-code"), "insufficient_permission");
+}
+
+#[tokio::test]
+async fn an_encoded_slash_is_refused_400_and_403_on_nginxs_endpoint() {
+    let p = proxied().await;
+    let (_, secret) = p.token(&["admin"]).await;
+    let res = p
+        .check(FORWARD, Some(&secret), "GET", "/orders/x%2f..%2f..%2fadmin")
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(header(&res, "x-keyward-code"), "invalid_path");
+    let res = p
+        .check(NGINX, Some(&secret), "GET", "/orders/x%2f..%2f..%2fadmin")
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(header(&res, "x-keyward-code"), "invalid_path");
+}
+
+#[tokio::test]
+async fn a_rate_limited_token_is_429_but_403_with_the_code_on_nginxs_endpoint() {
+    let p = proxied_with(RULES, |c| c.rate_limit_standard = 1).await;
+    let (_, secret) = p.token(&["chats:read"]).await;
+    assert_eq!(
+        p.check(FORWARD, Some(&secret), "GET", "/orders/1")
+            .await
+            .status(),
+        200
+    );
+    let res = p.check(FORWARD, Some(&secret), "GET", "/orders/1").await;
+    assert_eq!(res.status(), 429);
+    assert!(header(&res, "retry-after").parse::<u64>().unwrap() > 0);
+    let res = p.check(NGINX, Some(&secret), "GET", "/orders/1").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(header(&res, "x-keyward-code"), "rate_limited");
+    assert!(header(&res, "retry-after").parse::<u64>().unwrap() > 0);
+    assert_eq!(header(&res, "x-ratelimit-remaining"), "0");
+}
+
+#[tokio::test]
+async fn without_a_rules_file_the_query_parameters_decide() {
+    let app = TestApp::spawn().await;
+    let slug = app.setup().await.1;
+    let ch = app.channel(&slug, "Mine").await;
+    let (_, secret) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let ask = |query: String| {
+        let req = client()
+            .get(app.url(&format!("{FORWARD}{query}")))
+            .bearer_auth(&secret);
+        req.header("x-forwarded-method", "GET")
+            .header("x-forwarded-uri", "/x")
+            .send()
+    };
+    assert_eq!(ask(String::new()).await.unwrap().status(), 200);
+    assert_eq!(
+        ask(format!("?permission=chats:read&channel={ch}"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = ask("?permission=chats:read&permission=messages:send".into())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn each_endpoint_reads_its_own_proxys_headers_before_the_other_set() {
+    let p = proxied().await;
+    let (_, secret) = p.token(&["chats:read"]).await;
+    // A client-sent X-Original-URI does not change what Caddy's X-Forwarded-Uri says.
+    let res = client()
+        .get(p.app.url(FORWARD))
+        .bearer_auth(&secret)
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-uri", "/admin")
+        .header("x-original-method", "GET")
+        .header("x-original-uri", "/orders/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client()
+        .get(p.app.url(NGINX))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(header(&res, "x-keyward-code"), "invalid_original_request");
+}
+
+#[tokio::test]
+async fn a_check_counts_as_a_use_with_the_original_method_and_path() {
+    let p = proxied().await;
+    let (id, secret) = p.token(&["chats:read"]).await;
+    p.check(FORWARD, Some(&secret), "GET", "/orders/42?secret=no")
+        .await;
+    p.check(NGINX, Some(&secret), "GET", "/admin/x").await;
+    let (_, admin) = p.token(&["admin"]).await;
+    let (status, usage) = p
+        .app
+        .api(&admin)
+        .get(&format!("/api/v1/tokens/{id}/usage"))
+        .await;
+    assert_eq!(status, 200);
+    let recent: Vec<(String, String, u64)> = usage["data"]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().into(),
+                r["path"].as_str().unwrap().into(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        recent.contains(&("GET".into(), "/orders/42".into(), 200)),
+        "{recent:?}"
+    );
+    assert!(
+        recent.contains(&("GET".into(), "/admin/x".into(), 403)),
+        "{recent:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_token_page_lists_forward_auth_checks_in_recent_requests() {
+    let p = proxied().await;
+    let (c, _) = p
+        .app
+        .login(crate::helpers::EMAIL, crate::helpers::PASSWORD)
+        .await;
+    let (id, secret) = p.token(&["messages:send"]).await;
+    let ch = p.app.channel(&p.slug, "Mine").await;
+    p.check(
+        FORWARD,
+        Some(&secret),
+        "POST",
+        &format!("/channels/{ch}/messages"),
+    )
+    .await;
+    p.app.state.gate.flush().await.unwrap();
+    let page = p
+        .app
+        .page(
+            &c,
+            &format!("/w/{}/settings/developer/api-tokens/{id}", p.slug),
+        )
+        .await;
+    assert!(page.contains(&format!("/channels/{ch}/messages")), "{page}");
+    assert!(page.contains("POST"));
+}
+
+#[tokio::test]
+async fn a_bad_rules_file_stops_the_start_with_its_line_and_a_reload_keeps_the_old_rules() {
+    let dir = temp_dir();
+    let file = dir.join("rules.toml");
+    std::fs::write(
+        &file,
+        "[[rule]]\npath = \"/a\"\n\n[[rule]]\npath = \"b\"\npublic = true\n",
+    )
+    .unwrap();
+    let mut config = keyward::Config::for_tests();
+    config.forward_auth_rules = Some(file.clone());
+    let err = keyward::prepare(config).await.err().unwrap().to_string();
+    assert!(
+        err.contains("rules.toml: line 1: a rule needs permissions"),
+        "{err}"
+    );
+    let p = proxied().await;
+    std::fs::write(&p.rules, "[[rule]]\npath = \"/orders/*\"\npublic = true\n").unwrap();
+    assert_eq!(
+        p.app
+            .state
+            .forward_rules
+            .reload(&p.app.state.config)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        p.check(FORWARD, None, "GET", "/orders/1").await.status(),
+        200
+    );
+    std::fs::write(&p.rules, "[[rule]]\npath = \"/x\"\n").unwrap();
+    assert!(
+        p.app
+            .state
+            .forward_rules
+            .reload(&p.app.state.config)
+            .is_err()
+    );
+    assert_eq!(
+        p.check(FORWARD, None, "GET", "/orders/1").await.status(),
+        200,
+        "old rules kept"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
