@@ -150,7 +150,9 @@ impl Original {
             invalid("Send the original request as X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI.")
         })?;
         let method = text(method_h)
-            .and_then(|m| Method::from_bytes(m.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
+            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
             .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
         let target = uri.split('?').next().unwrap_or_default().to_owned();
         let host = text(host_h)
@@ -271,11 +273,7 @@ fn refuse(refusal: Refusal, face: Face) -> Response {
             )
         }
         Refusal::Invalid { code, detail } => {
-            let status = match face {
-                Face::Forward => StatusCode::BAD_REQUEST,
-                Face::Nginx => StatusCode::FORBIDDEN,
-            };
-            (problem(status, code, &detail, None), code)
+            (problem(StatusCode::FORBIDDEN, code, &detail, None), code)
         }
     };
     let status = res.status();

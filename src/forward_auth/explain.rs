@@ -17,7 +17,7 @@ pub fn explain(rules: &Rules, method: &str, url: &str) -> String {
         Ok(p) => p,
         Err(e) => {
             out.push_str(&format!(
-                "\nrefused before any rule: {e} (400 invalid_path; 403 on /auth-request)"
+                "\nrefused before any rule: {e} (403 invalid_path)"
             ));
             return out;
         }

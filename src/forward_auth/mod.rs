@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::api::Routes;
+use crate::api::responses::{ProxyRefusals, Refusals};
 use crate::config::Config;
 use crate::state::AppState;
 use check::Face;
@@ -32,10 +33,47 @@ pub fn routes() -> Routes {
     ]
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/forward-auth",
+    tag = "forward-auth",
+    summary = "May this proxied request pass? For Caddy `forward_auth` and Traefik ForwardAuth; counts as a use of the token",
+    description = "Judges the original request (`X-Forwarded-Method`, `X-Forwarded-Uri`, `X-Forwarded-Host`) by the rules file (`--forward-auth-rules`) and the `permission`/`channel` query parameters. Every refusal carries `X-Keyward-Code`.",
+    security(("bearer" = [])),
+    params(
+        ("X-Forwarded-Method" = String, Header, pattern = "^[A-Za-z]+$", description = "The original request's method"),
+        ("X-Forwarded-Uri" = String, Header, pattern = "^/", description = "The original request's path and query, as the client sent them"),
+        ("X-Forwarded-Host" = Option<String>, Header, description = "The original request's host, for rules with `host`"),
+        ("permission" = Option<Vec<String>>, Query, description = "A permission the token must hold (repeatable), besides the rule's"),
+        ("channel" = Option<String>, Query, description = "A channel id the token's scope must include"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: empty body, `Cache-Control: no-store`, `X-Keyward-Token-Id`, `X-Keyward-Token-Name`, `X-Keyward-Workspace`, `X-Keyward-Permissions` (none on a public route)"),
+        Refusals,
+    )
+)]
 pub(crate) async fn forward_auth(State(state): State<AppState>, req: Request) -> Response {
     check::run(&state, req, Face::Forward).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth-request",
+    tag = "forward-auth",
+    summary = "May this proxied request pass? For nginx `auth_request`: only 200, 401 or 403; counts as a use of the token",
+    description = "As `/api/v1/forward-auth`, reading `X-Original-Method` and `X-Original-URI` (and `Host`) first. A rate limit is 403 with `X-Keyward-Code: rate_limited` and `Retry-After`.",
+    security(("bearer" = [])),
+    params(
+        ("X-Original-Method" = String, Header, pattern = "^[A-Za-z]+$", description = "The original request's method (`$request_method`)"),
+        ("X-Original-URI" = String, Header, pattern = "^/", description = "The original request's path and query (`$request_uri`)"),
+        ("permission" = Option<Vec<String>>, Query, description = "A permission the token must hold (repeatable), besides the rule's"),
+        ("channel" = Option<String>, Query, description = "A channel id the token's scope must include"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: empty body, `Cache-Control: no-store` and the `X-Keyward-*` identity headers"),
+        ProxyRefusals,
+    )
+)]
 pub(crate) async fn auth_request(State(state): State<AppState>, req: Request) -> Response {
     check::run(&state, req, Face::Nginx).await
 }
