@@ -228,22 +228,28 @@ fn authorize(caller: &Caller, needs: &Needs) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// 200 with an empty body; with the token's identity when one was checked.
+/// 200 with an empty body and the token's identity. A public route's identity headers are
+/// there but empty: a proxy that copies them then passes empty values on (Caddy 2.6 would
+/// pass its unfilled placeholders for missing ones, `{http.reverse_proxy.header.…}`).
 fn allowed(caller: Option<&Caller>) -> Response {
     let mut res = StatusCode::OK.into_response();
     let h = res.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(caller) = caller {
-        let token = caller.token();
-        let permissions: Vec<&str> = token.permissions.iter().collect();
-        for (name, value) in [
-            (TOKEN_ID, token.id.as_str()),
-            (TOKEN_NAME, token.name.as_str()),
-            (WORKSPACE, caller.workspace().slug.as_str()),
-            (PERMISSIONS, &permissions.join(",")),
-        ] {
-            h.insert(name, header_text(value));
+    let Some(caller) = caller else {
+        for name in [TOKEN_ID, TOKEN_NAME, WORKSPACE, PERMISSIONS] {
+            h.insert(name, HeaderValue::from_static(""));
         }
+        return res;
+    };
+    let token = caller.token();
+    let permissions: Vec<&str> = token.permissions.iter().collect();
+    for (name, value) in [
+        (TOKEN_ID, token.id.as_str()),
+        (TOKEN_NAME, token.name.as_str()),
+        (WORKSPACE, caller.workspace().slug.as_str()),
+        (PERMISSIONS, &permissions.join(",")),
+    ] {
+        h.insert(name, header_text(value));
     }
     res
 }

@@ -172,7 +172,8 @@ async fn a_public_route_needs_no_token_and_reveals_no_identity() {
     let p = proxied().await;
     let res = p.check(NGINX, None, "GET", "/status").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers().get("x-keyward-token-id").is_none());
+    assert_eq!(res.headers()["x-keyward-token-id"], "", "present but empty");
+    assert_eq!(res.headers()["x-keyward-workspace"], "");
     let res = p.check(NGINX, None, "GET", "/status/../admin").await;
     assert_eq!(res.status(), 401);
 }
@@ -419,4 +420,80 @@ async fn a_bad_rules_file_stops_the_start_with_its_line_and_a_reload_keeps_the_o
         "old rules kept"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The identity headers a 200 carries (the server's names, checked below), as the proxies'
+/// configurations must copy them.
+const IDENTITY: [&str; 4] = [
+    "X-Keyward-Token-Id",
+    "X-Keyward-Token-Name",
+    "X-Keyward-Workspace",
+    "X-Keyward-Permissions",
+];
+
+fn identity() -> [&'static str; 4] {
+    use keyward::forward_auth::check::{PERMISSIONS, TOKEN_ID, TOKEN_NAME, WORKSPACE};
+    let sent = [TOKEN_ID, TOKEN_NAME, WORKSPACE, PERMISSIONS];
+    for (name, header) in IDENTITY.iter().zip(sent) {
+        assert_eq!(name.to_ascii_lowercase(), header.as_str());
+    }
+    IDENTITY
+}
+
+fn deploy_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/deploy/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn the_traefik_configuration_asks_forward_auth_copies_the_identity_and_strips_the_clients() {
+    let doc: toml::Table = toml::from_str(&deploy_file("traefik/keyward.toml")).unwrap();
+    let middlewares = &doc["http"]["middlewares"];
+    let auth = &middlewares["keyward-auth"]["forwardAuth"];
+    let address = auth["address"].as_str().unwrap();
+    assert!(address.ends_with("/api/v1/forward-auth"), "{address}");
+    assert_eq!(auth["trustForwardHeader"].as_bool(), Some(false));
+    let copied: Vec<&str> = auth["authResponseHeaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(copied, identity());
+    let strip = &middlewares["keyward-strip"]["headers"]["customRequestHeaders"];
+    for name in identity().into_iter().chain(["X-Keyward-Code"]) {
+        assert_eq!(
+            strip[name].as_str(),
+            Some(""),
+            "{name} is removed from the client's request"
+        );
+    }
+    let chain = middlewares["keyward"]["chain"]["middlewares"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        chain,
+        &["keyward-strip", "keyward-auth"]
+            .map(toml::Value::from)
+            .to_vec()
+    );
+    let router = &doc["http"]["routers"]["my-api"];
+    assert_eq!(
+        router["middlewares"].as_array().unwrap(),
+        &vec![toml::Value::from("keyward")]
+    );
+}
+
+#[test]
+fn the_nginx_and_caddy_configurations_pass_every_identity_header() {
+    let nginx = deploy_file("nginx/forward-auth.conf");
+    let caddy = deploy_file("Caddyfile.forward-auth");
+    assert!(nginx.contains("proxy_pass http://127.0.0.1:8080/api/v1/auth-request;"));
+    assert!(caddy.contains("uri /api/v1/forward-auth"));
+    for name in identity() {
+        assert!(
+            nginx.contains(&format!("proxy_set_header {name} $")),
+            "nginx sets {name}"
+        );
+        assert!(caddy.contains(name), "Caddy copies {name}");
+    }
 }
