@@ -119,7 +119,7 @@ pub fn routes(state: AppState) -> Router {
         )
         .merge(web::static_files::router().route_layer(keep_route.clone()))
         .merge(api::router(&state))
-        .merge(forward_auth_router())
+        .merge(forward_auth::router())
         .merge(api::docs::router().route_layer(keep_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -150,16 +150,6 @@ pub fn app(
         .layer(edge::EdgeLayer(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(routes(state))
-}
-
-/// The forward-auth endpoints: outside the bearer tracking layer, since a public route needs
-/// no token; each check takes the bearer path itself (`forward_auth::check`).
-fn forward_auth_router() -> Router<AppState> {
-    forward_auth::routes()
-        .into_iter()
-        .fold(Router::new(), |router, (path, handlers)| {
-            router.route(path, handlers)
-        })
 }
 
 /// `{"status":"ok"}` as JSON, a fixed body (what `Json(json!({"status": "ok"}))` wrote,

@@ -15,22 +15,23 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::api::Routes;
 use crate::api::responses::{ProxyRefusals, Refusals};
 use crate::config::Config;
 use crate::state::AppState;
 use check::Face;
 use rules::{Rules, RulesError};
 
-pub fn routes() -> Routes {
-    vec![
-        ("/api/v1/forward-auth", get(forward_auth)),
-        ("/api/v1/auth-request", get(auth_request)),
-    ]
+/// The two endpoints. Outside the bearer tracking layer, since a public route needs no
+/// token: each check takes the bearer path itself ([`check`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/forward-auth", get(forward_auth))
+        .route("/api/v1/auth-request", get(auth_request))
 }
 
 #[utoipa::path(
