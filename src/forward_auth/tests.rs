@@ -4,36 +4,7 @@ use super::path::normalise;
 use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::domain::permissions::Catalog;
 
-const FILE: &str = r#"
-default = "deny"
-
-[[rule]]
-path = "/healthz"
-public = true
-
-[[rule]]
-path = "/admin/*"
-permissions = ["admin"]
-
-[[rule]]
-path = "/orders/*"
-methods = ["GET"]
-permissions = ["chats:read"]
-
-[[rule]]
-path = "/orders"
-methods = ["post"]
-permissions = ["messages:send"]
-
-[[rule]]
-path = "/channels/{channel}/messages"
-permissions = ["messages:send"]
-
-[[rule]]
-path = "/internal/*"
-host = "internal.example"
-permissions = []
-"#;
+const FILE: &str = include_str!("../../tests/api/forward_auth.toml");
 
 fn rules(text: &str) -> Rules {
     Rules::parse(text, &Catalog::default()).unwrap()
@@ -57,13 +28,13 @@ fn judged(method: &str, raw: &str, host: Option<&str>) -> (usize, Option<String>
 
 #[test]
 fn exact_prefix_and_channel_paths_match_their_requests() {
-    assert_eq!(judged("GET", "/healthz", None), (4, None));
+    assert_eq!(judged("GET", "/status", None), (4, None));
     assert_eq!(judged("GET", "/admin", None), (8, None));
     assert_eq!(judged("DELETE", "/admin/users/1", None), (8, None));
     assert_eq!(judged("GET", "/orders/7", None), (12, None));
     assert_eq!(judged("POST", "/orders", None), (17, None));
     assert_eq!(
-        judged("PUT", "/channels/ch_1/messages", None),
+        judged("POST", "/channels/ch_1/messages", None),
         (22, Some("ch_1".into()))
     );
 }
@@ -77,11 +48,11 @@ fn methods_hosts_and_exact_paths_limit_a_rule() {
     );
     assert_eq!(judged("DELETE", "/orders/7", None), (0, None));
     assert_eq!(judged("POST", "/orders/7", None), (0, None));
-    assert_eq!(judged("GET", "/healthz/x", None), (0, None));
+    assert_eq!(judged("GET", "/status/x", None), (0, None));
     assert_eq!(judged("GET", "/channels/ch_1", None), (0, None));
     assert_eq!(
         judged("GET", "/internal/x", Some("Internal.Example:8443")),
-        (26, None)
+        (27, None)
     );
     assert_eq!(
         judged("GET", "/internal/x", Some("other.example")),
@@ -93,10 +64,10 @@ fn methods_hosts_and_exact_paths_limit_a_rule() {
 #[test]
 fn dot_segments_cannot_slip_past_a_rule() {
     assert_eq!(judged("GET", "/orders/%2e%2e/admin", None), (8, None));
-    assert_eq!(judged("GET", "/healthz/../admin/x", None), (8, None));
+    assert_eq!(judged("GET", "/status/../admin/x", None), (8, None));
     assert_eq!(judged("GET", "//admin//", None), (8, None));
     assert_eq!(
-        judged("GET", "/channels/ch_1/../ch_2/messages", None),
+        judged("POST", "/channels/ch_1/../ch_2/messages", None),
         (22, Some("ch_2".into()))
     );
 }
@@ -117,77 +88,79 @@ fn default_and_access_are_read() {
     assert_eq!(rules("").default, Fallback::Deny);
 }
 
+/// Bad files: (text, the line the error names, a part of the reason).
+const BAD_FILES: &[(&str, &str, &str)] = &[
+    (
+        "[[rule]]\npath = \"/a\"\npublic = true\nsurprise = 1\n",
+        "line 4",
+        "unknown field",
+    ),
+    (
+        "\n\n[[rule]]\npath = \"/a\"\n",
+        "line 3",
+        "needs permissions",
+    ),
+    (
+        "[[rule]]\npath = \"/a\"\npermissions = [\"nope:x\"]\n",
+        "line 1",
+        "unknown permission \"nope:x\"",
+    ),
+    (
+        "[[rule]]\npath = \"a\"\npublic = true\n",
+        "line 1",
+        "must start with /",
+    ),
+    (
+        "[[rule]]\npath = \"/a/../b\"\npublic = true\n",
+        "line 1",
+        "written as matched",
+    ),
+    (
+        "[[rule]]\npath = \"/a/\"\npublic = true\n",
+        "line 1",
+        "written as matched",
+    ),
+    (
+        "[[rule]]\npath = \"/a/{id}\"\npublic = true\n",
+        "line 1",
+        "only whole {channel}",
+    ),
+    (
+        "[[rule]]\npath = \"/a/*/b\"\npublic = true\n",
+        "line 1",
+        "only whole {channel}",
+    ),
+    (
+        "[[rule]]\npath = \"/{channel}/{channel}\"\npermissions = []\n",
+        "line 1",
+        "twice",
+    ),
+    (
+        "[[rule]]\npath = \"/{channel}\"\npublic = true\n",
+        "line 1",
+        "public rule cannot",
+    ),
+    (
+        "[[rule]]\npath = \"/a\"\npublic = true\npermissions = []\n",
+        "line 1",
+        "not both",
+    ),
+    (
+        "[[rule]]\npath = \"/a\"\nmethods = [\"GE T\"]\npublic = true\n",
+        "line 1",
+        "not an HTTP method",
+    ),
+    (
+        "\ndefault = \"allow\"\n",
+        "line 2",
+        "\"deny\" or \"authenticated\"",
+    ),
+    ("[[rule]\npath = 1\n", "line 1", ""),
+];
+
 #[test]
 fn a_bad_file_names_the_line_and_the_reason() {
-    let cases = [
-        (
-            "[[rule]]\npath = \"/a\"\npublic = true\nsurprise = 1\n",
-            "line 4",
-            "unknown field",
-        ),
-        (
-            "\n\n[[rule]]\npath = \"/a\"\n",
-            "line 3",
-            "needs permissions",
-        ),
-        (
-            "[[rule]]\npath = \"/a\"\npermissions = [\"nope:x\"]\n",
-            "line 1",
-            "unknown permission \"nope:x\"",
-        ),
-        (
-            "[[rule]]\npath = \"a\"\npublic = true\n",
-            "line 1",
-            "must start with /",
-        ),
-        (
-            "[[rule]]\npath = \"/a/../b\"\npublic = true\n",
-            "line 1",
-            "written as matched",
-        ),
-        (
-            "[[rule]]\npath = \"/a/\"\npublic = true\n",
-            "line 1",
-            "written as matched",
-        ),
-        (
-            "[[rule]]\npath = \"/a/{id}\"\npublic = true\n",
-            "line 1",
-            "only whole {channel}",
-        ),
-        (
-            "[[rule]]\npath = \"/a/*/b\"\npublic = true\n",
-            "line 1",
-            "only whole {channel}",
-        ),
-        (
-            "[[rule]]\npath = \"/{channel}/{channel}\"\npermissions = []\n",
-            "line 1",
-            "twice",
-        ),
-        (
-            "[[rule]]\npath = \"/{channel}\"\npublic = true\n",
-            "line 1",
-            "public rule cannot",
-        ),
-        (
-            "[[rule]]\npath = \"/a\"\npublic = true\npermissions = []\n",
-            "line 1",
-            "not both",
-        ),
-        (
-            "[[rule]]\npath = \"/a\"\nmethods = [\"GE T\"]\npublic = true\n",
-            "line 1",
-            "not an HTTP method",
-        ),
-        (
-            "\ndefault = \"allow\"\n",
-            "line 2",
-            "\"deny\" or \"authenticated\"",
-        ),
-        ("[[rule]\npath = 1\n", "line 1", ""),
-    ];
-    for (text, line, reason) in cases {
+    for (text, line, reason) in BAD_FILES {
         let e = error(text);
         assert!(e.starts_with(line) && e.contains(reason), "{text:?} → {e}");
     }
@@ -215,6 +188,6 @@ fn explain_names_the_rule_the_normalised_path_and_the_needs() {
     assert!(out.contains("403 no_matching_rule"), "{out}");
     let out = super::explain::explain(&r, "GET", "/a%2fb");
     assert!(out.contains("refused before any rule"), "{out}");
-    let out = super::explain::explain(&r, "GET", "/channels/c9/messages");
+    let out = super::explain::explain(&r, "POST", "/channels/c9/messages");
     assert!(out.contains("channel scope includes \"c9\""), "{out}");
 }

@@ -11,25 +11,7 @@ use crate::helpers::{TestApp, client, temp_dir};
 const FORWARD: &str = "/api/v1/forward-auth";
 const NGINX: &str = "/api/v1/auth-request";
 
-const RULES: &str = r#"
-[[rule]]
-path = "/status"
-public = true
-
-[[rule]]
-path = "/admin/*"
-permissions = ["admin"]
-
-[[rule]]
-path = "/orders/*"
-methods = ["GET"]
-permissions = ["chats:read"]
-
-[[rule]]
-path = "/channels/{channel}/messages"
-methods = ["POST"]
-permissions = ["messages:send"]
-"#;
+const RULES: &str = include_str!("forward_auth.toml");
 
 /// A server with a rules file (removed with it).
 struct Proxied {
@@ -98,6 +80,12 @@ fn header<'a>(res: &'a Response, name: &str) -> &'a str {
     res.headers().get(name).map_or("", |v| v.to_str().unwrap())
 }
 
+/// A refusal with its status and `X-Keyward-Code`.
+fn refused(res: &Response, status: u16, code: &str) {
+    assert_eq!(res.status(), status, "{code}");
+    assert_eq!(header(res, "x-keyward-code"), code);
+}
+
 #[tokio::test]
 async fn an_allowed_request_gets_200_with_the_identity_headers_and_no_store() {
     let p = proxied().await;
@@ -135,8 +123,7 @@ async fn missing_and_revoked_tokens_get_401_with_www_authenticate_and_the_code()
         .sql("UPDATE tokens SET revoked_at = 1 WHERE id = ?", &id)
         .await;
     let res = p.check(NGINX, Some(&secret), "GET", "/orders/7").await;
-    assert_eq!(res.status(), 401);
-    assert_eq!(header(&res, "x-keyward-code"), "token_revoked");
+    refused(&res, 401, "token_revoked");
 }
 
 #[tokio::test]
@@ -157,9 +144,12 @@ async fn a_request_no_rule_matches_is_403_unless_the_default_is_authenticated() 
     let p = proxied().await;
     let (_, secret) = p.token(&["admin"]).await;
     let res = p.check(FORWARD, Some(&secret), "DELETE", "/orders/7").await;
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "no_matching_rule");
-    let open = proxied_with(&format!("default = \"authenticated\"\n{RULES}"), |_| {}).await;
+    refused(&res, 403, "no_matching_rule");
+    let open = proxied_with(
+        &RULES.replace("default = \"deny\"", "default = \"authenticated\""),
+        |_| {},
+    )
+    .await;
     let (_, secret) = open.token(&["chats:read"]).await;
     let res = open
         .check(FORWARD, Some(&secret), "DELETE", "/elsewhere")
@@ -207,8 +197,7 @@ async fn a_channel_scoped_token_reaches_only_its_channels_paths() {
             &format!("/channels/{other}/messages"),
         )
         .await;
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "channel_not_allowed");
+    refused(&res, 403, "channel_not_allowed");
 }
 
 #[tokio::test]
@@ -218,24 +207,18 @@ async fn encoded_dot_segments_are_judged_after_normalisation() {
     let res = p
         .check(NGINX, Some(&secret), "GET", "/orders/%2e%2e/admin")
         .await;
-    assert_eq!(res.status(), 403, "judged as /admin");
-    assert_eq!(header(&res, "x-keyward-code"), "insufficient_permission");
+    refused(&res, 403, "insufficient_permission");
 }
 
 #[tokio::test]
 async fn an_encoded_slash_is_refused_with_403_invalid_path_on_both_endpoints() {
     let p = proxied().await;
     let (_, secret) = p.token(&["admin"]).await;
-    let res = p
-        .check(FORWARD, Some(&secret), "GET", "/orders/x%2f..%2f..%2fadmin")
-        .await;
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "invalid_path");
-    let res = p
-        .check(NGINX, Some(&secret), "GET", "/orders/x%2f..%2f..%2fadmin")
-        .await;
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "invalid_path");
+    for endpoint in [FORWARD, NGINX] {
+        let path = "/orders/x%2f..%2f..%2fadmin";
+        let res = p.check(endpoint, Some(&secret), "GET", path).await;
+        refused(&res, 403, "invalid_path");
+    }
 }
 
 #[tokio::test]
@@ -252,8 +235,7 @@ async fn a_rate_limited_token_is_429_but_403_with_the_code_on_nginxs_endpoint() 
     assert_eq!(res.status(), 429);
     assert!(header(&res, "retry-after").parse::<u64>().unwrap() > 0);
     let res = p.check(NGINX, Some(&secret), "GET", "/orders/1").await;
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "rate_limited");
+    refused(&res, 403, "rate_limited");
     assert!(header(&res, "retry-after").parse::<u64>().unwrap() > 0);
     assert_eq!(header(&res, "x-ratelimit-remaining"), "0");
 }
@@ -308,8 +290,7 @@ async fn each_endpoint_reads_its_own_proxys_headers_before_the_other_set() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 403);
-    assert_eq!(header(&res, "x-keyward-code"), "invalid_original_request");
+    refused(&res, 403, "invalid_original_request");
 }
 
 #[tokio::test]
