@@ -126,42 +126,46 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
 }
 
 impl Original {
-    /// The method, target and host from the proxy's headers: the set of the endpoint's own
-    /// proxy when its URI header is there, else the other set. A client cannot supply the
-    /// set the shipped configurations set, since the proxy overwrites it.
+    /// The method, target and host from the proxy's headers: `X-Forwarded-Method`/`-Uri`/
+    /// `-Host` (Caddy, Traefik) or `X-Original-Method`/`-URI` with `Host` (nginx), the set of
+    /// the endpoint's own proxy first. Both sets naming different requests are refused: a
+    /// client's copy of the set its proxy does not send can never pass for the original.
     fn of(headers: &HeaderMap, face: Face) -> Result<Self, Refusal> {
-        let forwarded = ("x-forwarded-method", "x-forwarded-uri", "x-forwarded-host");
-        let nginx = ("x-original-method", "x-original-uri", "x-original-host");
-        let (first, second) = match face {
-            Face::Forward => (forwarded, nginx),
-            Face::Nginx => (nginx, forwarded),
-        };
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let (method_h, uri_h, host_h) = if text(first.1).is_some() {
-            first
-        } else {
-            second
-        };
+        let forwarded = (text("x-forwarded-method"), text("x-forwarded-uri"));
+        let original = (text("x-original-method"), text("x-original-uri"));
         let invalid = |detail: &str| Refusal::Invalid {
             code: "invalid_original_request",
             detail: detail.to_owned(),
         };
-        let uri = text(uri_h).ok_or_else(|| {
+        if forwarded.1.is_some() && original.1.is_some() && forwarded != original {
+            return Err(invalid(
+                "X-Forwarded-Method/-Uri and X-Original-Method/-URI name different requests.",
+            ));
+        }
+        let from_forwarded = match face {
+            Face::Forward => forwarded.1.is_some(),
+            Face::Nginx => original.1.is_none(),
+        };
+        let (method, uri) = if from_forwarded { forwarded } else { original };
+        let uri = uri.ok_or_else(|| {
             invalid("Send the original request as X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI.")
         })?;
-        let method = text(method_h)
+        let method = method
             .map(str::trim)
             .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
             .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
             .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
-        let target = uri.split('?').next().unwrap_or_default().to_owned();
-        let host = text(host_h)
-            .or_else(|| text(HOST.as_str()))
-            .map(str::to_owned);
+        // nginx's original host is its subrequest's Host; X-Forwarded-Host comes with the
+        // X-Forwarded set.
+        let host = from_forwarded
+            .then(|| text("x-forwarded-host"))
+            .flatten()
+            .or_else(|| text(HOST.as_str()));
         Ok(Self {
             method,
-            target,
-            host,
+            target: uri.split('?').next().unwrap_or_default().to_owned(),
+            host: host.map(str::to_owned),
         })
     }
 }

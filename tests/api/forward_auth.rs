@@ -269,21 +269,21 @@ async fn without_a_rules_file_the_query_parameters_decide() {
 }
 
 #[tokio::test]
-async fn each_endpoint_reads_its_own_proxys_headers_before_the_other_set() {
+async fn two_different_original_requests_or_none_are_refused() {
     let p = proxied().await;
-    let (_, secret) = p.token(&["chats:read"]).await;
-    // A client-sent X-Original-URI does not change what Caddy's X-Forwarded-Uri says.
+    let (_, secret) = p.token(&["admin"]).await;
+    // A client-sent X-Original-URI beside Caddy's X-Forwarded-Uri cannot pick the rule.
     let res = client()
         .get(p.app.url(FORWARD))
         .bearer_auth(&secret)
         .header("x-forwarded-method", "GET")
         .header("x-forwarded-uri", "/admin")
         .header("x-original-method", "GET")
-        .header("x-original-uri", "/orders/1")
+        .header("x-original-uri", "/status")
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 403);
+    refused(&res, 403, "invalid_original_request");
     let res = client()
         .get(p.app.url(NGINX))
         .bearer_auth(&secret)
@@ -291,6 +291,27 @@ async fn each_endpoint_reads_its_own_proxys_headers_before_the_other_set() {
         .await
         .unwrap();
     refused(&res, 403, "invalid_original_request");
+}
+
+#[tokio::test]
+async fn nginxs_endpoint_takes_the_host_from_host_not_from_a_client_header() {
+    let p = proxied_with(
+        "[[rule]]\npath = \"/*\"\nhost = \"trusted.test\"\npublic = true\n",
+        |_| {},
+    )
+    .await;
+    let ask = |host: &'static str, forged: &'static str| {
+        client()
+            .get(p.app.url(NGINX))
+            .header("host", host)
+            .header("x-original-host", forged)
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/x")
+            .send()
+    };
+    assert_eq!(ask("trusted.test", "").await.unwrap().status(), 200);
+    let res = ask("other.test", "trusted.test").await.unwrap();
+    refused(&res, 401, "missing_token");
 }
 
 #[tokio::test]
