@@ -499,3 +499,46 @@ fn the_nginx_and_caddy_configurations_pass_every_identity_header() {
         assert!(caddy.contains(name), "Caddy copies {name}");
     }
 }
+
+#[test]
+fn the_check_command_explains_the_match_and_refuses_a_bad_file_with_exit_2() {
+    let rules = format!("{}/tests/api/forward_auth.toml", env!("CARGO_MANIFEST_DIR"));
+    let args = [
+        "forward-auth",
+        "check",
+        "--rules",
+        &rules,
+        "GET",
+        "https://api.example/orders/%2e%2e/admin/x",
+    ];
+    let out = crate::real::cli_on("sqlite::memory:", &args, "");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("normalised path: /admin/x"), "{text}");
+    assert!(
+        text.contains("matches rule 2 (line 8): path = \"/admin/*\""),
+        "{text}"
+    );
+    let bad = temp_dir().join("bad.toml");
+    std::fs::write(&bad, "[[rule]]\npath = \"/a\"\n").unwrap();
+    let args = [
+        "forward-auth",
+        "check",
+        "--rules",
+        bad.to_str().unwrap(),
+        "GET",
+        "/a",
+    ];
+    let out = crate::real::cli_on("sqlite::memory:", &args, "");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("bad.toml: line 1: a rule needs permissions"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(bad.parent().unwrap()).unwrap();
+}
