@@ -114,6 +114,11 @@ pub struct Config {
     /// Serve Prometheus metrics at `/metrics` on this separate address (off when unset).
     #[arg(long, env = "KEYWARD_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Forward-auth rules (TOML): which proxied request needs which permissions. Checked at
+    /// start; reloaded on SIGHUP.
+    #[arg(long, env = "KEYWARD_FORWARD_AUTH_RULES", global = true)]
+    pub forward_auth_rules: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -143,6 +148,7 @@ impl Config {
             max_connections: 1024,
             header_timeout: 10,
             request_timeout: 30,
+            forward_auth_rules: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod forward_auth;
 pub mod log_sink;
 pub mod maintenance;
 pub mod metrics;
@@ -80,9 +81,11 @@ pub fn init_tracing(config: &Config) -> log_sink::Guard {
 pub async fn prepare(config: Config) -> Result<AppState, BoxError> {
     // A database from a newer keyward is refused before anything opens it for writing.
     maintenance::check_schema(&config.database_url).await?;
+    // A bad rules file stops the start, before the database opens.
+    let rules = forward_auth::RuleBook::load(&config)?;
     let db = db::connect(&config.database_url).await?;
     db::migrate(&db).await?;
-    Ok(AppState::new(db, config))
+    Ok(AppState::with_rules(db, config, rules))
 }
 
 /// When no admin exists yet, makes the one-time setup code and returns the setup link.
@@ -116,6 +119,7 @@ pub fn routes(state: AppState) -> Router {
         )
         .merge(web::static_files::router().route_layer(keep_route.clone()))
         .merge(api::router(&state))
+        .merge(forward_auth::router())
         .merge(api::docs::router().route_layer(keep_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -263,6 +267,8 @@ pub async fn run_server(mut config: Config) -> Result<(), BoxError> {
     let _lock = maintenance::lock_database(&state.config.database_url).await?;
     password_warm_up();
     let signal = shutdown_signal()?;
+    #[cfg(unix)]
+    let reload = forward_auth::reload_on_hangup(state.clone())?;
     tracing::info!(%addr, "keyward listening");
     let metrics = match state.config.metrics_listen {
         Some(at) => {
@@ -286,6 +292,8 @@ pub async fn run_server(mut config: Config) -> Result<(), BoxError> {
     if let Some(task) = metrics {
         task.abort();
     }
+    #[cfg(unix)]
+    reload.abort();
     served
 }
 

@@ -22,6 +22,8 @@ pub struct Shared {
     /// The key the sign-in and setup forms' CSRF tokens are signed with, read from the
     /// database on first use (`auth::csrf_cookie`).
     pub form_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
+    /// The forward-auth rules in force (`--forward-auth-rules`).
+    pub forward_rules: Arc<crate::forward_auth::RuleBook>,
 }
 
 /// The setup code this server printed, present until the first admin exists. Codes are
@@ -56,6 +58,14 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
+        Self::with_rules(db, config, Default::default())
+    }
+
+    pub fn with_rules(
+        db: Db,
+        config: Config,
+        forward_rules: crate::forward_auth::RuleBook,
+    ) -> Self {
         let metrics = Metrics::default();
         let tokens = TokenCache::default()
             .counting(metrics.cache_hits.clone(), metrics.cache_misses.clone());
@@ -77,6 +87,7 @@ impl AppState {
             gate,
             metrics,
             form_key: Arc::default(),
+            forward_rules: Arc::new(forward_rules),
         }))
     }
 }

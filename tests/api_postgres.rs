@@ -25,6 +25,8 @@ mod cli;
 mod copy;
 #[path = "api/durability.rs"]
 mod durability;
+#[path = "api/forward_auth.rs"]
+mod forward_auth;
 #[path = "api/foundation.rs"]
 mod foundation;
 #[path = "api/helpers.rs"]

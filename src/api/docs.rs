@@ -39,6 +39,8 @@ use crate::state::AppState;
         channels::list,
         channels::one,
         verify::verify,
+        crate::forward_auth::forward_auth,
+        crate::forward_auth::auth_request,
     ),
     components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
     modifiers(&BearerScheme),
@@ -47,6 +49,7 @@ use crate::state::AppState;
         (name = "tokens", description = "Create and manage tokens"),
         (name = "channels", description = "Channels the token reaches"),
         (name = "verify", description = "Verify tokens for your own services"),
+        (name = "forward-auth", description = "Checks for reverse proxies (nginx, Caddy, Traefik) in front of your own API"),
     )
 )]
 pub struct ApiDoc;
@@ -136,6 +139,21 @@ pub fn error_codes() -> Vec<CodeRow> {
         })
         .collect();
     rows.extend([
+        CodeRow {
+            code: "no_matching_rule",
+            status: 403,
+            meaning: "Forward auth: no rule of the rules file matches the proxied request.",
+        },
+        CodeRow {
+            code: "invalid_path",
+            status: 403,
+            meaning: "Forward auth: the proxied path could be read two ways (an encoded slash, a backslash, double encoding, ..;) and is refused.",
+        },
+        CodeRow {
+            code: "invalid_original_request",
+            status: 403,
+            meaning: "Forward auth: the proxy sent no original method and URI (X-Forwarded-Method/-Uri or X-Original-Method/-URI).",
+        },
         CodeRow {
             code: "invalid_json",
             status: 400,

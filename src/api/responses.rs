@@ -134,3 +134,26 @@ impl IntoResponses for Invalid {
         )])
     }
 }
+
+/// 401 and 403 only: nginx's `auth_request` turns any other status into 500, so the
+/// endpoint for it answers a rate limit or a bad original request with 403 and a code.
+pub struct ProxyRefusals;
+
+impl IntoResponses for ProxyRefusals {
+    fn responses() -> Responses {
+        Responses::from([
+            problem(
+                401,
+                "Missing or bad token: `missing_token`, `invalid_token`, `token_revoked`, `token_expired` (also in `X-Keyward-Code`)",
+                "missing_token",
+                BearerError::MissingToken.detail(),
+            ),
+            problem(
+                403,
+                "`ip_not_allowed`, `insufficient_permission`, `channel_not_allowed`, `no_matching_rule`, `rate_limited` (with `Retry-After`), `invalid_path`, `invalid_original_request` (also in `X-Keyward-Code`)",
+                "rate_limited",
+                BearerError::RateLimited { retry_after: 1 }.detail(),
+            ),
+        ])
+    }
+}

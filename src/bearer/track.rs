@@ -48,14 +48,15 @@ pub struct Track<S> {
     gate: Gate,
 }
 
-/// What the layer needs after the handler to count the request.
-struct Seen {
-    caller: Caller,
-    method: Method,
-    path: Box<str>,
-    gate: Gate,
+/// What the layer needs after the handler to count the request (forward auth fills it with
+/// the original request's method and path).
+pub(crate) struct Seen {
+    pub caller: Caller,
+    pub method: Method,
+    pub path: Box<str>,
+    pub gate: Gate,
     /// The route template, for the request log (only when that log is on).
-    route: Option<MatchedPath>,
+    pub route: Option<MatchedPath>,
 }
 
 type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -106,7 +107,7 @@ fn refusal(req: &Request, refused: AppError) -> Response {
 
 /// Without a socket (never in the server) the address is unknown: 0.0.0.0, which no
 /// allowlist entry short of 0.0.0.0/0 admits.
-fn peer_of(req: &Request) -> IpAddr {
+pub(crate) fn peer_of(req: &Request) -> IpAddr {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
@@ -199,7 +200,9 @@ fn number(n: impl itoa::Integer) -> HeaderValue {
     HeaderValue::from_str(digits.format(n)).unwrap_or(HeaderValue::from_static("0"))
 }
 
-fn count(seen: Seen, res: &mut Response) {
+/// Counts a request that passed the 401 checks, with its response's status, and adds the
+/// rate-limit headers.
+pub(crate) fn count(seen: Seen, res: &mut Response) {
     let Seen {
         caller,
         method,

@@ -4,11 +4,13 @@
 mod admin;
 mod copy;
 mod data;
+mod forward_auth;
 mod token;
 mod workspace;
 
 pub use admin::AdminCmd;
 pub use data::AuditCmd;
+pub use forward_auth::ForwardAuthCmd;
 pub use token::TokenCmd;
 pub use workspace::{ChannelCmd, WorkspaceCmd};
 
@@ -63,6 +65,9 @@ pub enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Forward auth for reverse proxies: check a rules file.
+    #[command(subcommand)]
+    ForwardAuth(ForwardAuthCmd),
     /// Write a consistent copy of the database while the server runs, and check it.
     Backup {
         /// The new backup file (never overwritten).
@@ -182,9 +187,15 @@ async fn run_command(config: Config, command: Command) -> Result<(), Fail> {
     if let Command::Copy { from, to } = &command {
         return copy::run(from, to).await;
     }
+    if let Command::ForwardAuth(cmd) = &command {
+        return forward_auth::run(&config, cmd);
+    }
     let state = crate::prepare(config).await?;
     match command {
-        Command::Serve | Command::Restore { .. } | Command::Copy { .. } => Ok(()),
+        Command::Serve
+        | Command::Restore { .. }
+        | Command::Copy { .. }
+        | Command::ForwardAuth(_) => Ok(()),
         Command::Backup { to } => data::backup(&state, &to).await,
         Command::Audit(cmd) => data::export_audit(&state, cmd).await,
         Command::Setup { email, workspace } => admin::setup(&state, email, workspace).await,

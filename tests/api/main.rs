@@ -13,6 +13,7 @@ mod channels;
 mod cli;
 mod copy;
 mod durability;
+mod forward_auth;
 mod foundation;
 mod helpers;
 mod hostile;

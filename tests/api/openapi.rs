@@ -21,6 +21,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/channels"),
     ("get", "/api/v1/channels/{id}"),
     ("post", "/api/v1/verify"),
+    ("get", "/api/v1/forward-auth"),
+    ("get", "/api/v1/auth-request"),
 ];
 
 #[tokio::test]

@@ -1,0 +1,305 @@
+//! One forward-auth check, in the order it runs: read the original request from the proxy's
+//! headers, normalise its path, find what it needs (rules file and query parameters); a
+//! public route is answered at once. Everything else takes the API's bearer path — the
+//! [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending, then the token's IP
+//! allowlist, the permissions, the channel and the rate limit — and is counted like an API
+//! request, under the original method and path.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header::{CACHE_CONTROL, HOST, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::path::normalise;
+use super::rules::{Access, Fallback, Rules, Verdict};
+use crate::bearer::track::{self, Seen};
+use crate::bearer::usage::truncated_path;
+use crate::bearer::{Authentication, Caller};
+use crate::error::{AppError, BearerError, problem};
+use crate::request_log;
+use crate::state::AppState;
+
+pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-keyward-token-id");
+pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name");
+pub const WORKSPACE: HeaderName = HeaderName::from_static("x-keyward-workspace");
+pub const PERMISSIONS: HeaderName = HeaderName::from_static("x-keyward-permissions");
+pub const CODE: HeaderName = HeaderName::from_static("x-keyward-code");
+
+/// Which proxy's endpoint: its headers are read first, and nginx gets only 200, 401 or 403.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Face {
+    /// `/api/v1/forward-auth`: Caddy, Traefik (`X-Forwarded-*` first).
+    Forward,
+    /// `/api/v1/auth-request`: nginx (`X-Original-*` first).
+    Nginx,
+}
+
+/// The request the proxy asks about.
+struct Original {
+    method: Method,
+    /// As the proxy sent it, without the query (what usage records).
+    target: String,
+    host: Option<String>,
+}
+
+/// What the original request needs.
+enum Needs<'a> {
+    Public,
+    Token {
+        permissions: Vec<&'a str>,
+        channel: Option<&'a str>,
+    },
+    NoMatchingRule,
+}
+
+/// Why a check says no.
+enum Refusal {
+    App(AppError),
+    NoMatchingRule,
+    Invalid { code: &'static str, detail: String },
+}
+
+impl From<BearerError> for Refusal {
+    fn from(e: BearerError) -> Self {
+        Self::App(e.into())
+    }
+}
+
+/// The whole check for one request to either endpoint; the response carries its route for
+/// the request log.
+pub async fn run(state: &AppState, req: Request, face: Face) -> Response {
+    let route = request_log::route_of(&req);
+    let mut res = check(state, req, face, route.clone()).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(route);
+    }
+    res
+}
+
+async fn check(state: &AppState, req: Request, face: Face, route: Option<MatchedPath>) -> Response {
+    let original = match Original::of(req.headers(), face) {
+        Ok(o) => o,
+        Err(refused) => return refuse(refused, face),
+    };
+    let path = match normalise(&original.target) {
+        Ok(p) => p,
+        Err(e) => {
+            let detail = format!("The original request's path is refused: {e}.");
+            return refuse(
+                Refusal::Invalid {
+                    code: "invalid_path",
+                    detail,
+                },
+                face,
+            );
+        }
+    };
+    let params = params(req.uri().query());
+    let rules = state.forward_rules.current();
+    let needs = needs(rules.as_deref(), &params, &original, &path);
+    if matches!(needs, Needs::Public) {
+        return allowed(None);
+    }
+    let gate = &state.gate;
+    let peer = track::peer_of(&req);
+    let caller = match gate.authenticate(req.headers(), peer) {
+        Authentication::Done(c) => c,
+        Authentication::Miss(hash) => gate.authenticate_miss(&hash, req.headers(), peer).await,
+    };
+    let caller = match caller {
+        Ok(c) => c,
+        Err(refused) => return refuse(Refusal::App(refused), face),
+    };
+    let mut res = match authorize(&caller, &needs) {
+        Ok(()) => allowed(Some(&caller)),
+        Err(refused) => refuse(refused, face),
+    };
+    let seen = Seen {
+        caller,
+        method: original.method,
+        path: truncated_path(&original.target),
+        gate: gate.clone(),
+        route,
+    };
+    track::count(seen, &mut res);
+    res
+}
+
+impl Original {
+    /// The method, target and host from the proxy's headers: `X-Forwarded-Method`/`-Uri`/
+    /// `-Host` (Caddy, Traefik) or `X-Original-Method`/`-URI` with `Host` (nginx), the set of
+    /// the endpoint's own proxy first. Both sets naming different requests are refused: a
+    /// client's copy of the set its proxy does not send can never pass for the original.
+    fn of(headers: &HeaderMap, face: Face) -> Result<Self, Refusal> {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let forwarded = (text("x-forwarded-method"), text("x-forwarded-uri"));
+        let original = (text("x-original-method"), text("x-original-uri"));
+        let invalid = |detail: &str| Refusal::Invalid {
+            code: "invalid_original_request",
+            detail: detail.to_owned(),
+        };
+        if forwarded.1.is_some() && original.1.is_some() && forwarded != original {
+            return Err(invalid(
+                "X-Forwarded-Method/-Uri and X-Original-Method/-URI name different requests.",
+            ));
+        }
+        let from_forwarded = match face {
+            Face::Forward => forwarded.1.is_some(),
+            Face::Nginx => original.1.is_none(),
+        };
+        let (method, uri) = if from_forwarded { forwarded } else { original };
+        let uri = uri.ok_or_else(|| {
+            invalid("Send the original request as X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI.")
+        })?;
+        let method = method
+            .map(str::trim)
+            .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
+            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
+        // nginx's original host is its subrequest's Host; X-Forwarded-Host comes with the
+        // X-Forwarded set.
+        let host = from_forwarded
+            .then(|| text("x-forwarded-host"))
+            .flatten()
+            .or_else(|| text(HOST.as_str()));
+        Ok(Self {
+            method,
+            target: uri.split('?').next().unwrap_or_default().to_owned(),
+            host: host.map(str::to_owned),
+        })
+    }
+}
+
+/// `?permission=P` (repeatable) and `?channel=ID` from the endpoint's own query string.
+fn params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default()
+}
+
+/// The rule's needs (or, without a rules file, any valid token), plus the query parameters'.
+fn needs<'a>(
+    rules: Option<&'a Rules>,
+    params: &'a [(String, String)],
+    original: &Original,
+    path: &'a str,
+) -> Needs<'a> {
+    let (mut permissions, mut channel) = (Vec::new(), None);
+    if let Some(rules) = rules {
+        match rules.judge(original.method.as_str(), path, original.host.as_deref()) {
+            Verdict::Rule { rule, channel: c } => match &rule.access {
+                Access::Public => return Needs::Public,
+                Access::Permissions(ps) => {
+                    permissions.extend(ps.iter().map(String::as_str));
+                    channel = c;
+                }
+            },
+            Verdict::Default(Fallback::Deny) => return Needs::NoMatchingRule,
+            Verdict::Default(Fallback::Authenticated) => {}
+        }
+    }
+    for (key, value) in params {
+        match key.as_str() {
+            "permission" => permissions.push(value),
+            "channel" if channel.is_none() => channel = Some(value),
+            _ => {}
+        }
+    }
+    Needs::Token {
+        permissions,
+        channel,
+    }
+}
+
+/// SPEC §6's checks after authentication: IP allowlist, a matching rule, permissions,
+/// channel, rate limit.
+fn authorize(caller: &Caller, needs: &Needs) -> Result<(), Refusal> {
+    caller.authorize(None)?;
+    let Needs::Token {
+        permissions,
+        channel,
+    } = needs
+    else {
+        return Err(Refusal::NoMatchingRule);
+    };
+    for p in permissions {
+        caller.require(p)?;
+    }
+    if channel.is_some_and(|c| !caller.reaches_channel(c)) {
+        return Err(BearerError::ChannelNotAllowed.into());
+    }
+    caller.check_rate()?;
+    Ok(())
+}
+
+/// 200 with an empty body and the token's identity. A public route's identity headers are
+/// there but empty: a proxy that copies them then passes empty values on (Caddy 2.6 would
+/// pass its unfilled placeholders for missing ones, `{http.reverse_proxy.header.…}`).
+fn allowed(caller: Option<&Caller>) -> Response {
+    let mut res = StatusCode::OK.into_response();
+    let h = res.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let Some(caller) = caller else {
+        for name in [TOKEN_ID, TOKEN_NAME, WORKSPACE, PERMISSIONS] {
+            h.insert(name, HeaderValue::from_static(""));
+        }
+        return res;
+    };
+    let token = caller.token();
+    let permissions: Vec<&str> = token.permissions.iter().collect();
+    for (name, value) in [
+        (TOKEN_ID, token.id.as_str()),
+        (TOKEN_NAME, token.name.as_str()),
+        (WORKSPACE, caller.workspace().slug.as_str()),
+        (PERMISSIONS, &permissions.join(",")),
+    ] {
+        h.insert(name, header_text(value));
+    }
+    res
+}
+
+/// A header value for any text: printable ASCII as it is, other bytes (and `%`)
+/// percent-encoded, so a token name cannot break or smuggle a header.
+fn header_text(text: &str) -> HeaderValue {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+    let encoded = percent_encoding::utf8_percent_encode(text, KEEP).to_string();
+    HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The refusal as problem details with `X-Keyward-Code`; nginx gets 403 for whatever is
+/// not 401 or 403 (it would turn anything else into 500).
+fn refuse(refusal: Refusal, face: Face) -> Response {
+    let (mut res, code) = match refusal {
+        Refusal::App(e) => {
+            let code = e.code();
+            (e.into_response(), code)
+        }
+        Refusal::NoMatchingRule => {
+            let detail = "No forward-auth rule matches this request.";
+            let status = StatusCode::FORBIDDEN;
+            (
+                problem(status, "no_matching_rule", detail, None),
+                "no_matching_rule",
+            )
+        }
+        Refusal::Invalid { code, detail } => {
+            (problem(StatusCode::FORBIDDEN, code, &detail, None), code)
+        }
+    };
+    let status = res.status();
+    if face == Face::Nginx && status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
+    {
+        let detail = res
+            .extensions()
+            .get::<crate::error::ErrorInfo>()
+            .map_or_else(String::new, |i| i.detail.clone());
+        let retry_after = res.headers().get(RETRY_AFTER).cloned();
+        res = problem(StatusCode::FORBIDDEN, code, &detail, None);
+        if let Some(v) = retry_after {
+            res.headers_mut().insert(RETRY_AFTER, v);
+        }
+    }
+    res.headers_mut()
+        .insert(CODE, HeaderValue::from_static(code));
+    res
+}
