@@ -112,7 +112,30 @@ fn token_body(create: bool) -> Value {
             "rate_limit_tier": {
                 "type": ["string", "null"],
                 "enum": ["standard", "admin", null],
-                "description": "`standard` (the default on create) or `admin`; `null` keeps it."
+                "description": "A tier: `standard` (the default on create), `admin` or one this deployment configures (`--rate-limit-tier`); `null` keeps the token's rate limit. Not with `rate_limit`."
+            },
+            "rate_limit": {
+                "type": ["object", "null"],
+                "additionalProperties": false,
+                "required": ["limits"],
+                "properties": {
+                    "limits": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 4,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["limit", "per"],
+                            "properties": {
+                                "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
+                                "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
+                            }
+                        }
+                    }
+                },
+                "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
+                "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
             }
         }
     });
@@ -201,6 +224,18 @@ impl PartialSchema for StatusFilter {
 }
 
 impl ToSchema for StatusFilter {}
+
+/// Puts the deployment's tier names into the token bodies of a rendered document.
+pub fn set_tiers(doc: &mut Value, names: &[&str]) {
+    let mut allowed: Vec<Value> = names.iter().map(|n| json!(n)).collect();
+    allowed.push(Value::Null);
+    for body in ["TokenCreate", "TokenUpdate"] {
+        let pointer = format!("/components/schemas/{body}/properties/rate_limit_tier");
+        if let Some(tier) = doc.pointer_mut(&pointer) {
+            tier["enum"] = Value::Array(allowed.clone());
+        }
+    }
+}
 
 /// Puts the deployment's permission codes into the token bodies of a rendered document.
 pub fn set_permission_catalog(doc: &mut Value, codes: &[&str]) {

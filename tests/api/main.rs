@@ -19,6 +19,7 @@ mod leaks;
 mod observability;
 mod openapi;
 mod operations;
+mod rate_policies;
 mod real;
 mod security_grant;
 mod security_sessions;
