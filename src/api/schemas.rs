@@ -114,29 +114,7 @@ fn token_body(create: bool) -> Value {
                 "enum": ["standard", "admin", null],
                 "description": "A tier: `standard` (the default on create), `admin` or one this deployment configures (`--rate-limit-tier`); `null` keeps the token's rate limit. Not with `rate_limit`."
             },
-            "rate_limit": {
-                "type": ["object", "null"],
-                "additionalProperties": false,
-                "required": ["limits"],
-                "properties": {
-                    "limits": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": 4,
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": false,
-                            "required": ["limit", "per"],
-                            "properties": {
-                                "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
-                                "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
-                            }
-                        }
-                    }
-                },
-                "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
-                "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
-            }
+            "rate_limit": rate_limit_schema()
         }
     });
     if create {
@@ -147,6 +125,33 @@ fn token_body(create: bool) -> Value {
             json!("`PATCH /api/v1/tokens/{id}` body: any subset of the create fields.");
     }
     schema
+}
+
+/// The token's own limits in a create or update body.
+fn rate_limit_schema() -> Value {
+    json!({
+    "type": ["object", "null"],
+    "additionalProperties": false,
+    "required": ["limits"],
+    "properties": {
+        "limits": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["limit", "per"],
+                "properties": {
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
+                    "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
+                }
+            }
+        }
+    },
+    "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
+    "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
+    })
 }
 
 /// `POST /api/v1/tokens`.

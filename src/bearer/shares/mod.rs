@@ -24,9 +24,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::budget::{self, Budget, Scope, Spent};
+use super::budget::{self, Scope, Spent};
 use crate::db::{self, Db};
-use crate::domain::rate::{Limit, Limits, Window};
+use crate::domain::rate::{Limit, Limits};
 
 /// How often a server pushes what it allowed and takes its new shares.
 pub const SYNC: Duration = Duration::from_millis(200);
@@ -40,62 +40,13 @@ const PRUNE_NS: i64 = 3_600 * 1_000_000_000;
 /// database anything.
 const IDLE_SYNCS: u8 = 10;
 
+mod keys;
+
+pub use keys::{BudgetKey, keys_of};
+use keys::{KeyRef, budget_of, share};
+
 /// Budget keys with their limits.
 type Keys = Vec<(BudgetKey, Limit)>;
-
-/// One budget: a token's or workspace's key and a window. Stored as the key for the hourly
-/// window (as before windows existed, so a running installation keeps its budgets) and as
-/// `key/window` for the others.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct BudgetKey {
-    pub key: String,
-    pub per: Window,
-}
-
-impl BudgetKey {
-    fn stored(&self) -> String {
-        match self.per {
-            Window::Hour => self.key.clone(),
-            w => format!("{}/{}", self.key, w.code()),
-        }
-    }
-}
-
-impl std::hash::Hash for BudgetKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        KeyRef(&self.key, self.per).hash(h);
-    }
-}
-
-/// A [`BudgetKey`] borrowed, for lookups on the request path without a copy of the key.
-#[derive(Hash)]
-struct KeyRef<'a>(&'a str, Window);
-
-impl hashbrown::Equivalent<BudgetKey> for KeyRef<'_> {
-    fn equivalent(&self, k: &BudgetKey) -> bool {
-        self.0 == k.key && self.1 == k.per
-    }
-}
-
-/// The budgets of a token's request: its own key's limits and its workspace's.
-pub fn keys_of(key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Keys {
-    let of = |k: &str, l: &Limits| {
-        l.iter()
-            .map(|l| {
-                let key = BudgetKey {
-                    key: k.to_owned(),
-                    per: l.per,
-                };
-                (key, l)
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut keys = of(key, limits);
-    if let Some((k, l)) = ws {
-        keys.extend(of(k, l));
-    }
-    keys
-}
 
 #[derive(Clone, Debug)]
 struct Share {
@@ -429,56 +380,6 @@ impl Shares {
             tracing::warn!(error = %e, "could not leave the servers' list");
         }
     }
-}
-
-/// This server's share of a budget; a budget not leased yet (no cache miss before it) starts
-/// with nothing until the next sync.
-fn share<'a>(
-    held: &'a mut HashMap<BudgetKey, Share>,
-    key: &str,
-    limit: Limit,
-    now: i64,
-) -> Option<&'a mut Share> {
-    if !held.contains_key(&KeyRef(key, limit.per)) {
-        let fresh = Share {
-            limit,
-            lease: 0,
-            allowance: 0,
-            idle: 0,
-            fresh: false,
-            free: limit.limit,
-            tat_ns: now,
-        };
-        let k = BudgetKey {
-            key: key.to_owned(),
-            per: limit.per,
-        };
-        held.insert(k, fresh);
-    }
-    let s = held.get_mut(&KeyRef(key, limit.per))?;
-    s.limit = limit;
-    Some(s)
-}
-
-/// A share as a budget of the request, before it spends: refused when nothing is left here
-/// (and nothing anywhere until one unit refills).
-fn budget_of(s: &Share, scope: Scope, limit: Limit, now: i64) -> Budget {
-    let reset_after = secs_ceil(s.tat_ns - now);
-    let mut b = Budget {
-        scope,
-        per: limit.per,
-        limit: limit.limit,
-        remaining: s.free + s.allowance,
-        reset_after,
-        retry_after: None,
-    };
-    if s.allowance == 0 {
-        let refill = s.tat_ns + interval_ns(limit) * (1 - i64::from(limit.limit)) - now;
-        b.remaining = 0;
-        b.reset_after = reset_after.max(1);
-        b.retry_after = Some(secs_ceil(refill).max(1));
-    }
-    b
 }
 
 impl Default for Shares {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::rate::Window;
 
 fn h(limit: u32) -> Limit {
     Limit {
