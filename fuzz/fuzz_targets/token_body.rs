@@ -131,7 +131,7 @@ fn build(body: TokenBody) -> Result<TokenDraft, FieldErrors> {
             "rate_limit",
             body.rate_limit.as_ref().is_some_and(|r| {
                 let list: Vec<(u64, &str)> =
-                    r.limits.iter().map(|l| (l.limit, l.per.as_str())).collect();
+                    r.limits.iter().map(|l| (l.count(), l.per.as_str())).collect();
                 body.rate_limit_tier.is_some() || Limits::from_list(&list).is_err()
             }),
         ),

@@ -228,11 +228,26 @@ pub struct RateLimitBody {
     pub limits: Vec<LimitBody>,
 }
 
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitBody {
-    pub limit: u64,
+    /// Any JSON number (`60.0` is the integer 60, as JSON Schema has it); the validator
+    /// refuses what is not a whole number from 1 to 1,000,000,000.
+    pub limit: serde_json::Number,
     pub per: String,
+}
+
+impl LimitBody {
+    /// The count as a whole number; anything else as one out of range, so the validator's
+    /// message applies.
+    pub fn count(&self) -> u64 {
+        self.limit.as_u64().unwrap_or_else(|| {
+            self.limit
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= 1e12)
+                .map_or(u64::MAX, |f| f as u64)
+        })
+    }
 }
 
 impl TokenBody {
@@ -253,7 +268,7 @@ impl TokenBody {
                 (None, None) => None,
                 (Some(t), None) => Some(RateInput::Tier(t)),
                 (None, Some(r)) => Some(RateInput::Limits(
-                    r.limits.into_iter().map(|l| (l.limit, l.per)).collect(),
+                    r.limits.into_iter().map(|l| (l.count(), l.per)).collect(),
                 )),
                 (Some(_), Some(_)) => Some(RateInput::Both),
             },

@@ -117,6 +117,11 @@ fn token_body(create: bool) -> Value {
             "rate_limit": rate_limit_schema()
         }
     });
+    // A tier and limits at once is a 422.
+    schema["not"] = json!({
+        "required": ["rate_limit_tier", "rate_limit"],
+        "properties": {"rate_limit_tier": {"type": "string"}, "rate_limit": {"type": "object"}}
+    });
     if create {
         schema["required"] = json!(["name", "permissions"]);
         schema["description"] = json!("`POST /api/v1/tokens` body.");
@@ -129,28 +134,34 @@ fn token_body(create: bool) -> Value {
 
 /// The token's own limits in a create or update body.
 fn rate_limit_schema() -> Value {
+    // At most one limit per window: no two items with the same `per`.
+    let once: Vec<Value> = ["second", "minute", "hour", "day"]
+        .iter()
+        .map(|w| json!({"not": {"contains": {"properties": {"per": {"const": w}}}, "minContains": 2}}))
+        .collect();
     json!({
-    "type": ["object", "null"],
-    "additionalProperties": false,
-    "required": ["limits"],
-    "properties": {
-        "limits": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 4,
-            "items": {
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["limit", "per"],
-                "properties": {
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
-                    "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
+        "type": ["object", "null"],
+        "additionalProperties": false,
+        "required": ["limits"],
+        "properties": {
+            "limits": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 4,
+                "allOf": once,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["limit", "per"],
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
+                        "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
+                    }
                 }
             }
-        }
-    },
-    "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
-    "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
+        },
+        "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
+        "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
     })
 }
 

@@ -220,6 +220,11 @@ async fn bad_limits_and_unknown_tiers_are_422_and_create_nothing() {
             "1 to 1,000,000,000",
         ),
         (
+            json!({"rate_limit": {"limits": [{"limit": 2.5, "per": "minute"}]}}),
+            "rate_limit",
+            "1 to 1,000,000,000",
+        ),
+        (
             json!({"rate_limit": {"limits": [{"limit": 5, "per": "week"}]}}),
             "rate_limit",
             "not a window",

@@ -227,47 +227,38 @@ impl Limiter {
         if map.len() >= SWEEP_AT {
             map.retain(|_, tats| tats.iter().any(|t| *t > now));
         }
-        // One hash lookup per key: every window's time is in the one entry.
-        let own = decide(
-            Scope::Token,
-            limits,
-            &map.get(key).copied().unwrap_or_default(),
-            now,
-            &mut out,
-        );
-        let theirs = ws.map(|(k, l)| {
-            let tats = map.get(k).copied().unwrap_or_default();
-            (k, decide(Scope::Workspace, l, &tats, now, &mut out))
-        });
-        if out.allowed() {
-            store(&mut map, key, own);
-            if let Some((k, tats)) = theirs {
-                store(&mut map, k, tats);
+        let Some((ws_key, ws_limits)) = ws else {
+            // The common case, one key: one hash lookup, every window's time in its entry.
+            let slot = map.get_mut(key);
+            let tats = slot.as_deref().copied().unwrap_or_default();
+            let next = decide(Scope::Token, limits, &tats, now, &mut out);
+            if !out.allowed() {
+                return standing_all(&out, |_| tats, now);
             }
-        } else {
-            // A refusal spends nothing: the others report what they have without it.
-            let mut shown = Spent::default();
-            let tats = |m: &hashbrown::HashMap<String, Tats>, k: &str| {
-                m.get(k).copied().unwrap_or_default()
+            match slot {
+                Some(slot) => *slot = next,
+                None => {
+                    map.insert(key.to_owned(), next);
+                }
+            }
+            return out;
+        };
+        let own_tats = map.get(key).copied().unwrap_or_default();
+        let ws_tats = map.get(ws_key).copied().unwrap_or_default();
+        let own = decide(Scope::Token, limits, &own_tats, now, &mut out);
+        let theirs = decide(Scope::Workspace, ws_limits, &ws_tats, now, &mut out);
+        if !out.allowed() {
+            let of = |scope| {
+                if scope == Scope::Token {
+                    own_tats
+                } else {
+                    ws_tats
+                }
             };
-            for b in out.budgets() {
-                let k = if b.scope == Scope::Token {
-                    key
-                } else {
-                    ws.map_or(key, |w| w.0)
-                };
-                let l = Limit {
-                    limit: b.limit,
-                    per: b.per,
-                };
-                shown.push(if b.allowed() {
-                    standing(b.scope, l, tats(&map, k)[b.per.index()], now)
-                } else {
-                    *b
-                });
-            }
-            out = shown;
+            return standing_all(&out, of, now);
         }
+        store(&mut map, key, own);
+        store(&mut map, ws_key, theirs);
         out
     }
 
@@ -293,6 +284,24 @@ impl Limiter {
         }
         out
     }
+}
+
+/// A refused request's budgets: the refusing ones as decided, the others as they stand
+/// (a refusal spends nothing). `tats` gives each scope's arrival times.
+fn standing_all(decided: &Spent, tats: impl Fn(Scope) -> Tats, now: u128) -> Spent {
+    let mut shown = Spent::default();
+    for b in decided.budgets() {
+        let l = Limit {
+            limit: b.limit,
+            per: b.per,
+        };
+        shown.push(if b.allowed() {
+            standing(b.scope, l, tats(b.scope)[b.per.index()], now)
+        } else {
+            *b
+        });
+    }
+    shown
 }
 
 fn store(map: &mut hashbrown::HashMap<String, Tats>, key: &str, tats: Tats) {

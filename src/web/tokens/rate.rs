@@ -12,7 +12,7 @@ use crate::web::format::thousands;
 pub const CUSTOM: &str = "custom";
 
 /// One "Custom…" row as typed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LimitRow {
     pub limit: String,
     pub per: String,
@@ -27,9 +27,14 @@ pub struct RateForm {
 
 impl Default for RateForm {
     fn default() -> Self {
+        // One row per window, shortest first, so the rows as offered never repeat one.
+        let rows = Window::ALL.map(|w| LimitRow {
+            limit: String::new(),
+            per: w.code().to_owned(),
+        });
         Self {
             tier: "standard".into(),
-            rows: vec![LimitRow::default(); MAX_LIMITS],
+            rows: rows.to_vec(),
         }
     }
 }
