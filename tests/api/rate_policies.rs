@@ -405,3 +405,31 @@ async fn tiers_come_from_the_flag_and_the_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn every_window_is_shared_by_servers_on_one_database() {
+    if !crate::backend::on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let slug = a.setup().await.1;
+    let b = a.spawn_beside().await;
+    let (_, minute) = a
+        .create_token(&slug, &["chats:read"], |d| d.rate = custom("10/minute"))
+        .await;
+    let (_, day) = a
+        .create_token(&slug, &["chats:read"], |d| {
+            d.rate = custom("12/day,100/minute")
+        })
+        .await;
+    // Both servers have synced since the second started: each knows there are two.
+    tokio::time::sleep(keyward::bearer::shares::SYNC * 3).await;
+    for (secret, budget) in [(&minute, 10), (&day, 12)] {
+        let mut allowed = 0;
+        for i in 0..2 * budget {
+            let server = if i % 2 == 0 { &a } else { &b };
+            allowed += u32::from(server.me_status(secret).await == 200);
+        }
+        assert_eq!(allowed, budget, "the budget once, not once per server");
+    }
+}
