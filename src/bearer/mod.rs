@@ -165,28 +165,26 @@ impl Gate {
     /// Spends one unit of every budget of the token and of its workspace's (or none when
     /// one refuses).
     pub fn spend(&self, token: &Token) -> Spent {
-        let limits = self.config.limits(&token.rate);
-        let ws_key = self.config.rate_limit_workspace.map(|_| ws_key(token));
-        let ws = ws_key
-            .as_deref()
-            .zip(self.config.rate_limit_workspace.as_ref());
-        match &self.shares {
-            Some(shares) => shares.spend(&token.id, &limits, ws),
-            None => self.limiter.spend(&token.id, &limits, ws),
-        }
+        self.budgets(token, true)
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's
     /// report).
     pub fn peek(&self, token: &Token) -> Spent {
+        self.budgets(token, false)
+    }
+
+    fn budgets(&self, token: &Token, spending: bool) -> Spent {
         let limits = self.config.limits(&token.rate);
         let ws_key = self.config.rate_limit_workspace.map(|_| ws_key(token));
         let ws = ws_key
             .as_deref()
             .zip(self.config.rate_limit_workspace.as_ref());
-        match &self.shares {
-            Some(shares) => shares.peek(&token.id, &limits, ws),
-            None => self.limiter.peek(&token.id, &limits, ws),
+        match (&self.shares, spending) {
+            (Some(shares), true) => shares.spend(&token.id, &limits, ws),
+            (Some(shares), false) => shares.peek(&token.id, &limits, ws),
+            (None, true) => self.limiter.spend(&token.id, &limits, ws),
+            (None, false) => self.limiter.peek(&token.id, &limits, ws),
         }
     }
 
