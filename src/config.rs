@@ -6,6 +6,7 @@ use clap::Args;
 use ipnet::IpNet;
 
 use crate::domain::permissions::Catalog;
+use crate::domain::rate::{Limits, RatePolicy, TierDef, Tiers};
 use crate::domain::secret::validate_prefix;
 
 /// Settings shared by the server and every subcommand. All flags are `global`, so they may
@@ -73,9 +74,15 @@ pub struct Config {
     )]
     pub rate_limit_admin: u32,
 
-    /// Optional ceiling of requests per hour for a whole workspace.
-    #[arg(long, env = "KEYWARD_RATE_LIMIT_WORKSPACE", global = true)]
-    pub rate_limit_workspace: Option<u32>,
+    /// A named tier of rate limits, `NAME=60/minute,10000/day` (windows: second, minute,
+    /// hour, day; a bare number is per hour). Repeatable; the environment variable takes
+    /// several separated by `;`. May redefine `standard` and `admin`.
+    #[arg(long = "rate-limit-tier", env = "KEYWARD_RATE_LIMIT_TIERS", value_delimiter = ';', value_parser = TierDef::parse, global = true)]
+    pub rate_limit_tiers: Vec<TierDef>,
+
+    /// Optional ceiling for a whole workspace: a number (per hour) or `N/window,…`.
+    #[arg(long, env = "KEYWARD_RATE_LIMIT_WORKSPACE", value_parser = parse_workspace_limits, global = true)]
+    pub rate_limit_workspace: Option<Limits>,
 
     /// The deployment's own API permissions, `code=Label` separated by commas.
     #[arg(
@@ -139,6 +146,7 @@ impl Config {
             shutdown_timeout: 5,
             rate_limit_standard: 1000,
             rate_limit_admin: 5000,
+            rate_limit_tiers: Vec::new(),
             rate_limit_workspace: None,
             permission_catalog: Catalog::default(),
             usage_flush_ms: 1000,
@@ -160,17 +168,18 @@ impl Config {
         }
     }
 
-    /// Requests per hour allowed by a tier.
-    pub fn per_hour(&self, tier: crate::domain::token::Tier) -> u32 {
-        self.tiers().per_hour(tier)
-    }
-
-    /// Requests per hour of each tier (what the grant rule compares).
-    pub fn tiers(&self) -> crate::domain::grant::TierLimits {
-        crate::domain::grant::TierLimits {
+    /// The installation's tiers (no allocation: the bearer path resolves through it).
+    pub fn tiers(&self) -> Tiers<'_> {
+        Tiers {
             standard: self.rate_limit_standard,
             admin: self.rate_limit_admin,
+            configured: &self.rate_limit_tiers,
         }
+    }
+
+    /// A token's limits: its tier's or its own.
+    pub fn limits(&self, policy: &RatePolicy) -> Limits {
+        self.tiers().resolve(policy)
     }
 
     pub fn secure_cookies(&self) -> bool {
@@ -178,6 +187,10 @@ impl Config {
             .as_deref()
             .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
     }
+}
+
+fn parse_workspace_limits(s: &str) -> Result<Limits, String> {
+    Limits::parse(s, true)
 }
 
 fn parse_prefix(s: &str) -> Result<String, String> {

@@ -10,9 +10,10 @@ use crate::db;
 use crate::db::audit::{Actor, NewEntry};
 use crate::db::tokens::Token;
 use crate::db::{Conn, Tx};
-use crate::domain::grant::{Grant, TierLimits};
+use crate::domain::grant::Grant;
 use crate::domain::now;
 use crate::domain::permissions::{TOKENS_DELETE, TOKENS_WRITE};
+use crate::domain::rate::Tiers;
 use crate::domain::secret::Secret;
 use crate::domain::token::{TokenDraft, rfc3339};
 use crate::error::{AppError, AppResult, BearerError};
@@ -37,7 +38,7 @@ pub struct Ctx<'a> {
     /// changed token is read back with its unflushed usage.
     pub gate: &'a Gate,
     pub acting: Acting<'a>,
-    pub tiers: TierLimits,
+    pub tiers: Tiers<'a>,
 }
 
 impl<'a> Ctx<'a> {
@@ -106,7 +107,7 @@ impl<'a> Ctx<'a> {
     /// What the actor may grant: everything, or what its token (as stored now) holds.
     fn grant_of<'t>(&self, me: &'t Option<Token>) -> Grant<'t> {
         match me {
-            Some(t) if !t.permissions.is_admin() => Grant::Within(t.shape(self.tiers)),
+            Some(t) if !t.permissions.is_admin() => Grant::Within(t.shape(&self.tiers)),
             _ => Grant::Full,
         }
     }
@@ -176,9 +177,9 @@ fn summary(d: &TokenDraft) -> String {
     };
     let expires = d.expires_at.map_or("never".to_owned(), rfc3339);
     format!(
-        "permissions: {}; channels: {channels}; ip_allowlist: {ips}; expires_at: {expires}; tier: {}",
+        "permissions: {}; channels: {channels}; ip_allowlist: {ips}; expires_at: {expires}; {}",
         d.permissions.to_stored(),
-        d.tier.code()
+        d.rate.describe()
     )
 }
 
@@ -199,7 +200,7 @@ pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResul
     let secret = Secret::generate(prefix);
     let mut tx = ctx.begin().await?;
     let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
-    ctx.grant_of(&me).may_create(&draft.shape(ctx.tiers))?;
+    ctx.grant_of(&me).may_create(&draft.shape(&ctx.tiers))?;
     refuse_empty_scope(draft)?;
     check_channels(tx.conn(), ctx.workspace_id, draft).await?;
     let id = db::tokens::insert(
@@ -269,8 +270,8 @@ fn diff(old: &Token, new: &TokenDraft) -> String {
             new.expires_at.map_or("never".to_owned(), rfc3339)
         ));
     }
-    if old.tier != new.tier {
-        parts.push(format!("tier: {} → {}", old.tier.code(), new.tier.code()));
+    if old.rate != new.rate {
+        parts.push(format!("{} → {}", old.rate.describe(), new.rate.describe()));
     }
     if parts.is_empty() {
         "no changes".to_owned()
@@ -290,9 +291,9 @@ pub async fn update(
     let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
     let grant = ctx.grant_of(&me);
     let old = ctx.load(tx.conn(), id).await?;
-    grant.may_act_on(&old.shape(ctx.tiers))?;
+    grant.may_act_on(&old.shape(&ctx.tiers))?;
     let draft = build(&old)?;
-    grant.may_edit(&old.shape(ctx.tiers), &draft.shape(ctx.tiers))?;
+    grant.may_edit(&old.shape(&ctx.tiers), &draft.shape(&ctx.tiers))?;
     check_channels(tx.conn(), ctx.workspace_id, &draft).await?;
     db::tokens::update(tx.conn(), ctx.workspace_id, &old.id, &draft).await?;
     audit(
@@ -316,9 +317,9 @@ pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<To
     let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
     let token = ctx.load(tx.conn(), id).await?;
     if revoked {
-        ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
+        ctx.grant_of(&me).may_act_on(&token.shape(&ctx.tiers))?;
     } else {
-        ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
+        ctx.grant_of(&me).may_hand_out(&token.shape(&ctx.tiers))?;
     }
     db::tokens::set_revoked(tx.conn(), ctx.workspace_id, &token.id, revoked).await?;
     let action = if revoked {
@@ -348,7 +349,7 @@ pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Tok
     let mut tx = ctx.begin().await?;
     let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
     let token = ctx.load(tx.conn(), id).await?;
-    ctx.grant_of(&me).may_hand_out(&token.shape(ctx.tiers))?;
+    ctx.grant_of(&me).may_hand_out(&token.shape(&ctx.tiers))?;
     db::tokens::set_secret(
         tx.conn(),
         ctx.workspace_id,
@@ -376,7 +377,7 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {
     let mut tx = ctx.begin().await?;
     let me = ctx.acting_token(tx.conn(), TOKENS_DELETE).await?;
     let token = ctx.load(tx.conn(), id).await?;
-    ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
+    ctx.grant_of(&me).may_act_on(&token.shape(&ctx.tiers))?;
     db::tokens::delete(tx.conn(), ctx.workspace_id, &token.id).await?;
     audit(
         tx.conn(),

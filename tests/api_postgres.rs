@@ -45,6 +45,8 @@ mod observability;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/rate_policies.rs"]
+mod rate_policies;
 #[path = "api/real.rs"]
 mod real;
 #[path = "api/security_grant.rs"]

@@ -10,8 +10,9 @@ use keyward::domain::draft::{DraftBase, validate};
 use keyward::domain::ip::IpAllowlist;
 use keyward::domain::permissions::{Catalog, PermissionSet};
 use keyward::domain::secret::Secret;
+use keyward::domain::rate::{Limits, Tiers};
 use keyward::domain::token::{
-    FieldErrors, Tier, TokenDraft, TokenName, parse_description, parse_expires_at, rfc3339,
+    FieldErrors, TokenDraft, TokenName, parse_description, parse_expires_at, rfc3339,
 };
 use keyward::error::BearerError;
 use libfuzzer_sys::fuzz_target;
@@ -24,10 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let value = serde_json::from_slice::<Value>(data).ok();
     if let Ok(body) = serde_json::from_slice::<TokenBody>(data) {
         // Whatever serde accepts is valid JSON: an object, or (serde's derive also reads a
-        // struct from a positional array; see FUZZING.md) an array of all 7 fields.
+        // struct from a positional array; see FUZZING.md) an array of all 8 fields.
         match &value {
             Some(Value::Object(object)) => shape(&body, object),
-            Some(Value::Array(fields)) => assert_eq!(fields.len(), 7),
+            Some(Value::Array(fields)) => assert_eq!(fields.len(), 8),
             other => panic!("TokenBody from {other:?}"),
         }
         let _ = build(body);
@@ -74,6 +75,11 @@ fn build(body: TokenBody) -> Result<TokenDraft, FieldErrors> {
         body.clone().into_input(),
         DraftBase::default(),
         &Catalog::default(),
+        &Tiers {
+            standard: 1000,
+            admin: 5000,
+            configured: &[],
+        },
         NOW,
     );
     let refused = |field: &str| {
@@ -115,9 +121,19 @@ fn build(body: TokenBody) -> Result<TokenDraft, FieldErrors> {
         ),
         (
             "rate_limit_tier",
-            body.rate_limit_tier
-                .as_deref()
-                .is_some_and(|t| Tier::parse(t).is_none()),
+            body.rate_limit.is_none()
+                && body
+                    .rate_limit_tier
+                    .as_deref()
+                    .is_some_and(|t| !["standard", "admin"].contains(&t)),
+        ),
+        (
+            "rate_limit",
+            body.rate_limit.as_ref().is_some_and(|r| {
+                let list: Vec<(u64, &str)> =
+                    r.limits.iter().map(|l| (l.count(), l.per.as_str())).collect();
+                body.rate_limit_tier.is_some() || Limits::from_list(&list).is_err()
+            }),
         ),
     ];
     for (field, bad) in checks {
@@ -144,7 +160,10 @@ fn build(body: TokenBody) -> Result<TokenDraft, FieldErrors> {
             assert!(list.iter().all(|c| scope.binary_search(c).is_ok()));
         }
         if let Some(t) = &body.rate_limit_tier {
-            assert_eq!(draft.tier.code(), t);
+            assert_eq!(draft.rate.tier(), Some(t.as_str()));
+        }
+        if body.rate_limit.is_some() {
+            assert_eq!(draft.rate.tier(), None);
         }
     }
     outcome

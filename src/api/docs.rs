@@ -16,6 +16,7 @@ use super::model::{ChannelObject, RateLimit, TokenObject, WithSecret};
 use super::schemas::{TokenCreate, TokenUpdate, VerifyRequest};
 use super::{channels, me, tokens, verify};
 use crate::domain::permissions::Catalog;
+use crate::domain::rate::Limit;
 use crate::error::{BearerError, Problem};
 use crate::state::AppState;
 
@@ -23,7 +24,7 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "keyward API",
-        description = "Bearer-token API of keyward. Send `Authorization: Bearer <token>`. Errors are RFC 9457 problem details with a stable `code`; every response to an authenticated request carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`.",
+        description = "Bearer-token API of keyward. Send `Authorization: Bearer <token>`. Errors are RFC 9457 problem details with a stable `code`; every response to an authenticated request carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (the budget nearest refusal), and the IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-11) with one item per budget, named `token-second|minute|hour|day` and `workspace-…`: `RateLimit-Policy: \"token-minute\";q=60;w=60` (q = limit, w = window in seconds), `RateLimit: \"token-minute\";r=59;t=1` (r = left now, t = seconds until full). A 429 adds `Retry-After` (seconds until every refusing budget allows one more). A token's limits are its tier's (`standard`, `admin`, or one the deployment configures) or its own, at most one per window (second, minute, hour, day); every budget of the token and of its workspace must allow a request, and a refused request spends none.",
     ),
     paths(
         me::me,
@@ -42,7 +43,7 @@ use crate::state::AppState;
         crate::forward_auth::forward_auth,
         crate::forward_auth::auth_request,
     ),
-    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Limit, Problem, VerifyRequest, verify::Verdict)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),
@@ -82,11 +83,13 @@ fn base_document() -> &'static serde_json::Value {
     })
 }
 
-/// The document as this deployment serves it: its own permission catalog in the token bodies.
-pub fn openapi_json(catalog: &Catalog) -> String {
+/// The document as this deployment serves it: its own permission catalog and rate-limit
+/// tiers in the token bodies.
+pub fn openapi_json(catalog: &Catalog, tiers: &[&str]) -> String {
     let mut doc = base_document().clone();
     let codes: Vec<&str> = catalog.all().iter().map(|p| p.code.as_str()).collect();
     super::schemas::set_permission_catalog(&mut doc, &codes);
+    super::schemas::set_tiers(&mut doc, tiers);
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -97,7 +100,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openapi(State(state): State<AppState>) -> Response {
-    let mut res = openapi_json(&state.config.permission_catalog).into_response();
+    let tiers = state.config.tiers();
+    let mut res = openapi_json(&state.config.permission_catalog, &tiers.names()).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -105,7 +105,6 @@ mod tests {
     use crate::domain::actor::Actor;
     use crate::domain::ip::IpAllowlist;
     use crate::domain::permissions::PermissionSet;
-    use crate::domain::token::Tier;
 
     fn token(description: &str, used: bool) -> Token {
         Token {
@@ -120,7 +119,7 @@ mod tests {
                 name: "Support \"inbox\"".into(),
             }]),
             ip_allowlist: IpAllowlist::from_stored("10.0.0.0/8\n192.0.2.7"),
-            tier: Tier::Admin,
+            rate: crate::domain::rate::RatePolicy::Tier("admin".into()),
             expires_at: Some(1_900_000_000),
             revoked_at: None,
             created_at: 1_700_000_000,

@@ -1,6 +1,6 @@
 //! JSON shapes of the API: the token object and its parts.
 
-use crate::domain::draft::{DraftInput, ExpiryInput};
+use crate::domain::draft::{DraftInput, ExpiryInput, RateInput};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -10,13 +10,29 @@ use crate::bearer::usage::LastIp;
 use crate::config::Config;
 use crate::db::tokens::{ChannelRef, Token};
 use crate::domain::actor::Actor;
+use crate::domain::rate::{Limit, RatePolicy};
 use crate::domain::status::Status;
-use crate::domain::token::{Tier, rfc3339};
+use crate::domain::token::rfc3339;
 
+/// A token's rate limit: its tier (null when it has limits of its own), the limits in force,
+/// and the hourly one among them (null when none counts per hour).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RateLimit {
-    pub tier: Tier,
-    pub per_hour: u32,
+    #[schema(example = "standard")]
+    pub tier: Option<String>,
+    pub limits: Vec<Limit>,
+    pub per_hour: Option<u32>,
+}
+
+impl RateLimit {
+    pub fn of(policy: &RatePolicy, config: &Config) -> Self {
+        let limits = config.limits(policy);
+        Self {
+            tier: policy.tier().map(str::to_owned),
+            limits: limits.iter().collect(),
+            per_hour: limits.per_hour(),
+        }
+    }
 }
 
 /// The token object of SPEC §6. Times are RFC 3339 UTC. The fields that change while the
@@ -142,10 +158,7 @@ impl TokenObject {
             permissions: t.permissions.iter().map(str::to_owned).collect(),
             channels: t.channels.clone(),
             ip_allowlist: t.ip_allowlist.entries().collect(),
-            rate_limit: RateLimit {
-                tier: t.tier,
-                per_hour: config.per_hour(t.tier),
-            },
+            rate_limit: RateLimit::of(&t.rate, config),
             expires_at: t.expires_at.map(rfc3339),
             created_at: rfc3339(t.created_at),
             created_by: t.created_by.clone(),
@@ -203,6 +216,38 @@ pub struct TokenBody {
     #[serde(default, deserialize_with = "double_option")]
     pub expires_at: Option<Option<String>>,
     pub rate_limit_tier: Option<String>,
+    /// The token's own limits (instead of a tier).
+    pub rate_limit: Option<RateLimitBody>,
+}
+
+/// `{"limits": [{"limit": 60, "per": "minute"}, …]}`; windows are checked by the validator,
+/// so a bad one is a 422 naming it.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitBody {
+    pub limits: Vec<LimitBody>,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitBody {
+    /// Any JSON number (`60.0` is the integer 60, as JSON Schema has it); the validator
+    /// refuses what is not a whole number from 1 to 1,000,000,000.
+    pub limit: serde_json::Number,
+    pub per: String,
+}
+
+impl LimitBody {
+    /// The count as a whole number; anything else as one out of range, so the validator's
+    /// message applies.
+    pub fn count(&self) -> u64 {
+        self.limit.as_u64().unwrap_or_else(|| {
+            self.limit
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f <= 1e12)
+                .map_or(u64::MAX, |f| f as u64)
+        })
+    }
 }
 
 impl TokenBody {
@@ -219,7 +264,14 @@ impl TokenBody {
                 Some(None) => ExpiryInput::Never,
                 Some(Some(at)) => ExpiryInput::At(at),
             },
-            tier: self.rate_limit_tier,
+            rate: match (self.rate_limit_tier, self.rate_limit) {
+                (None, None) => None,
+                (Some(t), None) => Some(RateInput::Tier(t)),
+                (None, Some(r)) => Some(RateInput::Limits(
+                    r.limits.into_iter().map(|l| (l.count(), l.per)).collect(),
+                )),
+                (Some(_), Some(_)) => Some(RateInput::Both),
+            },
         }
     }
 }

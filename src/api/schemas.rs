@@ -112,9 +112,15 @@ fn token_body(create: bool) -> Value {
             "rate_limit_tier": {
                 "type": ["string", "null"],
                 "enum": ["standard", "admin", null],
-                "description": "`standard` (the default on create) or `admin`; `null` keeps it."
-            }
+                "description": "A tier: `standard` (the default on create), `admin` or one this deployment configures (`--rate-limit-tier`); `null` keeps the token's rate limit. Not with `rate_limit`."
+            },
+            "rate_limit": rate_limit_schema()
         }
+    });
+    // A tier and limits at once is a 422.
+    schema["not"] = json!({
+        "required": ["rate_limit_tier", "rate_limit"],
+        "properties": {"rate_limit_tier": {"type": "string"}, "rate_limit": {"type": "object"}}
     });
     if create {
         schema["required"] = json!(["name", "permissions"]);
@@ -124,6 +130,39 @@ fn token_body(create: bool) -> Value {
             json!("`PATCH /api/v1/tokens/{id}` body: any subset of the create fields.");
     }
     schema
+}
+
+/// The token's own limits in a create or update body.
+fn rate_limit_schema() -> Value {
+    // At most one limit per window: no two items with the same `per`.
+    let once: Vec<Value> = ["second", "minute", "hour", "day"]
+        .iter()
+        .map(|w| json!({"not": {"contains": {"properties": {"per": {"const": w}}}, "minContains": 2}}))
+        .collect();
+    json!({
+        "type": ["object", "null"],
+        "additionalProperties": false,
+        "required": ["limits"],
+        "properties": {
+            "limits": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 4,
+                "allOf": once,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["limit", "per"],
+                    "properties": {
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000u64},
+                        "per": {"type": "string", "enum": ["second", "minute", "hour", "day"]}
+                    }
+                }
+            }
+        },
+        "description": "The token's own limits instead of a tier: 1 to 4, at most one per window (a window twice is a 422), 1 to 1,000,000,000 each; every one must allow a request. Not with `rate_limit_tier`. Without `admin`, no limit may let more through on any window than the caller's own.",
+        "example": {"limits": [{"limit": 60, "per": "minute"}, {"limit": 10000, "per": "day"}]}
+    })
 }
 
 /// `POST /api/v1/tokens`.
@@ -201,6 +240,18 @@ impl PartialSchema for StatusFilter {
 }
 
 impl ToSchema for StatusFilter {}
+
+/// Puts the deployment's tier names into the token bodies of a rendered document.
+pub fn set_tiers(doc: &mut Value, names: &[&str]) {
+    let mut allowed: Vec<Value> = names.iter().map(|n| json!(n)).collect();
+    allowed.push(Value::Null);
+    for body in ["TokenCreate", "TokenUpdate"] {
+        let pointer = format!("/components/schemas/{body}/properties/rate_limit_tier");
+        if let Some(tier) = doc.pointer_mut(&pointer) {
+            tier["enum"] = Value::Array(allowed.clone());
+        }
+    }
+}
 
 /// Puts the deployment's permission codes into the token bodies of a rendered document.
 pub fn set_permission_catalog(doc: &mut Value, codes: &[&str]) {

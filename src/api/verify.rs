@@ -15,8 +15,9 @@ use crate::api::Data;
 
 use super::model::TokenObject;
 use super::{ApiJson, ok};
-use crate::bearer::budget::Budget;
+use crate::bearer::budget::{Scope, Spent};
 use crate::bearer::usage::{Hit, truncated_path};
+use crate::domain::rate::Window;
 use std::sync::Arc;
 
 use crate::bearer::cache::Entry;
@@ -56,12 +57,45 @@ impl std::fmt::Debug for VerifyBody {
     }
 }
 
-/// A budget: requests per hour, left now, and when it is full again (Unix seconds).
+/// The verified token's budget nearest refusal (as `X-RateLimit-*` would show it): its
+/// limit, what is left now, when it is full again (Unix seconds); and every budget.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyRateLimit {
     pub limit: u32,
     pub remaining: u32,
     pub reset: i64,
+    pub budgets: Vec<BudgetObject>,
+}
+
+/// One budget: whose (`token` or `workspace`), its limit per window, what is left now and
+/// when it is full again (Unix seconds).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BudgetObject {
+    #[schema(example = "token")]
+    pub scope: &'static str,
+    pub limit: u32,
+    pub per: Window,
+    pub remaining: u32,
+    pub reset: i64,
+}
+
+impl BudgetObject {
+    pub fn of(spent: &Spent, now: i64) -> Vec<Self> {
+        spent
+            .budgets()
+            .iter()
+            .map(|b| Self {
+                scope: match b.scope {
+                    Scope::Token => "token",
+                    Scope::Workspace => "workspace",
+                },
+                limit: b.limit,
+                per: b.per,
+                remaining: b.remaining,
+                reset: now + i64::try_from(b.reset_after).unwrap_or(0),
+            })
+            .collect()
+    }
 }
 
 /// The verdict on a token.
@@ -77,11 +111,13 @@ pub struct Verdict {
     pub ratelimit: Option<VerifyRateLimit>,
 }
 
-fn ratelimit(b: Budget) -> VerifyRateLimit {
+fn ratelimit(spent: &Spent) -> VerifyRateLimit {
+    let b = spent.nearest();
     VerifyRateLimit {
         limit: b.limit,
         remaining: b.remaining,
         reset: now() + i64::try_from(b.reset_after).unwrap_or(0),
+        budgets: BudgetObject::of(spent, now()),
     }
 }
 
@@ -92,7 +128,7 @@ fn decide(
     body: &VerifyBody,
     ip: Option<IpAddr>,
     known_channel: bool,
-    budget: &Budget,
+    budget: &Spent,
 ) -> Result<(), BearerError> {
     if !token.ip_allowlist.is_empty() && !ip.is_some_and(|ip| token.ip_allowlist.allows(ip)) {
         return Err(BearerError::IpNotAllowed);
@@ -110,7 +146,7 @@ fn decide(
     {
         return Err(BearerError::ChannelNotAllowed);
     }
-    match budget.retry_after {
+    match budget.retry_after() {
         Some(retry_after) => Err(BearerError::RateLimited { retry_after }),
         None => Ok(()),
     }
@@ -220,7 +256,7 @@ async fn judge(
         code: outcome.err().map_or("valid", BearerError::code),
         workspace: Some(caller.workspace().clone()),
         token: Some(TokenObject::new(&shown, now(), &state.config)),
-        ratelimit: Some(ratelimit(budget)),
+        ratelimit: Some(ratelimit(&budget)),
     })
 }
 

@@ -234,7 +234,7 @@ mod tests {
             permissions: PermissionSet::from_stored("chats:read"),
             channels: None,
             ip_allowlist: IpAllowlist::default(),
-            tier: Default::default(),
+            rate: Default::default(),
             expires_at: None,
             revoked_at: None,
             created_at: 0,

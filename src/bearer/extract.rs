@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::budget::Budget;
+use super::budget::Spent;
 use super::cache::Entry;
 use crate::db::{tokens::Token, workspaces::Workspace};
 use crate::domain::permissions;
@@ -22,7 +22,8 @@ use crate::error::{AppError, BearerError};
 pub struct Caller {
     entry: Arc<Entry>,
     pub ip: IpAddr,
-    pub budget: Budget,
+    /// Every budget this request spent (or, refused, would have).
+    pub budget: Spent,
 }
 
 /// Extracts the secret from `Authorization: Bearer <secret>` (scheme case-insensitive).
@@ -53,7 +54,7 @@ pub fn authorization_secret(value: Option<&[u8]>) -> Result<&str, BearerError> {
 }
 
 impl Caller {
-    pub fn new(entry: Arc<Entry>, ip: IpAddr, budget: Budget) -> Self {
+    pub fn new(entry: Arc<Entry>, ip: IpAddr, budget: Spent) -> Self {
         Self { entry, ip, budget }
     }
 
@@ -92,7 +93,7 @@ impl Caller {
 
     /// 429 when this request went over budget.
     pub fn check_rate(&self) -> Result<(), BearerError> {
-        match self.budget.retry_after {
+        match self.budget.retry_after() {
             Some(retry_after) => Err(BearerError::RateLimited { retry_after }),
             None => Ok(()),
         }

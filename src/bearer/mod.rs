@@ -10,7 +10,8 @@
 //!    and runs [`Caller::authorize`]: IP allowlist → permission `N` → rate limit (403, 403,
 //!    429); a handler with a channel checks it between permission and rate limit.
 //! 3. After the handler, the layer records the request, with its status, in
-//!    [`usage::UsageBuffer`] and adds the `X-RateLimit-*` headers.
+//!    [`usage::UsageBuffer`] and adds the rate-limit headers ([`headers::write`], which verify
+//!    and every other bearer response use too).
 //! 4. [`Gate::run_flusher`] writes the buffer once a second and hands each written batch back
 //!    to the cache, whose entries keep exact totals.
 //!
@@ -19,6 +20,7 @@
 pub mod budget;
 pub mod cache;
 pub mod extract;
+pub mod headers;
 pub mod shares;
 pub mod track;
 pub mod usage;
@@ -37,10 +39,11 @@ use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::now;
+use crate::domain::rate::Limit;
 use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
-use budget::{Budget, Limiter, tighter};
+use budget::{Limiter, Spent};
 use cache::{Entry, TokenCache};
 use usage::UsageBuffer;
 
@@ -144,38 +147,45 @@ impl Gate {
         let Some(shares) = &self.shares else {
             return true;
         };
-        shares.holds(&token.id)
+        shares.holds(&token.id, &self.config.limits(&token.rate))
             && self
                 .config
                 .rate_limit_workspace
-                .is_none_or(|_| shares.holds(&format!("ws:{}", token.workspace_id)))
+                .is_none_or(|l| shares.holds(&ws_key(token), &l))
     }
 
     /// The budgets a token's request spends, with their limits: its own, and its workspace's
     /// when there is a workspace ceiling.
-    fn budget_keys(&self, token: &Token) -> Vec<(String, u32)> {
-        let mut keys = vec![(token.id.clone(), self.config.per_hour(token.tier))];
-        if let Some(limit) = self.config.rate_limit_workspace {
-            keys.push((format!("ws:{}", token.workspace_id), limit));
-        }
-        keys
+    fn budget_keys(&self, token: &Token) -> Vec<(shares::BudgetKey, Limit)> {
+        let ws = self.config.rate_limit_workspace.map(|l| (ws_key(token), l));
+        let ws = ws.as_ref().map(|(k, l)| (k.as_str(), l));
+        shares::keys_of(&token.id, &self.config.limits(&token.rate), ws)
     }
 
-    fn spend_one(&self, key: &str, limit: u32) -> Budget {
-        match &self.shares {
-            Some(shares) => shares.spend(key, limit),
-            None => self.limiter.spend(key, limit),
-        }
+    /// Spends one unit of every budget of the token and of its workspace's (or none when
+    /// one refuses).
+    pub fn spend(&self, token: &Token) -> Spent {
+        self.budgets(token, true)
     }
 
-    /// Spends one unit of the token's budget and of its workspace's; returns the tighter.
-    pub fn spend(&self, token: &Token) -> Budget {
-        let own = self.spend_one(&token.id, self.config.per_hour(token.tier));
-        let ws = self
-            .config
-            .rate_limit_workspace
-            .map(|limit| self.spend_one(&format!("ws:{}", token.workspace_id), limit));
-        tighter(own, ws)
+    /// The token's budgets as they stand, without spending (verify's and the detail page's
+    /// report).
+    pub fn peek(&self, token: &Token) -> Spent {
+        self.budgets(token, false)
+    }
+
+    fn budgets(&self, token: &Token, spending: bool) -> Spent {
+        let limits = self.config.limits(&token.rate);
+        let ws_key = self.config.rate_limit_workspace.map(|_| ws_key(token));
+        let ws = ws_key
+            .as_deref()
+            .zip(self.config.rate_limit_workspace.as_ref());
+        match (&self.shares, spending) {
+            (Some(shares), true) => shares.spend(&token.id, &limits, ws),
+            (Some(shares), false) => shares.peek(&token.id, &limits, ws),
+            (None, true) => self.limiter.spend(&token.id, &limits, ws),
+            (None, false) => self.limiter.peek(&token.id, &limits, ws),
+        }
     }
 
     /// Flushes usage every `every` until `stop` fires, then once more; each written batch
@@ -237,11 +247,18 @@ impl Gate {
     }
 }
 
-/// What [`Gate::authenticate`] could decide without waiting.
+/// What [`Gate::authenticate`] could decide without waiting. Returned by value once per
+/// request: boxing the large variant (a caller with its budgets) would allocate on every hit.
+#[allow(clippy::large_enum_variant)]
 pub enum Authentication {
     Done(Result<Caller, AppError>),
     /// Not cached: the secret's hash, to read.
     Miss(SecretHash),
+}
+
+/// The key of a workspace's budgets.
+fn ws_key(token: &Token) -> String {
+    format!("ws:{}", token.workspace_id)
 }
 
 /// Not revoked, not expired (401 otherwise).

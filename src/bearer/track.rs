@@ -4,7 +4,6 @@
 //! headers. A tower layer with its own future: a cache hit costs no boxed future, no clone of
 //! the inner service and no second service wrapper; only a cache miss is boxed.
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -23,10 +22,6 @@ use super::{Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
 use crate::request_log::{self, CountedToken};
-
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 #[derive(Clone)]
 pub struct TrackLayer(pub Gate);
@@ -167,39 +162,6 @@ where
     }
 }
 
-thread_local! {
-    /// The last limit and reset header values this thread wrote. A limit is the same for
-    /// every token of a tier, a reset time often the same for a second's requests; a clone of
-    /// a value shares its bytes (a reference count) where a new one allocates them.
-    static RECENT: RefCell<(Recent<u32>, Recent<i64>)> =
-        const { RefCell::new((Recent(None), Recent(None))) };
-}
-
-/// A number with its header value.
-struct Recent<T>(Option<(T, HeaderValue)>);
-
-impl<T: Copy + PartialEq + itoa::Integer> Recent<T> {
-    /// `n`'s header value, the last one again when `n` is the same.
-    fn value(&mut self, n: T) -> HeaderValue {
-        match &self.0 {
-            Some((last, value)) if *last == n => value.clone(),
-            _ => {
-                let value = number(n);
-                self.0 = Some((n, value.clone()));
-                value
-            }
-        }
-    }
-}
-
-/// A number's header value in one allocation of its exact size: `HeaderValue::from` leaves
-/// spare room, for which `Bytes` then allocates a second block.
-fn number(n: impl itoa::Integer) -> HeaderValue {
-    let mut digits = itoa::Buffer::new();
-    // Digits are always a valid header value; the fallback is never taken.
-    HeaderValue::from_str(digits.format(n)).unwrap_or(HeaderValue::from_static("0"))
-}
-
 /// Counts a request that passed the 401 checks, with its response's status, and adds the
 /// rate-limit headers.
 pub(crate) fn count(seen: Seen, res: &mut Response) {
@@ -222,13 +184,7 @@ pub(crate) fn count(seen: Seen, res: &mut Response) {
             ip: caller.ip,
         },
     );
-    let budget = caller.budget;
-    let reset = at + i64::try_from(budget.reset_after).unwrap_or(0);
-    let (limit, reset) = RECENT.with_borrow_mut(|(l, r)| (l.value(budget.limit), r.value(reset)));
-    let h = res.headers_mut();
-    h.insert(RATELIMIT_LIMIT, limit);
-    h.insert(RATELIMIT_REMAINING, number(budget.remaining));
-    h.insert(RATELIMIT_RESET, reset);
+    super::headers::write(res.headers_mut(), &caller.budget, at);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.
     if request_log::enabled() {

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::{Fail, cli_ctx, fail, one_line, workspace};
 use crate::AppState;
 use crate::db::{self, audit::Actor};
-use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
+use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput, RateInput};
 use crate::domain::{now, status::Status};
 use crate::ops;
 
@@ -29,8 +29,13 @@ pub enum TokenCmd {
         /// Days until the token expires (1 to 36,500).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         expires_in_days: Option<u32>,
-        #[arg(long, default_value = "standard")]
-        tier: String,
+        /// Rate-limit tier: `standard` (default), `admin` or one from `--rate-limit-tier`.
+        #[arg(long)]
+        tier: Option<String>,
+        /// The token's own limit, `N/window` (second, minute, hour, day), instead of a tier;
+        /// repeatable, one per window.
+        #[arg(long = "rate-limit", conflicts_with = "tier")]
+        rate_limits: Vec<String>,
     },
     /// Revoke a token.
     Revoke {
@@ -58,6 +63,7 @@ pub(super) async fn run(state: &AppState, cmd: TokenCmd) -> Result<(), Fail> {
             allow_ips,
             expires_in_days,
             tier,
+            rate_limits,
         } => {
             let input = DraftInput {
                 name: Some(name),
@@ -67,13 +73,37 @@ pub(super) async fn run(state: &AppState, cmd: TokenCmd) -> Result<(), Fail> {
                 ip_allowlist: Some(allow_ips),
                 expiry: expires_in_days
                     .map_or(ExpiryInput::Never, |d| ExpiryInput::InDays(i64::from(d))),
-                tier: Some(tier),
+                rate: Some(rate_input(tier, &rate_limits)?),
             };
             create(state, &workspace, &channels, input).await
         }
         TokenCmd::Revoke { workspace, id } => revoke(state, &workspace, &id).await,
         TokenCmd::List { workspace, json } => list(state, &workspace, json).await,
     }
+}
+
+/// `--tier` or `--rate-limit`s as the validator takes them.
+fn rate_input(tier: Option<String>, limits: &[String]) -> Result<RateInput, Fail> {
+    if limits.is_empty() {
+        return Ok(RateInput::Tier(
+            tier.unwrap_or_else(|| "standard".to_owned()),
+        ));
+    }
+    let mut list = Vec::new();
+    for l in limits {
+        let (n, per) = l.split_once('/').ok_or_else(|| {
+            fail(format!(
+                "--rate-limit {l:?}: expected N/window, e.g. 60/minute"
+            ))
+        })?;
+        let n = n.trim().parse::<u64>().map_err(|_| {
+            fail(format!(
+                "--rate-limit {l:?}: the limit must be a whole number"
+            ))
+        })?;
+        list.push((n, per.trim().to_owned()));
+    }
+    Ok(RateInput::Limits(list))
 }
 
 /// Channel names or ids of the workspace, as ids; none = every channel.
@@ -111,6 +141,7 @@ async fn create(
         input,
         DraftBase::default(),
         &state.config.permission_catalog,
+        &state.config.tiers(),
         now(),
     )
     .map_err(|errors| fail(one_line(&errors)))?;

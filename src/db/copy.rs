@@ -85,6 +85,7 @@ pub const TABLES: &[Table] = &[
             ("channel_scoped", Int),
             ("ip_allowlist", Text),
             ("rate_limit_tier", Text),
+            ("rate_limits", Text),
             ("expires_at", Int),
             ("revoked_at", Int),
             ("created_at", Int),

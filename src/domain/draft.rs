@@ -5,9 +5,10 @@
 
 use super::ip::IpAllowlist;
 use super::permissions::{Catalog, PermissionSet};
+use super::rate::{Limits, RatePolicy, Tiers};
 use super::token::{
-    ChannelScope, FieldErrors, Tier, TokenDraft, TokenName, add_error, channel_list,
-    parse_description, parse_expires_at, parse_expiry_choice,
+    ChannelScope, FieldErrors, TokenDraft, TokenName, add_error, channel_list, parse_description,
+    parse_expires_at, parse_expiry_choice,
 };
 
 /// An expiry as each face offers it.
@@ -39,7 +40,16 @@ pub struct DraftInput {
     /// Lines of addresses and CIDRs; blank lines are ignored, none = any address.
     pub ip_allowlist: Option<Vec<String>>,
     pub expiry: ExpiryInput,
-    pub tier: Option<String>,
+    pub rate: Option<RateInput>,
+}
+
+/// A rate limit as typed: a tier's name, or the token's own limits (count, window).
+#[derive(Clone, Debug)]
+pub enum RateInput {
+    Tier(String),
+    Limits(Vec<(u64, String)>),
+    /// Both a tier and limits were given (a 422).
+    Both,
 }
 
 /// What fields left out fall back to.
@@ -51,7 +61,7 @@ pub struct DraftBase {
     pub channels: ChannelScope,
     pub ip_allowlist: IpAllowlist,
     pub expires_at: Option<i64>,
-    pub tier: Tier,
+    pub rate: RatePolicy,
 }
 
 impl From<TokenDraft> for DraftBase {
@@ -63,7 +73,7 @@ impl From<TokenDraft> for DraftBase {
             channels: d.channels,
             ip_allowlist: d.ip_allowlist,
             expires_at: d.expires_at,
-            tier: d.tier,
+            rate: d.rate,
         }
     }
 }
@@ -73,6 +83,7 @@ pub fn validate(
     input: DraftInput,
     base: DraftBase,
     catalog: &Catalog,
+    tiers: &Tiers<'_>,
     now: i64,
 ) -> Result<TokenDraft, FieldErrors> {
     let mut e = FieldErrors::new();
@@ -98,7 +109,8 @@ pub fn validate(
         "expires_at",
         expiry(input.expiry, base.expires_at, now),
     );
-    let tier = field(&mut e, "rate_limit_tier", tier(input.tier, base.tier));
+    let (rate_field, rate) = rate(input.rate, base.rate, tiers);
+    let tier = field(&mut e, rate_field, rate);
     match (
         name,
         description,
@@ -123,7 +135,7 @@ pub fn validate(
             channels,
             ip_allowlist: ips,
             expires_at,
-            tier,
+            rate: tier,
         }),
         _ => Err(e),
     }
@@ -199,10 +211,32 @@ fn expiry(input: ExpiryInput, base: Option<i64>, now: i64) -> Result<Option<i64>
     }
 }
 
-fn tier(input: Option<String>, base: Tier) -> Result<Tier, Vec<String>> {
+/// The rate limit, and the field a problem with it is reported under.
+fn rate(
+    input: Option<RateInput>,
+    base: RatePolicy,
+    tiers: &Tiers<'_>,
+) -> (&'static str, Result<RatePolicy, Vec<String>>) {
     match input {
-        None => Ok(base),
-        Some(t) => Tier::parse(&t).ok_or_else(|| one("must be standard or admin")),
+        None => ("rate_limit_tier", Ok(base)),
+        Some(RateInput::Tier(t)) => match tiers.get(&t) {
+            Some(_) => ("rate_limit_tier", Ok(RatePolicy::Tier(t))),
+            None => (
+                "rate_limit_tier",
+                Err(one(format!("must be one of: {}", tiers.names().join(", ")))),
+            ),
+        },
+        Some(RateInput::Both) => (
+            "rate_limit",
+            Err(one("give `rate_limit_tier` or `rate_limit`, not both")),
+        ),
+        Some(RateInput::Limits(list)) => {
+            let list: Vec<(u64, &str)> = list.iter().map(|(n, w)| (*n, w.as_str())).collect();
+            (
+                "rate_limit",
+                Limits::from_list(&list).map(RatePolicy::Custom),
+            )
+        }
     }
 }
 
@@ -211,6 +245,51 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000;
+
+    fn tiers() -> Tiers<'static> {
+        Tiers {
+            standard: 1000,
+            admin: 5000,
+            configured: &[],
+        }
+    }
+
+    #[test]
+    fn custom_limits_are_checked_and_reported_under_rate_limit() {
+        let catalog = Catalog::default();
+        let limits = |list: &[(u64, &str)]| DraftInput {
+            rate: Some(RateInput::Limits(
+                list.iter().map(|(n, w)| (*n, (*w).to_owned())).collect(),
+            )),
+            ..input()
+        };
+        let ok = validate(
+            limits(&[(3, "second"), (5, "minute")]),
+            DraftBase::default(),
+            &catalog,
+            &tiers(),
+            NOW,
+        );
+        assert_eq!(
+            ok.map(|d| d.rate).map_err(|e| format!("{e:?}")),
+            Ok(RatePolicy::Custom(
+                Limits::parse("3/second,5/minute", false).unwrap_or_default()
+            ))
+        );
+        let twice = validate(
+            limits(&[(3, "second"), (5, "second")]),
+            DraftBase::default(),
+            &catalog,
+            &tiers(),
+            NOW,
+        );
+        let errors = twice.err().unwrap_or_default();
+        assert_eq!(
+            errors.get("rate_limit").map(Vec::len),
+            Some(1),
+            "{errors:?}"
+        );
+    }
 
     fn input() -> DraftInput {
         DraftInput {
@@ -223,7 +302,7 @@ mod tests {
     #[test]
     fn absent_fields_keep_the_base_and_every_problem_is_reported() {
         let catalog = Catalog::default();
-        let draft = validate(input(), DraftBase::default(), &catalog, NOW);
+        let draft = validate(input(), DraftBase::default(), &catalog, &tiers(), NOW);
         let draft = draft.map_err(|e| format!("{e:?}"));
         assert_eq!(draft.as_ref().map(|d| d.name.as_str()), Ok("CI deploy"));
         let bad = DraftInput {
@@ -232,10 +311,10 @@ mod tests {
             channels: Some(Some(Vec::new())),
             ip_allowlist: Some(vec!["x".into()]),
             expiry: ExpiryInput::At("2000-01-01T00:00:00Z".into()),
-            tier: Some("gold".into()),
+            rate: Some(RateInput::Tier("gold".into())),
             description: Some("d".repeat(501)),
         };
-        let errors = validate(bad, DraftBase::default(), &catalog, NOW).err();
+        let errors = validate(bad, DraftBase::default(), &catalog, &tiers(), NOW).err();
         let fields: Vec<_> = errors.iter().flat_map(|e| e.keys().cloned()).collect();
         assert_eq!(
             fields,
@@ -263,7 +342,7 @@ mod tests {
             expiry: ExpiryInput::Keep,
             ..input()
         };
-        let draft = validate(twice, base, &catalog, NOW).map_err(|e| format!("{e:?}"));
+        let draft = validate(twice, base, &catalog, &tiers(), NOW).map_err(|e| format!("{e:?}"));
         assert_eq!(
             draft.as_ref().map(|d| d.channels.clone()),
             Ok(Some(vec!["ch_a".to_owned(), "ch_b".to_owned()]))

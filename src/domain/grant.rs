@@ -6,23 +6,8 @@
 
 use super::ip::IpAllowlist;
 use super::permissions::PermissionSet;
-use super::token::{Tier, TokenDraft};
-
-/// Requests per hour of each tier, as configured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TierLimits {
-    pub standard: u32,
-    pub admin: u32,
-}
-
-impl TierLimits {
-    pub fn per_hour(self, tier: Tier) -> u32 {
-        match tier {
-            Tier::Standard => self.standard,
-            Tier::Admin => self.admin,
-        }
-    }
-}
+use super::rate::{Limits, Tiers};
+use super::token::TokenDraft;
 
 /// What a token may do, as far as granting is concerned.
 #[derive(Clone, Debug)]
@@ -32,13 +17,13 @@ pub struct Shape<'a> {
     pub channels: Option<Vec<&'a str>>,
     pub expires_at: Option<i64>,
     pub ip_allowlist: &'a IpAllowlist,
-    /// The token's rate limit, requests per hour.
-    pub per_hour: u32,
+    /// The token's rate limits, resolved.
+    pub rate: Limits,
 }
 
 impl TokenDraft {
     /// The draft as the grant rule sees it.
-    pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
+    pub fn shape(&self, tiers: &Tiers<'_>) -> Shape<'_> {
         Shape {
             permissions: &self.permissions,
             channels: self
@@ -47,7 +32,7 @@ impl TokenDraft {
                 .map(|ids| ids.iter().map(String::as_str).collect()),
             expires_at: self.expires_at,
             ip_allowlist: &self.ip_allowlist,
-            per_hour: tiers.per_hour(self.tier),
+            rate: tiers.resolve(&self.rate),
         }
     }
 }
@@ -89,10 +74,10 @@ impl Rule {
                 "This token may not grant an IP allowlist wider than its own allowlist."
             }
             Self::RateLimit => {
-                "This token may not grant a higher rate limit than its own; that needs `admin`."
+                "This token may not grant a higher rate limit than its own on any window (second, minute, hour, day); that needs `admin`."
             }
             Self::RateLimitRaise => {
-                "Only a token with `admin` may raise a token's rate limit, its own included."
+                "Only a token with `admin` may raise a token's rate limit on any window, its own included."
             }
         }
     }
@@ -145,7 +130,7 @@ impl Grant<'_> {
                 target.ip_allowlist.within(own.ip_allowlist),
                 Rule::IpAllowlist,
             ),
-            (target.per_hour <= own.per_hour, Rule::RateLimit),
+            (target.rate.within(&own.rate), Rule::RateLimit),
         ];
         match checks.into_iter().find(|(ok, _)| !ok) {
             Some((_, rule)) => Err(rule),
@@ -177,7 +162,7 @@ impl Grant<'_> {
     pub fn may_edit(&self, old: &Shape<'_>, new: &Shape<'_>) -> Result<(), Rule> {
         self.may_act_on(old)?;
         self.whole_within(new)?;
-        if self.own().is_some() && new.per_hour > old.per_hour {
+        if self.own().is_some() && !new.rate.within(&old.rate) {
             return Err(Rule::RateLimitRaise);
         }
         Ok(())
@@ -203,12 +188,13 @@ mod tests {
         expires_at: Option<i64>,
         per_hour: u32,
     ) -> Shape<'a> {
+        let rate = Limits::hourly(per_hour);
         Shape {
             permissions: perms,
             channels,
             expires_at,
             ip_allowlist: ips,
-            per_hour,
+            rate,
         }
     }
 
@@ -245,6 +231,27 @@ mod tests {
         assert_eq!(Grant::Full.may_edit(&old, &raised), Ok(()));
         let slow_caller = Grant::Within(shape(&writer, &ips, None, None, 1000));
         assert_eq!(slow_caller.may_create(&raised), Err(Rule::RateLimit));
+    }
+
+    #[test]
+    fn a_custom_list_is_compared_window_by_window() {
+        let writer = PermissionSet::from_stored("tokens:write");
+        let ips = IpAllowlist::default();
+        let caller = Grant::Within(shape(&writer, &ips, None, None, 1000));
+        let per_minute = |spec| Shape {
+            rate: Limits::parse(spec, false).unwrap(),
+            ..shape(&writer, &ips, None, None, 1)
+        };
+        // 60 a minute lets 3,600 through in an hour: over the caller's 1,000.
+        assert_eq!(
+            caller.may_create(&per_minute("60/minute")),
+            Err(Rule::RateLimit)
+        );
+        assert_eq!(caller.may_create(&per_minute("60/minute,900/hour")), Ok(()));
+        let old = per_minute("3/second,5/minute");
+        let raised = per_minute("3/second,6/minute");
+        assert_eq!(caller.may_edit(&old, &raised), Err(Rule::RateLimitRaise));
+        assert_eq!(caller.may_edit(&raised, &old), Ok(()));
     }
 
     #[test]

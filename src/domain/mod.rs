@@ -9,6 +9,7 @@ pub mod grant;
 pub mod ids;
 pub mod ip;
 pub mod permissions;
+pub mod rate;
 pub mod secret;
 pub mod slug;
 pub mod status;

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, Time, format_description::well_known::Rfc3339};
 
 use super::ip::IpAllowlist;
 use super::permissions::PermissionSet;
+use super::rate::RatePolicy;
 
 /// Validation messages per field, as rendered inline and in a 422's `errors`.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
@@ -54,39 +54,6 @@ pub fn parse_description(s: &str) -> Result<String, String> {
         Err("Description must be at most 500 characters".into())
     } else {
         Ok(s.to_owned())
-    }
-}
-
-/// Rate-limit tier.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    #[default]
-    Standard,
-    Admin,
-}
-
-impl Tier {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "standard" => Some(Self::Standard),
-            "admin" => Some(Self::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Standard => "Standard",
-            Self::Admin => "Admin",
-        }
     }
 }
 
@@ -157,7 +124,7 @@ pub struct TokenDraft {
     pub channels: ChannelScope,
     pub ip_allowlist: IpAllowlist,
     pub expires_at: Option<i64>,
-    pub tier: Tier,
+    pub rate: RatePolicy,
 }
 
 /// A requested channel list, sorted and without repeats (a form may send an id twice).

@@ -4,6 +4,7 @@
 mod actions;
 mod form;
 mod list;
+mod rate;
 mod reveal;
 pub mod view;
 

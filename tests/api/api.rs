@@ -146,7 +146,7 @@ async fn the_bearer_scheme_is_case_insensitive_and_me_has_its_shape() {
     assert_eq!(me["token"]["channels"], Value::Null);
     assert_eq!(
         me["token"]["rate_limit"],
-        json!({"tier": "standard", "per_hour": 1000})
+        json!({"tier": "standard", "limits": [{"limit": 1000, "per": "hour"}], "per_hour": 1000})
     );
     assert_eq!(me["token"]["created_by"]["type"], "cli");
     assert!(
@@ -236,7 +236,10 @@ async fn a_token_over_its_limit_gets_429_with_retry_after_and_the_headers() {
 
 #[tokio::test]
 async fn the_workspace_ceiling_applies_across_tokens() {
-    let app = TestApp::spawn_with(|c| c.rate_limit_workspace = Some(4)).await;
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_workspace = Some(keyward::domain::rate::Limits::hourly(4))
+    })
+    .await;
     let slug = setup(&app).await;
     let (_, one) = app.create_token(&slug, &["chats:read"], |_| {}).await;
     let (_, two) = app.create_token(&slug, &["chats:read"], |_| {}).await;
@@ -398,7 +401,10 @@ async fn a_created_token_shows_its_secret_once_and_every_field() {
     assert_eq!(t["channels"], json!([{"id": ch, "name": "WhatsApp"}]));
     assert_eq!(t["ip_allowlist"], json!(["10.0.0.0/8"]));
     assert_eq!(t["expires_at"], "2099-01-01T00:00:00Z");
-    assert_eq!(t["rate_limit"], json!({"tier": "admin", "per_hour": 5000}));
+    assert_eq!(
+        t["rate_limit"],
+        json!({"tier": "admin", "limits": [{"limit": 5000, "per": "hour"}], "per_hour": 5000})
+    );
     assert_eq!(
         t["created_by"],
         json!({"type": "token", "id": admin_id, "name": "script"})
@@ -685,7 +691,7 @@ async fn with_verifier() -> (TestApp, String, String, String, String) {
     let b = app.channel(&slug, "B").await;
     let (_, verifier) = app
         .create_token(&slug, &["tokens:verify"], |d| {
-            d.tier = keyward::domain::token::Tier::Admin
+            d.rate = keyward::domain::rate::RatePolicy::Tier("admin".into())
         })
         .await;
     (app, slug, a, b, verifier)

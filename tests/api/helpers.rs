@@ -158,7 +158,7 @@ impl TestApp {
             channels: None,
             ip_allowlist: Default::default(),
             expires_at: None,
-            tier: Default::default(),
+            rate: Default::default(),
         };
         adjust(&mut draft);
         let actor = Actor::cli();

@@ -23,6 +23,7 @@ mod members;
 mod observability;
 mod openapi;
 mod operations;
+mod rate_policies;
 mod real;
 mod security_grant;
 mod security_sessions;

@@ -152,7 +152,7 @@ async fn a_standard_token_cannot_patch_itself_or_another_to_the_admin_tier() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.tier, keyward::domain::token::Tier::Standard);
+        assert_eq!(stored.rate.tier(), Some("standard"));
     }
     // Nor create one faster than itself.
     let res = post(

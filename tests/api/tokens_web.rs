@@ -493,7 +493,7 @@ async fn the_list_filters_by_status_searches_by_name_and_pages() {
             channels: None,
             ip_allowlist: Default::default(),
             expires_at: None,
-            tier: Default::default(),
+            rate: Default::default(),
         };
         let (t, _) = keyward::ops::create(&ctx, &draft, "kw_").await.unwrap();
         if i == 7 {

@@ -80,6 +80,7 @@ pub(super) fn build(state: &AppState, body: TokenBody, base: DraftBase) -> AppRe
         body.into_input(),
         base,
         &state.config.permission_catalog,
+        &state.config.tiers(),
         now(),
     )
     .map_err(AppError::Validation)

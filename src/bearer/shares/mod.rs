@@ -24,25 +24,33 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::budget::{self, Budget};
+use super::budget::{self, Scope, Spent};
 use crate::db::{self, Db};
+use crate::domain::rate::{Limit, Limits};
 
 /// How often a server pushes what it allowed and takes its new shares.
 pub const SYNC: Duration = Duration::from_millis(200);
 /// A server not seen for this long no longer gets a share.
 const ALIVE_MS: i64 = 3_000;
-const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+/// Budgets full again (arrival time past) for this long are pruned: they hold nothing,
+/// whatever their window.
+const PRUNE_NS: i64 = 3_600 * 1_000_000_000;
 /// Syncs without a request after which a key's lease is given back and the key forgotten
 /// (its next request here takes a new lease, like a cache miss): only keys in use cost the
 /// database anything.
 const IDLE_SYNCS: u8 = 10;
 
+mod keys;
+
+pub use keys::{BudgetKey, keys_of};
+use keys::{KeyRef, budget_of, share};
+
 /// Budget keys with their limits.
-type Keys = Vec<(String, u32)>;
+type Keys = Vec<(BudgetKey, Limit)>;
 
 #[derive(Clone, Debug)]
 struct Share {
-    limit: u32,
+    limit: Limit,
     /// The units taken at the last sync, and what is left of them.
     lease: u32,
     allowance: u32,
@@ -66,7 +74,7 @@ const LEASE_MS: i64 = 500;
 /// than is free (`n` 0 takes none: a server shutting down). Returns the budget's new arrival
 /// time and the new lease.
 fn relet(
-    limit: u32,
+    limit: Limit,
     stored: db::budgets::Stored,
     (own, unused): (u32, u32),
     (n, rank): (u32, u32),
@@ -90,11 +98,11 @@ pub struct Shares {
     id: std::sync::OnceLock<String>,
     /// `n << 32 | rank`: how many servers split budgets, and this one's place among them.
     peers: AtomicU64,
-    held: Mutex<HashMap<String, Share>>,
+    held: Mutex<HashMap<BudgetKey, Share>>,
 }
 
-/// The in-memory limiter's refill interval (an hour over `limit`, rounded up), as `i64`.
-fn interval_ns(limit: u32) -> i64 {
+/// The in-memory limiter's refill interval (the window over `limit`, rounded up), as `i64`.
+fn interval_ns(limit: Limit) -> i64 {
     i64::try_from(budget::interval(limit)).unwrap_or(i64::MAX)
 }
 
@@ -105,11 +113,12 @@ fn now_ns() -> i64 {
 }
 
 /// Units a budget of `limit` has left at `now` when its arrival time is `tat`.
-fn left_of(limit: u32, tat: i64, now: i64) -> u32 {
+fn left_of(limit: Limit, tat: i64, now: i64) -> u32 {
     let interval = interval_ns(limit);
     let ahead = (tat - now).max(0);
     let used = ahead / interval + i64::from(ahead % interval != 0);
-    u32::try_from((i64::from(limit) - used).clamp(0, i64::from(limit))).unwrap_or(0)
+    let n = i64::from(limit.limit);
+    u32::try_from((n - used).clamp(0, n)).unwrap_or(0)
 }
 
 /// This server's part of `left` units split between `n` servers, it being number `rank`.
@@ -150,60 +159,71 @@ impl Shares {
         ((p >> 32) as u32, p as u32)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Share>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BudgetKey, Share>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Spends one unit of `key`'s budget from this server's lease.
-    pub fn spend(&self, key: &str, limit: u32) -> Budget {
+    /// Spends one unit of every budget of the token (`key`, `limits`) and of its workspace's
+    /// (`ws`) from this server's leases, or none when one of them has nothing left here.
+    pub fn spend(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
         let now = now_ns();
         let mut held = self.lock();
-        let s = match held.get_mut(key) {
-            Some(s) => s,
-            // Not leased yet (no cache miss before it): nothing until the next sync.
-            None => held.entry(key.to_owned()).or_insert_with(|| Share {
-                limit,
-                lease: 0,
-                allowance: 0,
-                idle: 0,
-                fresh: false,
-                free: limit,
-                tat_ns: now,
-            }),
-        };
-        s.limit = limit;
-        let interval = interval_ns(limit);
-        let reset_after = secs_ceil(s.tat_ns - now);
-        if s.allowance == 0 {
-            // Nothing left here until the next sync; nothing left anywhere until one unit
-            // refills.
-            let refill = s.tat_ns + interval * (1 - i64::from(limit)) - now;
-            return Budget {
-                limit,
-                remaining: 0,
-                reset_after: reset_after.max(1),
-                retry_after: Some(secs_ceil(refill).max(1)),
-            };
+        let mut out = Spent::default();
+        let ws = ws.map(|(k, l)| (Scope::Workspace, k, l));
+        let all = std::iter::once((Scope::Token, key, limits)).chain(ws);
+        for (scope, k, limits) in all.clone() {
+            for l in limits.iter() {
+                if let Some(s) = share(&mut held, k, l, now) {
+                    out.push(budget_of(s, scope, l, now));
+                }
+            }
         }
-        s.allowance -= 1;
-        Budget {
-            limit,
-            remaining: s.free + s.allowance,
-            reset_after,
-            retry_after: None,
+        if out.allowed() {
+            for (_, k, limits) in all {
+                for l in limits.iter() {
+                    if let Some(s) = held.get_mut(&KeyRef(k, l.per)) {
+                        s.allowance = s.allowance.saturating_sub(1);
+                    }
+                }
+            }
+            // Each budget reports what is left after this request.
+            for b in out.budgets_mut() {
+                b.remaining = b.remaining.saturating_sub(1);
+            }
         }
+        out
     }
 
-    /// Whether this server holds a lease on `key` (else its request takes the slow path,
-    /// which takes one).
-    pub fn holds(&self, key: &str) -> bool {
-        self.lock().contains_key(key)
+    /// The budgets as this server sees them, without spending.
+    pub fn peek(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
+        let now = now_ns();
+        let held = self.lock();
+        let mut out = Spent::default();
+        let ws = ws.map(|(k, l)| (Scope::Workspace, k, l));
+        for (scope, k, limits) in std::iter::once((Scope::Token, key, limits)).chain(ws) {
+            for l in limits.iter() {
+                out.push(match held.get(&KeyRef(k, l.per)) {
+                    Some(s) => budget::standing_of(budget_of(s, scope, l, now)),
+                    None => budget::full(scope, l),
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether this server holds leases on every budget of `key` with `limits` (else its
+    /// request takes the slow path, which takes them).
+    pub fn holds(&self, key: &str, limits: &Limits) -> bool {
+        let held = self.lock();
+        limits
+            .iter()
+            .all(|l| held.contains_key(&KeyRef(key, l.per)))
     }
 
     /// Takes this server's first leases of `keys` (with their limits), for keys it does not
     /// hold yet (the cache miss before a token's first request here).
-    pub async fn load(&self, db: &Db, keys: &[(String, u32)]) -> Result<(), sqlx::Error> {
-        let missing: Vec<(String, u32)> = {
+    pub async fn load(&self, db: &Db, keys: &[(BudgetKey, Limit)]) -> Result<(), sqlx::Error> {
+        let missing: Keys = {
             let held = self.lock();
             keys.iter()
                 .filter(|(k, _)| held.get(k).is_none_or(|s| s.lease == 0))
@@ -218,14 +238,9 @@ impl Shares {
 
     /// Gives back what is unused of the leases of `keys` and takes new ones, in one
     /// transaction.
-    async fn relet_all(
-        &self,
-        db: &Db,
-        mut keys: Vec<(String, u32)>,
-        taking: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn relet_all(&self, db: &Db, mut keys: Keys, taking: bool) -> Result<(), sqlx::Error> {
         keys.sort();
-        let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.stored()).collect();
         let peers = if taking { self.peers() } else { (0, 0) };
         let mut tx = db.begin().await?;
         let now = now_ns();
@@ -331,7 +346,7 @@ impl Shares {
         }
         if now_ms % 60_000 < i64::try_from(SYNC.as_millis()).unwrap_or(0) {
             let mut pooled = db.acquire().await?;
-            db::budgets::prune(pooled.conn(), now_ns() - HOUR_NS).await?;
+            db::budgets::prune(pooled.conn(), now_ns() - PRUNE_NS).await?;
         }
         Ok(())
     }
@@ -350,7 +365,7 @@ impl Shares {
             }
         }
         // What this server leaves unused goes back, so a restart takes no budget with it.
-        let held: Vec<(String, u32)> = self
+        let held: Keys = self
             .lock()
             .iter()
             .map(|(k, s)| (k.clone(), s.limit))

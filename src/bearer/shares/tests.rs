@@ -1,4 +1,12 @@
 use super::*;
+use crate::domain::rate::Window;
+
+fn h(limit: u32) -> Limit {
+    Limit {
+        limit,
+        per: Window::Hour,
+    }
+}
 
 #[test]
 fn shares_add_up_to_what_is_left_and_differ_by_one_at_most() {
@@ -14,16 +22,16 @@ fn shares_add_up_to_what_is_left_and_differ_by_one_at_most() {
 
 #[test]
 fn a_budget_has_left_its_limit_less_what_its_arrival_time_holds() {
-    let i = interval_ns(10);
-    assert_eq!(left_of(10, 0, 0), 10, "full");
-    assert_eq!(left_of(10, 3 * i, 0), 7);
+    let i = interval_ns(h(10));
+    assert_eq!(left_of(h(10), 0, 0), 10, "full");
+    assert_eq!(left_of(h(10), 3 * i, 0), 7);
     assert_eq!(
-        left_of(10, 3 * i - 1, 0),
+        left_of(h(10), 3 * i - 1, 0),
         7,
         "a unit partly refilled is not back"
     );
-    assert_eq!(left_of(10, 10 * i, 0), 0);
-    assert_eq!(left_of(10, 20 * i, 0), 0, "overdrawn");
+    assert_eq!(left_of(h(10), 10 * i, 0), 0);
+    assert_eq!(left_of(h(10), 20 * i, 0), 0, "overdrawn");
 }
 
 /// Three servers sync in turn, each having been sent `sent(rank)` requests since its last
@@ -45,7 +53,7 @@ fn allowed_over(rounds: usize, sent: impl Fn(usize) -> u32) -> u32 {
                 others,
             };
             let own = (leases[rank], leases[rank] - spent);
-            let (next, lease) = relet(300, stored, own, (3, rank as u32), 0);
+            let (next, lease) = relet(h(300), stored, own, (3, rank as u32), 0);
             tat = next;
             leases[rank] = lease;
         }
@@ -76,14 +84,14 @@ fn one_busy_server_reaches_99_percent_of_the_budget_within_25_syncs() {
 #[test]
 fn a_server_takes_its_even_part_never_more_than_is_free_and_none_when_stopping() {
     let fresh = db::budgets::Stored::default();
-    assert_eq!(relet(300, fresh, (100, 40), (0, 0), 0).1, 0, "stopping");
-    assert_eq!(relet(300, fresh, (0, 0), (3, 0), 0), (0, 100));
+    assert_eq!(relet(h(300), fresh, (100, 40), (0, 0), 0).1, 0, "stopping");
+    assert_eq!(relet(h(300), fresh, (0, 0), (3, 0), 0), (0, 100));
     let held = db::budgets::Stored {
         tat_ns: 0,
         others: 250,
     };
     assert_eq!(
-        relet(300, held, (0, 0), (3, 0), 0).1,
+        relet(h(300), held, (0, 0), (3, 0), 0).1,
         50,
         "never more than is free"
     );
@@ -92,9 +100,9 @@ fn a_server_takes_its_even_part_never_more_than_is_free_and_none_when_stopping()
 #[test]
 fn a_key_without_requests_for_ten_syncs_is_given_back_and_forgotten() {
     let shares = Shares::new();
-    assert!(!shares.holds("k"));
-    let _ = shares.spend("k", 10);
-    assert!(shares.holds("k"));
+    assert!(!shares.holds("k", &Limits::hourly(10)));
+    let _ = shares.spend("k", &Limits::hourly(10), None);
+    assert!(shares.holds("k", &Limits::hourly(10)));
     for sync in 1..IDLE_SYNCS {
         let (busy, idle) = shares.split_idle();
         assert_eq!((busy.len(), idle.len()), (1, 0), "sync {sync}");

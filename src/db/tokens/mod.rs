@@ -11,11 +11,12 @@ use super::{Conn, on};
 use serde::Serialize;
 
 use crate::domain::actor::Actor;
-use crate::domain::grant::{Shape, TierLimits};
+use crate::domain::grant::Shape;
 use crate::domain::ip::IpAllowlist;
 use crate::domain::permissions::PermissionSet;
+use crate::domain::rate::{RatePolicy, Tiers};
 use crate::domain::status::Status;
-use crate::domain::token::{Tier, TokenDraft};
+use crate::domain::token::TokenDraft;
 
 /// A stored token (never the secret).
 #[derive(Clone, Debug)]
@@ -29,7 +30,7 @@ pub struct Token {
     /// `None` = all channels; `Some` = only these (id, name), possibly none left.
     pub channels: Option<Vec<ChannelRef>>,
     pub ip_allowlist: IpAllowlist,
-    pub tier: Tier,
+    pub rate: RatePolicy,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
@@ -70,12 +71,12 @@ impl Token {
             channels: self.channel_ids(),
             ip_allowlist: self.ip_allowlist.clone(),
             expires_at: self.expires_at,
-            tier: self.tier,
+            rate: self.rate.clone(),
         }
     }
 
     /// The token as the grant rule sees it.
-    pub fn shape(&self, tiers: TierLimits) -> Shape<'_> {
+    pub fn shape(&self, tiers: &Tiers<'_>) -> Shape<'_> {
         Shape {
             permissions: &self.permissions,
             channels: self
@@ -84,7 +85,7 @@ impl Token {
                 .map(|cs| cs.iter().map(|c| c.id.as_str()).collect()),
             expires_at: self.expires_at,
             ip_allowlist: &self.ip_allowlist,
-            per_hour: tiers.per_hour(self.tier),
+            rate: tiers.resolve(&self.rate),
         }
     }
 
@@ -105,7 +106,8 @@ pub(crate) struct Row {
     permissions: String,
     channel_scoped: i64,
     ip_allowlist: String,
-    rate_limit_tier: String,
+    rate_limit_tier: Option<String>,
+    rate_limits: Option<String>,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     created_at: i64,
@@ -128,7 +130,10 @@ impl Row {
             permissions: PermissionSet::from_stored(&self.permissions),
             channels: (self.channel_scoped != 0).then(|| channels.unwrap_or_default()),
             ip_allowlist: IpAllowlist::from_stored(&self.ip_allowlist),
-            tier: Tier::parse(&self.rate_limit_tier).unwrap_or_default(),
+            rate: RatePolicy::from_stored(
+                self.rate_limit_tier.as_deref(),
+                self.rate_limits.as_deref(),
+            ),
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
             created_at: self.created_at,

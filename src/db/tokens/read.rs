@@ -23,7 +23,7 @@ pub async fn get_in(
         sqlite: sqlx::query_as!(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
              FROM tokens WHERE workspace_id = ? AND id = ?",
             workspace_id,
@@ -34,7 +34,7 @@ pub async fn get_in(
         postgres: sqlx::query_as!(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
              FROM tokens WHERE workspace_id = $1 AND id = $2",
             workspace_id,
@@ -58,7 +58,7 @@ pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::
         sqlite: sqlx::query_as!(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
              FROM tokens WHERE secret_hash = ?",
             h
@@ -68,7 +68,7 @@ pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::
         postgres: sqlx::query_as!(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
              FROM tokens WHERE secret_hash = $1",
             h
@@ -113,7 +113,7 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
         sqlite: sqlx::query_as!(
             Row,
             r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
                FROM tokens
                WHERE workspace_id = ?1
@@ -140,7 +140,7 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
         postgres: sqlx::query_as!(
             Row,
             r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
-                rate_limit_tier, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip
                FROM tokens
                WHERE workspace_id = $1

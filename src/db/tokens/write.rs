@@ -22,15 +22,17 @@ pub async fn insert(
     let perms = draft.permissions.to_stored();
     let scoped = i64::from(draft.channels.is_some());
     let ips = draft.ip_allowlist.to_stored();
-    let tier = draft.tier.code();
+    let tier = draft.rate.tier();
+    let limits = draft.rate.custom_stored();
     let name = draft.name.as_str();
     on!(conn.re(), |c|
         sqlite: sqlx::query!(
             "INSERT INTO tokens (id, workspace_id, name, description, secret_hash, hint, permissions,
-                                 channel_scoped, ip_allowlist, rate_limit_tier, expires_at, created_at,
-                                 updated_at, created_by_type, created_by_id, created_by_name)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier,
+                                 channel_scoped, ip_allowlist, rate_limit_tier, rate_limits, expires_at,
+                                 created_at, updated_at, created_by_type, created_by_id,
+                                 created_by_name)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier, limits,
             draft.expires_at, at, at, by.kind, by.id, by.name
         )
         .execute(&mut *c)
@@ -38,10 +40,11 @@ pub async fn insert(
         .rows_affected(),
         postgres: sqlx::query!(
             "INSERT INTO tokens (id, workspace_id, name, description, secret_hash, hint, permissions,
-                                 channel_scoped, ip_allowlist, rate_limit_tier, expires_at, created_at,
-                                 updated_at, created_by_type, created_by_id, created_by_name)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier,
+                                 channel_scoped, ip_allowlist, rate_limit_tier, rate_limits, expires_at,
+                                 created_at, updated_at, created_by_type, created_by_id,
+                                 created_by_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            id, workspace_id, name, draft.description, h, hint, perms, scoped, ips, tier, limits,
             draft.expires_at, at, at, by.kind, by.id, by.name
         )
         .execute(&mut *c)
@@ -100,14 +103,16 @@ pub async fn update(
     let perms = draft.permissions.to_stored();
     let scoped = i64::from(draft.channels.is_some());
     let ips = draft.ip_allowlist.to_stored();
-    let tier = draft.tier.code();
+    let tier = draft.rate.tier();
+    let limits = draft.rate.custom_stored();
     let name = draft.name.as_str();
     let done = on!(conn.re(), |c|
         sqlite: sqlx::query!(
             "UPDATE tokens SET name = ?, description = ?, permissions = ?, channel_scoped = ?,
-                    ip_allowlist = ?, rate_limit_tier = ?, expires_at = ?, updated_at = ?
+                    ip_allowlist = ?, rate_limit_tier = ?, rate_limits = ?, expires_at = ?,
+                    updated_at = ?
              WHERE workspace_id = ? AND id = ?",
-            name, draft.description, perms, scoped, ips, tier, draft.expires_at, at,
+            name, draft.description, perms, scoped, ips, tier, limits, draft.expires_at, at,
             workspace_id, id
         )
         .execute(&mut *c)
@@ -115,9 +120,10 @@ pub async fn update(
         .rows_affected(),
         postgres: sqlx::query!(
             "UPDATE tokens SET name = $1, description = $2, permissions = $3, channel_scoped = $4,
-                    ip_allowlist = $5, rate_limit_tier = $6, expires_at = $7, updated_at = $8
-             WHERE workspace_id = $9 AND id = $10",
-            name, draft.description, perms, scoped, ips, tier, draft.expires_at, at,
+                    ip_allowlist = $5, rate_limit_tier = $6, rate_limits = $7, expires_at = $8,
+                    updated_at = $9
+             WHERE workspace_id = $10 AND id = $11",
+            name, draft.description, perms, scoped, ips, tier, limits, draft.expires_at, at,
             workspace_id, id
         )
         .execute(&mut *c)

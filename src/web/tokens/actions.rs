@@ -69,6 +69,8 @@ struct DetailPage {
     base: String,
     t: TokenView,
     revoked: bool,
+    /// Each budget of the token and of its workspace, with what is left now.
+    budgets: Vec<super::rate::BudgetView>,
     chart: Chart,
     recent: Vec<RecentView>,
     reveal: String,
@@ -145,8 +147,9 @@ async fn detail_page(
         .collect();
     let page = DetailPage {
         base: m.url("developer/api-tokens"),
-        t: TokenView::new(token, now, state.config.per_hour(token.tier)),
+        t: TokenView::new(token, now, &state.config.limits(&token.rate)),
         revoked: token.revoked_at.is_some(),
+        budgets: super::rate::budgets(&state.gate.peek(token)),
         chart: chart(state, &token.id, now).await?,
         recent,
         reveal,
@@ -242,7 +245,7 @@ async fn confirm_page(
     };
     let page = ConfirmPage {
         base: m.url("developer/api-tokens"),
-        t: TokenView::new(token, now(), state.config.per_hour(token.tier)),
+        t: TokenView::new(token, now(), &state.config.limits(&token.rate)),
         action,
         error,
         frame: m.frame(state, "tokens").await?,

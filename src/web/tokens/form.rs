@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use super::rate::{RateForm, TierOption, tier_options, windows};
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
 use crate::db::{self, audit::Actor, channels::Channel, tokens::Token};
@@ -34,7 +35,7 @@ pub struct TokenForm {
     pub ip_allowlist: String,
     pub expiry: String,
     pub expiry_date: String,
-    pub tier: String,
+    pub rate: RateForm,
     pub nonce: String,
 }
 
@@ -51,9 +52,10 @@ impl TokenForm {
                 "ip_allowlist" => f.ip_allowlist = v,
                 "expiry" => f.expiry = v,
                 "expiry_date" => f.expiry_date = v,
-                "tier" => f.tier = v,
                 "nonce" => f.nonce = v,
-                _ => {}
+                k => {
+                    f.rate.take(k, &v);
+                }
             }
         }
         f
@@ -63,7 +65,6 @@ impl TokenForm {
         Self {
             channel_mode: "all".into(),
             expiry: "30".into(),
-            tier: "standard".into(),
             ..Self::default()
         }
     }
@@ -78,7 +79,7 @@ impl TokenForm {
             ip_allowlist: t.ip_allowlist.entries().collect::<Vec<_>>().join("\n"),
             expiry: "keep".into(),
             expiry_date: String::new(),
-            tier: t.tier.code().into(),
+            rate: RateForm::of(&t.rate),
             nonce: String::new(),
         }
     }
@@ -103,19 +104,21 @@ impl TokenForm {
                     date: self.expiry_date.clone(),
                 },
             },
-            tier: Some(self.tier.clone()),
+            rate: Some(self.rate.input()),
         };
         let base = DraftBase {
             expires_at: current_expiry.flatten(),
             ..DraftBase::default()
         };
-        draft::validate(input, base, &state.config.permission_catalog, now()).map_err(|errors| {
+        let (catalog, tiers) = (&state.config.permission_catalog, state.config.tiers());
+        draft::validate(input, base, catalog, &tiers, now()).map_err(|errors| {
             errors
                 .into_iter()
                 .map(|(field, messages)| {
                     let field = match field.as_str() {
                         "expires_at" => "expiry".to_owned(),
                         "rate_limit_tier" => "tier".to_owned(),
+                        "rate_limit" => "limits".to_owned(),
                         _ => field,
                     };
                     (field, messages)
@@ -147,8 +150,8 @@ struct FormPage {
     management_permissions: Vec<PermissionInfo>,
     channels: Vec<Channel>,
     client_ip: String,
-    standard_per_hour: String,
-    admin_per_hour: String,
+    tiers: Vec<TierOption>,
+    windows: [&'static str; 4],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,10 +190,8 @@ async fn form_page(
         management_permissions: all.iter().filter(|p| p.built_in).cloned().collect(),
         channels: db::channels::list(&state.db, &m.workspace.id).await?,
         client_ip: ip.to_string(),
-        standard_per_hour: crate::web::format::thousands(i64::from(
-            state.config.rate_limit_standard,
-        )),
-        admin_per_hour: crate::web::format::thousands(i64::from(state.config.rate_limit_admin)),
+        tiers: tier_options(&state.config),
+        windows: windows(),
         frame: m.frame(state, "tokens").await?,
     };
     Ok((status, Html(render(&page)?)).into_response())

@@ -88,7 +88,7 @@ async fn table(state: &AppState, m: &Member, p: &ListParams) -> AppResult<String
     let now = now();
     let rows: Vec<TokenView> = tokens
         .iter()
-        .map(|t| TokenView::new(t, now, state.config.per_hour(t.tier)))
+        .map(|t| TokenView::new(t, now, &state.config.limits(&t.rate)))
         .collect();
     let status_code = status.map_or("", Status::code);
     let older = tokens.last().filter(|_| more).map(|t| {

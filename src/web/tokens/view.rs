@@ -1,6 +1,7 @@
 //! View models: a token as the pages show it.
 
 use crate::db::tokens::{ChannelRef, Token};
+use crate::domain::rate::Limits;
 use crate::domain::status::Status;
 use crate::web::format::{date, exact, relative, thousands};
 
@@ -32,8 +33,9 @@ pub struct TokenView {
     pub channels: Option<Vec<ChannelRef>>,
     pub channels_summary: String,
     pub ip_entries: Vec<String>,
-    pub tier_label: &'static str,
-    pub per_hour: String,
+    pub tier_label: String,
+    /// The limits in force, `60 requests/minute · 10,000 requests/day`.
+    pub limits: String,
     pub created: When,
     pub created_date: String,
     pub created_by: String,
@@ -44,7 +46,7 @@ pub struct TokenView {
 }
 
 impl TokenView {
-    pub fn new(t: &Token, now: i64, per_hour: u32) -> Self {
+    pub fn new(t: &Token, now: i64, limits: &Limits) -> Self {
         let permissions: Vec<String> = t.permissions.iter().map(str::to_owned).collect();
         let perms_summary = match permissions.as_slice() {
             [one] => one.clone(),
@@ -71,8 +73,8 @@ impl TokenView {
             channels: t.channels.clone(),
             channels_summary,
             ip_entries: t.ip_allowlist.entries().collect(),
-            tier_label: t.tier.label(),
-            per_hour: thousands(i64::from(per_hour)),
+            tier_label: super::rate::label(&t.rate),
+            limits: super::rate::summary(limits),
             created: When::new(t.created_at, now),
             created_date: date(t.created_at),
             created_by: t.created_by.name.clone(),
