@@ -33,6 +33,8 @@ use crate::state::AppState;
         tokens::write::update,
         tokens::lifecycle::remove,
         tokens::lifecycle::regenerate,
+        tokens::lifecycle::roll,
+        tokens::lifecycle::end_overlap,
         tokens::lifecycle::revoke,
         tokens::lifecycle::reactivate,
         tokens::usage::usage,
@@ -40,7 +42,7 @@ use crate::state::AppState;
         channels::one,
         verify::verify,
     ),
-    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, tokens::lifecycle::RollBody, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),

@@ -97,6 +97,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// An optional body (`Option<ApiJson<T>>`): none without a `Content-Type`, else read as
+/// [`ApiJson`] reads it.
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            <Self as FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 /// 422 with the reason under `body`.
 fn body_error(reason: &str) -> AppError {
     let mut errors = crate::domain::token::FieldErrors::new();

@@ -217,6 +217,7 @@ fn count(seen: Seen, res: &mut Response) {
             path,
             status: res.status().as_u16(),
             ip: caller.ip,
+            hint: caller.entry().hint.clone(),
         },
     );
     let budget = caller.budget;

@@ -7,6 +7,7 @@ pub mod draft;
 pub mod grant;
 pub mod ids;
 pub mod ip;
+pub mod overlap;
 pub mod permissions;
 pub mod secret;
 pub mod slug;

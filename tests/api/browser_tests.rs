@@ -288,7 +288,7 @@ async fn browser_create_token_reveal_once_and_row_is_active() {
     b.client.refresh().await.unwrap();
     let source = b.source().await;
     assert!(source.contains("CI deploy") && !source.contains(&secret));
-    let token = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
+    let (token, _) = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
         .await
         .unwrap()
         .expect("stored hash");
