@@ -21,6 +21,8 @@ mod cli;
 mod copy;
 #[path = "api/durability.rs"]
 mod durability;
+#[path = "api/examples.rs"]
+mod examples;
 #[path = "api/foundation.rs"]
 mod foundation;
 #[path = "api/helpers.rs"]
@@ -39,6 +41,10 @@ mod openapi;
 mod operations;
 #[path = "api/real.rs"]
 mod real;
+#[path = "api/roll.rs"]
+mod roll;
+#[path = "api/roll_web.rs"]
+mod roll_web;
 #[path = "api/security_grant.rs"]
 mod security_grant;
 #[path = "api/security_sessions/mod.rs"]

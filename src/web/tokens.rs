@@ -5,6 +5,7 @@ mod actions;
 mod form;
 mod list;
 mod reveal;
+mod roll;
 pub mod view;
 
 use axum::Router;
@@ -34,6 +35,14 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{base}/{{id}}/regenerate"),
             get(actions::confirm).post(actions::regenerate),
+        )
+        .route(
+            &format!("{base}/{{id}}/roll"),
+            get(roll::form).post(roll::roll),
+        )
+        .route(
+            &format!("{base}/{{id}}/end-overlap"),
+            get(actions::confirm).post(roll::end_overlap),
         )
         .route(
             &format!("{base}/{{id}}/delete"),

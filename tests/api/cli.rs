@@ -234,6 +234,49 @@ fn cli_token_revoke_shows_in_the_table_and_refuses_an_unknown_id() {
 }
 
 #[test]
+fn cli_token_roll_prints_the_new_secret_and_keeps_the_old_one_for_the_overlap() {
+    let cli = Cli::with_workspace();
+    let old = cli.ok(&Cli::create_x(&["--permission", "chats:read"]), "");
+    let list = cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let id = list[0]["id"].as_str().unwrap();
+    let roll = [
+        "token",
+        "roll",
+        "--workspace",
+        "acme-inc",
+        id,
+        "--overlap",
+        "24h",
+    ];
+
+    let new = cli.ok(&roll, "");
+
+    assert!(
+        new.starts_with("kw_") && new.len() == 49 && new != old,
+        "{new}"
+    );
+    let list = cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let until = list[0]["previous_secret_expires_at"].as_str().unwrap();
+    let expected = keyward::domain::token::rfc3339(keyward::domain::now() + 86_400);
+    assert!(until[..15] == expected[..15], "{until} vs {expected}");
+    assert!(!list.to_string().contains(&new) && !list.to_string().contains(&old));
+    let too_long = [
+        "token",
+        "roll",
+        "--workspace",
+        "acme-inc",
+        id,
+        "--overlap",
+        "8d",
+    ];
+    assert_eq!(cli.run(&too_long, "").status.code(), Some(2));
+    let unknown = ["token", "roll", "--workspace", "acme-inc", "tok_nope"];
+    assert!(cli.refused(&unknown, "").contains("no token"));
+}
+
+#[test]
 fn cli_admin_add_and_reset_password_refuse_an_unknown_admin() {
     let cli = Cli::with_workspace();
     let add = [
