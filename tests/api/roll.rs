@@ -291,3 +291,34 @@ async fn regenerate_is_a_roll_without_overlap_that_also_ends_a_running_one() {
     let third = body["data"]["secret"].as_str().unwrap();
     assert_eq!(me(&app, third).await.0, 200);
 }
+
+#[tokio::test]
+async fn another_server_refuses_a_rolled_or_ended_secret_within_a_second() {
+    if !crate::backend::on_postgres() {
+        return; // one server per SQLite file
+    }
+    let a = TestApp::spawn().await;
+    let b = a.spawn_beside().await;
+    let (_, admin, id, first) = arranged(&a).await;
+    assert_eq!(me(&b, &first).await.0, 200, "cached on B");
+    let (second, _) = roll(&a, &admin, &id, json!({"previous_secret_expires_in": 3600})).await;
+    assert_eq!(me(&b, &second).await.0, 200);
+    assert_eq!(
+        me(&b, &first).await.0,
+        200,
+        "both cached on B during the overlap"
+    );
+
+    // Ended through A: B drops its cached entry of the previous secret.
+    let end = format!("/api/v1/tokens/{id}/end-overlap");
+    assert_eq!(a.api(&admin).post(&end).await.0, 200);
+    let ended = std::time::Instant::now();
+    while me(&b, &first).await.0 == 200 {
+        assert!(
+            ended.elapsed() < Duration::from_secs(1),
+            "B still accepts it"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(me(&b, &second).await.0, 200);
+}
