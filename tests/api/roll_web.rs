@@ -68,7 +68,7 @@ async fn a_dashboard_roll_reveals_the_secret_once_and_shows_the_overlap() {
         "{page}"
     );
     let list = app.page(&c, detail.rsplit_once('/').unwrap().0).await;
-    assert!(list.contains("Previous secret until"), "list note");
+    assert!(list.contains("Old secret ends"), "list note");
 }
 
 #[tokio::test]
