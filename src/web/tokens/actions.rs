@@ -16,6 +16,7 @@ use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
 use crate::db::{self, tokens::Token};
 use crate::domain::now;
+use crate::domain::overlap::Overlap;
 use crate::error::{AppError, AppResult};
 use crate::ops;
 use crate::state::AppState;
@@ -257,11 +258,7 @@ async fn confirm_page(
     action: &'static str,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = ConfirmPage {
         base: m.url("developer/api-tokens"),
         t: TokenView::new(token, now(), state.config.per_hour(token.tier)),
@@ -272,7 +269,16 @@ async fn confirm_page(
     Ok((status, Html(render(&page)?)).into_response())
 }
 
-/// GET `…/{id}/revoke|regenerate|delete`: the no-JavaScript confirmation page.
+/// A form page's status: 422 when it shows an error.
+pub(super) fn form_status(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// GET `…/{id}/revoke|regenerate|end-overlap|delete`: the no-JavaScript confirmation page.
 pub async fn confirm(
     State(state): State<AppState>,
     m: Member,
@@ -342,16 +348,7 @@ pub async fn regenerate(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let actor = actor(&m);
-    let (t, secret) = ops::regenerate(
-        &ctx(&state, &m, &actor, ip),
-        &id,
-        &state.config.token_prefix,
-    )
-    .await?;
-    let pad = super::reveal::hold(&state, &m, &t.id, &secret, true).await?;
-    let to = Redirect::to(&m.url("developer/api-tokens/revealed"));
-    Ok(([(header::SET_COOKIE, pad)], to).into_response())
+    super::roll::roll_and_reveal(&state, &m, ip, &id, Overlap::NONE).await
 }
 
 #[derive(Deserialize)]

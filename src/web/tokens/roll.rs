@@ -5,11 +5,11 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::actions::{ctx, load};
+use super::actions::{ctx, form_status, load};
 use super::form::actor;
 use super::view::TokenView;
 use crate::auth::session::set_flash;
@@ -65,11 +65,7 @@ async fn roll_page(
     token: &Token,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = RollPage {
         base: m.url("developer/api-tokens"),
         t: TokenView::new(token, now(), state.config.per_hour(token.tier)),
@@ -124,10 +120,21 @@ pub async fn roll(
             return roll_page(&state, &m, &token, Some(error)).await;
         }
     };
-    let actor = actor(&m);
-    let ctx = ctx(&state, &m, &actor, ip);
-    let (t, secret) = ops::roll(&ctx, &id, &state.config.token_prefix, overlap).await?;
-    let pad = super::reveal::hold(&state, &m, &t.id, &secret, true).await?;
+    roll_and_reveal(&state, &m, ip, &id, overlap).await
+}
+
+/// Rolls (regenerate: with no overlap) and sends the browser to the one-time reveal.
+pub(super) async fn roll_and_reveal(
+    state: &AppState,
+    m: &Member,
+    ip: std::net::IpAddr,
+    id: &str,
+    overlap: Overlap,
+) -> AppResult<Response> {
+    let actor = actor(m);
+    let ctx = ctx(state, m, &actor, ip);
+    let (t, secret) = ops::roll(&ctx, id, &state.config.token_prefix, overlap).await?;
+    let pad = super::reveal::hold(state, m, &t.id, &secret, true).await?;
     let to = Redirect::to(&m.url("developer/api-tokens/revealed"));
     Ok(([(header::SET_COOKIE, pad)], to).into_response())
 }
