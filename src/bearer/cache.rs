@@ -297,6 +297,23 @@ mod tests {
         prop::collection::vec(step, 1..80)
     }
 
+    #[test]
+    fn a_previous_secrets_entry_works_only_until_its_time() {
+        let mut previous = entry(&Stored::default());
+        previous.token.previous = Some(crate::db::tokens::Previous {
+            hint: "kw_Old1…zzzz".into(),
+            expires_at: 1_000,
+        });
+        let previous = Entry::new(previous.token, previous.workspace, Used::Previous);
+        assert_eq!(&*previous.hint, "kw_Old1…zzzz");
+        assert!(previous.secret_works(999));
+        assert!(!previous.secret_works(1_000));
+        assert!(
+            entry(&Stored::default()).secret_works(i64::MAX),
+            "the current secret"
+        );
+    }
+
     proptest! {
         /// Misses racing changes: once a change's invalidation (or a flush) is done, the
         /// cache serves the row as it is now, never what a slower miss read before.

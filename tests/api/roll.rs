@@ -322,3 +322,26 @@ async fn another_server_refuses_a_rolled_or_ended_secret_within_a_second() {
     }
     assert_eq!(me(&b, &second).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_roll_without_a_body_or_with_null_has_no_overlap() {
+    let app = TestApp::spawn().await;
+    let (_, admin, id, first) = arranged(&app).await;
+    let path = format!("/api/v1/tokens/{id}/roll");
+
+    let (status, none) = app.api(&admin).post(&path).await;
+    let (null_status, null) = app.api(&admin).post_json(&path, Value::Null).await;
+
+    assert_eq!((status, null_status), (200, 200), "{none} {null}");
+    assert_eq!(none["data"]["previous_secret_expires_at"], Value::Null);
+    assert_eq!(null["data"]["previous_secret_expires_at"], Value::Null);
+    let second = none["data"]["secret"].as_str().unwrap();
+    assert_eq!(
+        (me(&app, &first).await.0, me(&app, second).await.0),
+        (401, 401)
+    );
+    assert_eq!(
+        me(&app, null["data"]["secret"].as_str().unwrap()).await.0,
+        200
+    );
+}

@@ -62,7 +62,7 @@ pub struct RollBody {
     description = "A new secret, shown only here. The current secret becomes the previous one and authenticates as the same token (same id, permissions, budgets and usage) until `previous_secret_expires_at`; afterwards it is `invalid_token`. Rolling during an overlap ends the earlier previous secret at once. Needs the whole token within the caller's grant, like regenerate.",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
-    request_body(content = Option<RollBody>, description = "Optional; `{}` or no body = no overlap"),
+    request_body(content = Option<RollBody>, description = "Optional; `{}`, `null` or no body = no overlap"),
     responses(
         (status = 200, description = "The token with its new secret, shown only here, and `previous_secret_expires_at`", body = Data<WithSecret>),
         BodyErrors,
