@@ -10,6 +10,9 @@
    in the future. Positive (schema-valid) cases get real channel ids and a future expiry, as
    a client would send, so that `positive_data_acceptance` checks everything else. Negative
    cases are left as generated.
+3. `end-overlap` needs a token whose secret was rolled with an overlap; a generated id names
+   no token (404 every time, which the run counts as missing test data). Its positive cases
+   go to the token the script rolled: the first ends the overlap (200), the rest get 409.
 """
 
 import itertools
@@ -22,6 +25,8 @@ from schemathesis import GenerationMode
 OWN_TOKEN_ID = os.environ["KEYWARD_ST_TOKEN_ID"]
 CHANNEL_IDS = os.environ["KEYWARD_ST_CHANNEL_IDS"].split(",")
 TOKEN_BODIES = {("POST", "/api/v1/tokens"), ("PATCH", "/api/v1/tokens/{id}")}
+ROLLED_ID = os.environ["KEYWARD_ST_ROLLED_ID"]
+END_OVERLAP = ("POST", "/api/v1/tokens/{id}/end-overlap")
 
 
 @schemathesis.hook
@@ -38,6 +43,9 @@ def _is_positive(case):
 
 def _realistic(case):
     operation = (case.method.upper(), case.operation.path)
+    if operation == END_OVERLAP and _is_positive(case):
+        case.path_parameters = {**(case.path_parameters or {}), "id": ROLLED_ID}
+        return case
     if operation not in TOKEN_BODIES or not _is_positive(case) or not isinstance(case.body, dict):
         return case
     channels = case.body.get("channels")

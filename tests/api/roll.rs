@@ -222,6 +222,7 @@ async fn bad_overlaps_are_refused_with_422_and_change_nothing() {
         json!({"previous_secret_expires_in": 604_801}),
         json!({"previous_secret_expires_in": -1}),
         json!({"previous_secret_expires_in": "1h"}),
+        json!({"previous_secret_expires_in": 60.5}),
         json!({"overlap": 60}),
     ] {
         let res = app
@@ -331,6 +332,9 @@ async fn a_roll_without_a_body_or_with_null_has_no_overlap() {
 
     let (status, none) = app.api(&admin).post(&path).await;
     let (null_status, null) = app.api(&admin).post_json(&path, Value::Null).await;
+    // JSON Schema's integers include 60.0: a whole number of seconds.
+    let whole = json!({"previous_secret_expires_in": 60.0});
+    let (_, whole) = app.api(&admin).post_json(&path, whole).await;
 
     assert_eq!((status, null_status), (200, 200), "{none} {null}");
     assert_eq!(none["data"]["previous_secret_expires_at"], Value::Null);
@@ -344,4 +348,6 @@ async fn a_roll_without_a_body_or_with_null_has_no_overlap() {
         me(&app, null["data"]["secret"].as_str().unwrap()).await.0,
         200
     );
+    let until = rfc3339(keyward::domain::now() + 60);
+    assert_eq!(whole["data"]["previous_secret_expires_at"], until.as_str());
 }

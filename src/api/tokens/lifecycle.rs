@@ -50,8 +50,26 @@ pub(crate) async fn regenerate(
 pub struct RollBody {
     /// Seconds the current secret keeps working beside the new one (0 to 604800 = 7 days;
     /// 0 or absent: it stops at once, as with regenerate).
-    #[schema(minimum = 0, maximum = 604800)]
-    pub previous_secret_expires_in: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 604800)]
+    pub previous_secret_expires_in: Option<serde_json::Number>,
+}
+
+impl RollBody {
+    /// The overlap asked for: a whole number of seconds (JSON Schema's integers include
+    /// `60.0`), absent = none.
+    fn overlap(&self) -> AppResult<Overlap> {
+        let secs = match &self.previous_secret_expires_in {
+            None => Some(0),
+            Some(n) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() <= 1e9)
+                    .map(|f| f as i64)
+            }),
+        };
+        secs.ok_or_else(|| "must be a whole number of seconds".to_owned())
+            .and_then(Overlap::from_secs)
+            .map_err(|e| AppError::invalid("previous_secret_expires_in", e))
+    }
 }
 
 #[utoipa::path(
@@ -78,8 +96,7 @@ pub(crate) async fn roll(
     body: Option<ApiJson<RollBody>>,
 ) -> AppResult<Response> {
     let body = body.map(|ApiJson(b)| b).unwrap_or_default();
-    let overlap = Overlap::from_secs(body.previous_secret_expires_in.unwrap_or(0))
-        .map_err(|e| AppError::invalid("previous_secret_expires_in", e))?;
+    let overlap = body.overlap()?;
     let actor = actor(&caller);
     let (t, secret) = ops::roll(
         &ctx(&state, &caller, &actor),
