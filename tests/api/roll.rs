@@ -34,6 +34,16 @@ async fn me(app: &TestApp, secret: &str) -> (u16, Value) {
     app.api(secret).get("/api/v1/me").await
 }
 
+/// The Unix time `value` (a `previous_secret_expires_at`) names, checked to be `secs` after a
+/// moment between `before` and now.
+fn expires_after(value: &Value, before: i64, secs: i64) -> i64 {
+    let now = keyward::domain::now();
+    (before..=now)
+        .map(|t| t + secs)
+        .find(|t| value == rfc3339(*t).as_str())
+        .unwrap_or_else(|| panic!("{value} is not {secs} s after {before}..={now}"))
+}
+
 fn unix_now_f64() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -45,6 +55,7 @@ fn unix_now_f64() -> f64 {
 async fn during_an_overlap_both_secrets_are_the_same_token_with_one_budget() {
     let app = TestApp::spawn_with(|c| c.rate_limit_standard = 4).await;
     let (_, admin, id, old) = arranged(&app).await;
+    let before = keyward::domain::now();
 
     let (new, data) = roll(
         &app,
@@ -55,7 +66,7 @@ async fn during_an_overlap_both_secrets_are_the_same_token_with_one_budget() {
     .await;
 
     let until = data["previous_secret_expires_at"].as_str().unwrap();
-    assert_eq!(until, rfc3339(keyward::domain::now() + 3600));
+    expires_after(&data["previous_secret_expires_at"], before, 3600);
     assert_eq!(data["id"], id.as_str());
     let mut remaining = Vec::new();
     for secret in [&old, &new, &old, &new] {
@@ -90,9 +101,9 @@ async fn the_previous_secret_is_refused_within_a_second_of_its_time() {
     let app = TestApp::spawn().await;
     let (_, admin, id, old) = arranged(&app).await;
 
+    let before = keyward::domain::now();
     let (new, data) = roll(&app, &admin, &id, json!({"previous_secret_expires_in": 2})).await;
-    let until = keyward::domain::now() + 2;
-    assert_eq!(data["previous_secret_expires_at"], rfc3339(until).as_str());
+    let until = expires_after(&data["previous_secret_expires_at"], before, 2);
 
     let refused_at = loop {
         let (status, body) = me(&app, &old).await;
@@ -330,6 +341,7 @@ async fn a_roll_without_a_body_or_with_null_has_no_overlap() {
     let (_, admin, id, first) = arranged(&app).await;
     let path = format!("/api/v1/tokens/{id}/roll");
 
+    let before = keyward::domain::now();
     let (status, none) = app.api(&admin).post(&path).await;
     let (null_status, null) = app.api(&admin).post_json(&path, Value::Null).await;
     // JSON Schema's integers include 60.0: a whole number of seconds.
@@ -348,6 +360,5 @@ async fn a_roll_without_a_body_or_with_null_has_no_overlap() {
         me(&app, null["data"]["secret"].as_str().unwrap()).await.0,
         200
     );
-    let until = rfc3339(keyward::domain::now() + 60);
-    assert_eq!(whole["data"]["previous_secret_expires_at"], until.as_str());
+    expires_after(&whole["data"]["previous_secret_expires_at"], before, 60);
 }
