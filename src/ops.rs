@@ -19,6 +19,9 @@ use crate::domain::token::{TokenDraft, rfc3339};
 use crate::error::{AppError, AppResult, BearerError};
 use crate::state::AppState;
 
+mod roll;
+pub use roll::{end_overlap, regenerate, roll};
+
 /// Who acts: an admin (dashboard) or the command line, with full grant; or an API token,
 /// whose own row is read again inside each write transaction, so a revoke, narrowing or
 /// expiry committed while its request waited is what its grant is checked against.
@@ -340,37 +343,6 @@ pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<To
     ctx.changed();
     tracing::info!(token_id = %token.id, action, "token state changed");
     ctx.reread(&token.id).await
-}
-
-/// A new secret for a token; it hands out a credential, so the whole token must lie within
-/// the actor's grant.
-pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Token, Secret)> {
-    let secret = Secret::generate(prefix);
-    let mut tx = ctx.begin().await?;
-    let me = ctx.acting_token(tx.conn(), TOKENS_WRITE).await?;
-    let token = ctx.load(tx.conn(), id).await?;
-    ctx.grant_of(&me).may_hand_out(&token.shape(&ctx.tiers))?;
-    db::tokens::set_secret(
-        tx.conn(),
-        ctx.workspace_id,
-        &token.id,
-        &secret.hash(),
-        &secret.hint(),
-    )
-    .await?;
-    audit(
-        tx.conn(),
-        ctx,
-        "token.regenerated",
-        &token.id,
-        &token.name,
-        "the previous secret stopped working".into(),
-    )
-    .await?;
-    tx.commit().await?;
-    ctx.changed();
-    tracing::info!(token_id = %token.id, "token regenerated");
-    Ok((ctx.reread(&token.id).await?, secret))
 }
 
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {

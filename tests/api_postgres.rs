@@ -25,6 +25,8 @@ mod cli;
 mod copy;
 #[path = "api/durability.rs"]
 mod durability;
+#[path = "api/examples.rs"]
+mod examples;
 #[path = "api/forward_auth.rs"]
 mod forward_auth;
 #[path = "api/foundation.rs"]
@@ -49,6 +51,10 @@ mod operations;
 mod rate_policies;
 #[path = "api/real.rs"]
 mod real;
+#[path = "api/roll.rs"]
+mod roll;
+#[path = "api/roll_web.rs"]
+mod roll_web;
 #[path = "api/security_grant.rs"]
 mod security_grant;
 #[path = "api/security_sessions/mod.rs"]

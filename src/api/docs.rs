@@ -34,6 +34,8 @@ use crate::state::AppState;
         tokens::write::update,
         tokens::lifecycle::remove,
         tokens::lifecycle::regenerate,
+        tokens::lifecycle::roll,
+        tokens::lifecycle::end_overlap,
         tokens::lifecycle::revoke,
         tokens::lifecycle::reactivate,
         tokens::usage::usage,
@@ -43,7 +45,7 @@ use crate::state::AppState;
         crate::forward_auth::forward_auth,
         crate::forward_auth::auth_request,
     ),
-    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Limit, Problem, VerifyRequest, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, tokens::lifecycle::RollBody, RateLimit, Limit, Problem, VerifyRequest, verify::Verdict)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),

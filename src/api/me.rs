@@ -49,13 +49,21 @@ pub(crate) async fn me(
 ) -> Response {
     // The hot path's body: the cached JSON of everything fixed, then status and usage.
     let t = caller.token();
-    let open = caller
-        .entry()
-        .me_json
-        .get_or_init(|| open_json(caller.workspace(), t, &state.config).into());
+    let now = now();
+    // A token with a previous secret shows it until its time passes: made fresh each time.
+    let fresh;
+    let open: &str = if t.previous.is_some() {
+        fresh = open_json(caller.workspace(), t, &state.config, now);
+        &fresh
+    } else {
+        caller
+            .entry()
+            .me_json
+            .get_or_init(|| open_json(caller.workspace(), t, &state.config, now).into())
+    };
     let usage = state.gate.usage.live_of(caller.entry());
     let live = Live {
-        status: t.status(now()),
+        status: t.status(now),
         last_used_at: usage.last_at,
         last_used_ip: usage.last_ip,
         request_count: usage.count,
@@ -71,9 +79,9 @@ pub(crate) async fn me(
 
 /// `{"data":{"workspace":{…},"token":{…` with the token object left open before its
 /// [`Live`] fields.
-fn open_json(workspace: &Workspace, t: &Token, config: &Config) -> String {
+fn open_json(workspace: &Workspace, t: &Token, config: &Config, now: i64) -> String {
     let workspace = serde_json::to_string(workspace).unwrap_or_default();
-    let token = TokenObject::new(t, 0, config).fixed_json();
+    let token = TokenObject::new(t, now, config).fixed_json();
     format!(r#"{{"data":{{"workspace":{workspace},"token":{token}"#)
 }
 
@@ -134,6 +142,10 @@ mod tests {
                 "expired" => "192.0.2.7".into(),
                 _ => "2001:db8::1".into(),
             }),
+            previous: used.then(|| crate::db::tokens::Previous {
+                hint: "kw_Old1…zzzz".into(),
+                expires_at: 1_950_000_000,
+            }),
         }
     }
 
@@ -171,7 +183,7 @@ mod tests {
                     last_used_ip,
                     request_count: t.request_count,
                 };
-                let fast = body(&open_json(&workspace, &t, &config), &live);
+                let fast = body(&open_json(&workspace, &t, &config, now), &live);
                 assert_eq!(
                     String::from_utf8(fast).unwrap(),
                     String::from_utf8(full.clone()).unwrap()

@@ -64,37 +64,67 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<serde_json::Value>::from_request(req, state).await {
-            // serde would also read a struct from a JSON array; the API takes objects only.
-            Ok(Json(v)) if !v.is_object() => Err(body_error("the body must be a JSON object")),
-            Ok(Json(v)) => serde_json::from_value(v)
-                .map(Self)
-                .map_err(|e| body_error(&e.to_string())),
-            Err(rejection) => {
-                let status = rejection.status();
-                let (code, detail) = match status.as_u16() {
-                    413 => (
-                        "payload_too_large",
-                        "The request body is larger than 64 KiB.".to_owned(),
-                    ),
-                    415 => (
-                        "unsupported_media_type",
-                        "Send the body as JSON with Content-Type: application/json.".to_owned(),
-                    ),
-                    422 => return Err(body_error(&rejection.body_text())),
-                    _ => (
-                        "invalid_json",
-                        format!("The body is not valid JSON: {}", rejection.body_text()),
-                    ),
-                };
-                Err(AppError::Body {
-                    status,
-                    code,
-                    detail,
-                })
-            }
+        object(json_value(req, state).await?)
+    }
+}
+
+/// An optional body (`Option<ApiJson<T>>`): none without a `Content-Type` or as JSON `null`,
+/// else read as [`ApiJson`] reads it.
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        match json_value(req, state).await? {
+            serde_json::Value::Null => Ok(None),
+            v => object(v).map(Some),
         }
     }
+}
+
+/// A JSON object read into `T` (422 otherwise).
+fn object<T: DeserializeOwned>(v: serde_json::Value) -> Result<ApiJson<T>, AppError> {
+    // serde would also read a struct from a JSON array; the API takes objects only.
+    if !v.is_object() {
+        return Err(body_error("the body must be a JSON object"));
+    }
+    serde_json::from_value(v)
+        .map(ApiJson)
+        .map_err(|e| body_error(&e.to_string()))
+}
+
+/// The body as JSON, or the problem its rejection is.
+async fn json_value<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<serde_json::Value, AppError> {
+    let rejection = match Json::<serde_json::Value>::from_request(req, state).await {
+        Ok(Json(v)) => return Ok(v),
+        Err(rejection) => rejection,
+    };
+    let status = rejection.status();
+    let (code, detail) = match status.as_u16() {
+        413 => (
+            "payload_too_large",
+            "The request body is larger than 64 KiB.".to_owned(),
+        ),
+        415 => (
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json.".to_owned(),
+        ),
+        422 => return Err(body_error(&rejection.body_text())),
+        _ => (
+            "invalid_json",
+            format!("The body is not valid JSON: {}", rejection.body_text()),
+        ),
+    };
+    Err(AppError::Body {
+        status,
+        code,
+        detail,
+    })
 }
 
 /// 422 with the reason under `body`.

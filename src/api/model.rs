@@ -53,6 +53,9 @@ pub struct TokenObject {
     pub channels: Option<Vec<ChannelRef>>,
     pub ip_allowlist: Vec<String>,
     pub rate_limit: RateLimit,
+    /// During an overlap (`POST /tokens/{id}/roll`): when the previous secret stops working;
+    /// `null` when there is none.
+    pub previous_secret_expires_at: Option<String>,
     pub expires_at: Option<String>,
     pub created_at: String,
     pub created_by: Actor,
@@ -159,6 +162,7 @@ impl TokenObject {
             channels: t.channels.clone(),
             ip_allowlist: t.ip_allowlist.entries().collect(),
             rate_limit: RateLimit::of(&t.rate, config),
+            previous_secret_expires_at: t.overlap(now).map(|p| rfc3339(p.expires_at)),
             expires_at: t.expires_at.map(rfc3339),
             created_at: rfc3339(t.created_at),
             created_by: t.created_by.clone(),
@@ -276,7 +280,7 @@ impl TokenBody {
     }
 }
 
-/// The token object plus the secret, in create and regenerate responses only. Its `Debug`
+/// The token object plus the secret, in create, regenerate and roll responses only. Its `Debug`
 /// never shows the secret.
 #[derive(Serialize, ToSchema)]
 pub struct WithSecret {

@@ -157,3 +157,17 @@ impl IntoResponses for ProxyRefusals {
         ])
     }
 }
+
+/// 409 when the token is not in a state the action applies to.
+pub struct Conflict;
+
+impl IntoResponses for Conflict {
+    fn responses() -> Responses {
+        Responses::from([problem(
+            409,
+            "`conflict`: no previous secret is working (the overlap already ended)",
+            "conflict",
+            "This token has no previous secret that still works.",
+        )])
+    }
+}

@@ -209,7 +209,7 @@ async fn find(
         // Revoked or expired tokens of this workspace are still shown, for context.
         Err(AppError::Bearer(code @ (BearerError::TokenRevoked | BearerError::TokenExpired))) => {
             match crate::db::tokens::by_hash(&state.db, &secret.hash()).await? {
-                Some(t) if ours(&t.workspace_id) => Ok(Err(refused(code, Some(t)))),
+                Some((t, _)) if ours(&t.workspace_id) => Ok(Err(refused(code, Some(t)))),
                 _ => Ok(Err(refused(BearerError::InvalidToken, None))),
             }
         }
@@ -246,6 +246,7 @@ async fn judge(
             path,
             status,
             ip: ip.unwrap_or(caller.ip),
+            hint: entry.hint.clone(),
         },
     );
     let mut shown = token.clone();

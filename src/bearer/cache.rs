@@ -14,7 +14,7 @@ use std::time::Duration;
 use quick_cache::sync::Cache;
 
 use super::usage::Batch;
-use crate::db::tokens::{Token, Usage};
+use crate::db::tokens::{Token, Usage, Used};
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::secret::SecretHash;
@@ -31,6 +31,11 @@ pub struct Entry {
     /// The token as loaded; its usage totals are those of that moment (see [`Entry::usage`]).
     pub token: Token,
     pub workspace: Workspace,
+    /// Which of the token's secrets this entry's hash is: a previous one works only until its
+    /// time, which [`Entry::secret_works`] checks on every hit (no sweep needed).
+    pub used: Used,
+    /// The hint of that secret, as recent requests record it (shared, not copied, per hit).
+    pub hint: Arc<str>,
     /// The JSON of `/me` up to the fields that change per request, made on first use
     /// (`api::me`); it depends only on the token and workspace, as the entry does.
     pub me_json: OnceLock<Box<str>>,
@@ -39,14 +44,23 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(token: Token, workspace: Workspace) -> Self {
+    pub fn new(token: Token, workspace: Workspace, used: Used) -> Self {
         let stored = Mutex::new(token.usage());
+        let hint = token.hint_of(used).into();
         Self {
             token,
             workspace,
+            used,
+            hint,
             me_json: OnceLock::new(),
             stored,
         }
+    }
+
+    /// Whether this entry's secret still authenticates at `now`: the current one always (the
+    /// token's own state is checked apart), a previous one only within its overlap.
+    pub fn secret_works(&self, now: i64) -> bool {
+        self.used == Used::Current || self.token.overlap(now).is_some()
     }
 
     /// The stored usage read in place (the hot path copies no address).
@@ -67,8 +81,9 @@ impl Entry {
 
 pub struct TokenCache {
     by_hash: Cache<[u8; 32], Arc<Entry>>,
-    /// token id → hash, to apply flushed usage to cached entries.
-    hash_of: Cache<String, [u8; 32]>,
+    /// token id → the hashes of its cached entries (current and previous secret), to apply
+    /// flushed usage to them.
+    hash_of: Cache<String, [Option<[u8; 32]>; 2]>,
     generation: AtomicU64,
     /// Serialises inserts against invalidations (hits never take it).
     write: Mutex<()>,
@@ -119,7 +134,7 @@ impl TokenCache {
         }
         self.misses.inc();
         let seen = self.generation();
-        let Some(token) = db::tokens::by_hash(db, hash).await? else {
+        let Some((token, used)) = db::tokens::by_hash(db, hash).await? else {
             return Ok(None);
         };
         let Some(workspace) = db::workspaces::by_id(db, &token.workspace_id).await? else {
@@ -128,7 +143,7 @@ impl TokenCache {
         Ok(Some(self.insert_if_current(
             seen,
             hash,
-            Entry::new(token, workspace),
+            Entry::new(token, workspace, used),
         )))
     }
 
@@ -144,7 +159,10 @@ impl TokenCache {
         if let Ok(_guard) = self.write.lock()
             && self.generation() == seen
         {
-            self.hash_of.insert(entry.token.id.clone(), hash.0);
+            let slot = usize::from(entry.used == Used::Previous);
+            let mut hashes = self.hash_of.get(&entry.token.id).unwrap_or_default();
+            hashes[slot] = Some(hash.0);
+            self.hash_of.insert(entry.token.id.clone(), hashes);
             self.by_hash.insert(hash.0, entry.clone());
         }
         entry
@@ -164,11 +182,13 @@ impl TokenCache {
         let _guard = self.write.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         for (id, p) in batch {
-            let Some(entry) = self.hash_of.get(id).and_then(|h| self.by_hash.get(&h)) else {
+            let Some(hashes) = self.hash_of.get(id) else {
                 continue;
             };
-            if let Ok(mut stored) = entry.stored.lock() {
-                *stored = p.added_to(stored.clone());
+            for entry in hashes.iter().flatten().filter_map(|h| self.by_hash.get(h)) {
+                if let Ok(mut stored) = entry.stored.lock() {
+                    *stored = p.added_to(stored.clone());
+                }
             }
         }
     }
@@ -242,13 +262,14 @@ mod tests {
             request_count: row.count,
             last_used_at: None,
             last_used_ip: None,
+            previous: None,
         };
         let workspace = Workspace {
             id: "ws_1".into(),
             name: "Acme".into(),
             slug: "acme".into(),
         };
-        Entry::new(token, workspace)
+        Entry::new(token, workspace, Used::Current)
     }
 
     #[derive(Clone, Debug)]
@@ -274,6 +295,23 @@ mod tests {
             (1..5i64).prop_map(Step::Flush),
         ];
         prop::collection::vec(step, 1..80)
+    }
+
+    #[test]
+    fn a_previous_secrets_entry_works_only_until_its_time() {
+        let mut previous = entry(&Stored::default());
+        previous.token.previous = Some(crate::db::tokens::Previous {
+            hint: "kw_Old1…zzzz".into(),
+            expires_at: 1_000,
+        });
+        let previous = Entry::new(previous.token, previous.workspace, Used::Previous);
+        assert_eq!(&*previous.hint, "kw_Old1…zzzz");
+        assert!(previous.secret_works(999));
+        assert!(!previous.secret_works(1_000));
+        assert!(
+            entry(&Stored::default()).secret_works(i64::MAX),
+            "the current secret"
+        );
     }
 
     proptest! {

@@ -261,13 +261,19 @@ fn ws_key(token: &Token) -> String {
     format!("ws:{}", token.workspace_id)
 }
 
-/// Not revoked, not expired (401 otherwise).
+/// A secret that still works (a previous one only within its overlap: `invalid_token` once
+/// it has passed, like any unknown secret), of a token not revoked, not expired (401
+/// otherwise).
 fn live(entry: Arc<Entry>) -> Result<Arc<Entry>, AppError> {
+    let now = now();
+    if !entry.secret_works(now) {
+        return Err(BearerError::InvalidToken.into());
+    }
     let token = &entry.token;
     if token.revoked_at.is_some() {
         return Err(BearerError::TokenRevoked.into());
     }
-    if token.expires_at.is_some_and(|e| e <= now()) {
+    if token.expires_at.is_some_and(|e| e <= now) {
         return Err(BearerError::TokenExpired.into());
     }
     Ok(entry)

@@ -182,6 +182,7 @@ pub(crate) fn count(seen: Seen, res: &mut Response) {
             path,
             status: res.status().as_u16(),
             ip: caller.ip,
+            hint: caller.entry().hint.clone(),
         },
     );
     super::headers::write(res.headers_mut(), &caller.budget, at);

@@ -30,6 +30,8 @@ pub struct Hit {
     pub path: Box<str>,
     pub status: u16,
     pub ip: IpAddr,
+    /// The hint of the secret the request used (SPEC §12: which one, during an overlap).
+    pub hint: std::sync::Arc<str>,
 }
 
 /// What a token used since the last flush.
@@ -228,6 +230,7 @@ impl UsageBuffer {
                 path: h.path.into(),
                 status: i64::from(h.status),
                 ip: h.ip.to_string(),
+                hint: h.hint.to_string(),
             })
             .collect();
         if recent.len() < limit {
@@ -370,7 +373,7 @@ fn rows_of(batch: &Batch) -> Result<Vec<db::usage::TokenUsage<'_>>, sqlx::Error>
     Ok(rows)
 }
 
-/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip], …]`.
+/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`.
 fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
     struct Rows<'a>(&'a VecDeque<Hit>);
     impl serde::Serialize for Rows<'_> {
@@ -378,7 +381,7 @@ fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
             s.collect_seq(
                 self.0
                     .iter()
-                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip)),
+                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip, &*h.hint)),
             )
         }
     }

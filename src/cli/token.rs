@@ -1,4 +1,4 @@
-//! `keyward token create|revoke|list`.
+//! `keyward token create|roll|revoke|list`.
 
 use clap::Subcommand;
 
@@ -6,6 +6,8 @@ use super::{Fail, cli_ctx, fail, one_line, workspace};
 use crate::AppState;
 use crate::db::{self, audit::Actor};
 use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput, RateInput};
+use crate::domain::overlap::Overlap;
+use crate::domain::token::rfc3339;
 use crate::domain::{now, status::Status};
 use crate::ops;
 
@@ -36,6 +38,15 @@ pub enum TokenCmd {
         /// repeatable, one per window.
         #[arg(long = "rate-limit", conflicts_with = "tier")]
         rate_limits: Vec<String>,
+    },
+    /// Roll a token's secret; prints the new secret alone on standard output. With
+    /// `--overlap`, the current secret keeps working that long (0, 90m, 24h, 7d; at most 7d).
+    Roll {
+        #[arg(long)]
+        workspace: String,
+        id: String,
+        #[arg(long, default_value = "0", value_parser = Overlap::parse)]
+        overlap: Overlap,
     },
     /// Revoke a token.
     Revoke {
@@ -77,6 +88,11 @@ pub(super) async fn run(state: &AppState, cmd: TokenCmd) -> Result<(), Fail> {
             };
             create(state, &workspace, &channels, input).await
         }
+        TokenCmd::Roll {
+            workspace,
+            id,
+            overlap,
+        } => roll(state, &workspace, &id, overlap).await,
         TokenCmd::Revoke { workspace, id } => revoke(state, &workspace, &id).await,
         TokenCmd::List { workspace, json } => list(state, &workspace, json).await,
     }
@@ -149,6 +165,32 @@ async fn create(
     let ctx = cli_ctx(state, &ws.id, &actor);
     let (_, secret) = ops::create(&ctx, &draft, &state.config.token_prefix).await?;
     println!("{}", secret.expose());
+    Ok(())
+}
+
+/// Prints the new secret alone on standard output; when the old one stops, on standard error.
+async fn roll(state: &AppState, slug: &str, id: &str, overlap: Overlap) -> Result<(), Fail> {
+    let ws = workspace(&state.db, slug).await?;
+    let actor = Actor::cli();
+    let ctx = cli_ctx(state, &ws.id, &actor);
+    let (token, secret) = ops::roll(&ctx, id, &state.config.token_prefix, overlap)
+        .await
+        .map_err(|e| match e {
+            crate::error::AppError::NotFound => {
+                fail(format!("no token {id:?} in workspace {slug}"))
+            }
+            other => other.into(),
+        })?;
+    println!("{}", secret.expose());
+    match token.overlap(now()) {
+        Some(p) => eprintln!(
+            "rolled {}; the previous secret {} works until {}",
+            token.id,
+            p.hint,
+            rfc3339(p.expires_at)
+        ),
+        None => eprintln!("rolled {}; the previous secret stopped working", token.id),
+    }
     Ok(())
 }
 

@@ -96,6 +96,9 @@ pub const TABLES: &[Table] = &[
             ("request_count", Int),
             ("last_used_at", Int),
             ("last_used_ip", Text),
+            ("previous_secret_hash", Blob),
+            ("previous_hint", Text),
+            ("previous_secret_expires_at", Int),
         ],
     },
     Table {

@@ -8,6 +8,7 @@ pub mod draft;
 pub mod grant;
 pub mod ids;
 pub mod ip;
+pub mod overlap;
 pub mod permissions;
 pub mod rate;
 pub mod secret;

@@ -6,6 +6,7 @@ mod form;
 mod list;
 mod rate;
 mod reveal;
+mod roll;
 pub mod view;
 
 use axum::Router;
@@ -35,6 +36,14 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{base}/{{id}}/regenerate"),
             get(actions::confirm).post(actions::regenerate),
+        )
+        .route(
+            &format!("{base}/{{id}}/roll"),
+            get(roll::form).post(roll::roll),
+        )
+        .route(
+            &format!("{base}/{{id}}/end-overlap"),
+            get(actions::confirm).post(roll::end_overlap),
         )
         .route(
             &format!("{base}/{{id}}/delete"),

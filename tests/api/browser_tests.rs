@@ -288,7 +288,7 @@ async fn browser_create_token_reveal_once_and_row_is_active() {
     b.client.refresh().await.unwrap();
     let source = b.source().await;
     assert!(source.contains("CI deploy") && !source.contains(&secret));
-    let token = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
+    let (token, _) = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
         .await
         .unwrap()
         .expect("stored hash");
@@ -639,6 +639,16 @@ async fn axe_tour(b: &Browser) -> Vec<String> {
     b.click("tbody a.row-link").await;
     b.find(".detail-head").await;
     check("detail", b.axe().await);
+    b.click(".detail-head a[data-dialog=dialog-roll]").await;
+    check("roll dialog", b.axe().await);
+    b.click("#dialog-roll input[name=overlap][value='3600']")
+        .await;
+    b.click("#dialog-roll button[type=submit]").await;
+    b.wait_until("rolled", |s| s.contains("Secret rolled"))
+        .await;
+    b.click("dialog[open] [data-dialog-done]").await;
+    b.find("#overlap-notice").await;
+    check("detail during an overlap", b.axe().await);
     b.goto(&app.url(&format!("/w/{slug}/settings/developer/audit-log")))
         .await;
     check("audit log", b.axe().await);
@@ -658,4 +668,48 @@ async fn axe_tour(b: &Browser) -> Vec<String> {
     b.find("#email").await;
     check("sign-in", b.axe().await);
     found
+}
+
+#[tokio::test]
+async fn browser_roll_dialog_keeps_the_old_secret_for_an_hour_and_end_now_stops_it() {
+    let app = TestApp::spawn().await;
+    let Some(b) = Browser::start("browser_roll_dialog").await else {
+        return;
+    };
+    let slug = browser_setup(&app, &b).await;
+    let (id, old) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    b.goto(&app.url(&format!("/w/{slug}/settings/developer/api-tokens/{id}")))
+        .await;
+
+    // Escape closes the dialog and changes nothing.
+    b.click(".detail-head a[data-dialog=dialog-roll]").await;
+    assert!(dialog_open(&b).await, "Roll secret… opens a dialog");
+    press(&b, ESCAPE).await;
+    assert!(!dialog_open(&b).await);
+    assert_eq!(app.me_status(&old).await, 200);
+
+    b.click(".detail-head a[data-dialog=dialog-roll]").await;
+    b.click("#dialog-roll input[name=overlap][value='3600']")
+        .await;
+    b.click("#dialog-roll button[type=submit]").await;
+    b.wait_until("reveal", |s| s.contains("Secret rolled"))
+        .await;
+    let new = b.text("#reveal-secret").await;
+    b.click("dialog[open] [data-dialog-done]").await;
+    assert!(b.text("#overlap-notice").await.contains("works until"));
+    assert_eq!(
+        (app.me_status(&old).await, app.me_status(&new).await),
+        (200, 200)
+    );
+
+    b.click("#overlap-notice a[data-dialog=dialog-end-overlap]")
+        .await;
+    b.click("#dialog-end-overlap button[type=submit]").await;
+    b.wait_until("ended", |s| s.contains("stopped working"))
+        .await;
+    assert_eq!(
+        (app.me_status(&old).await, app.me_status(&new).await),
+        (401, 200)
+    );
+    b.finish().await;
 }

@@ -79,6 +79,12 @@ impl Cli {
         )
     }
 
+    /// `token list --json` of acme-inc.
+    fn list(&self) -> serde_json::Value {
+        let list = self.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
+        serde_json::from_str(&list).unwrap()
+    }
+
     /// `token create` of a token named x in acme-inc, with `more` arguments.
     fn create_x<'a>(more: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec!["token", "create", "--workspace", "acme-inc", "--name", "x"];
@@ -221,8 +227,7 @@ fn cli_token_revoke_shows_in_the_table_and_refuses_an_unknown_id() {
     let cli = Cli::with_workspace();
     cli.whatsapp_channel();
     cli.create_ci_token();
-    let list = cli.ok(&["token", "list", "--workspace", "acme-inc", "--json"], "");
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let list = cli.list();
     let id = list[0]["id"].as_str().unwrap();
 
     cli.ok(&["token", "revoke", "--workspace", "acme-inc", id], "");
@@ -230,6 +235,39 @@ fn cli_token_revoke_shows_in_the_table_and_refuses_an_unknown_id() {
     let table = cli.ok(&["token", "list", "--workspace", "acme-inc"], "");
     assert!(table.contains("revoked") && table.contains("CI"));
     let unknown = ["token", "revoke", "--workspace", "acme-inc", "tok_nope"];
+    assert!(cli.refused(&unknown, "").contains("no token"));
+}
+
+#[test]
+fn cli_token_roll_prints_the_new_secret_and_keeps_the_old_one_for_the_overlap() {
+    let cli = Cli::with_workspace();
+    let old = cli.ok(&Cli::create_x(&["--permission", "chats:read"]), "");
+    let id = cli.list()[0]["id"].as_str().unwrap().to_owned();
+    let roll = |overlap| {
+        [
+            "token",
+            "roll",
+            "--workspace",
+            "acme-inc",
+            &id,
+            "--overlap",
+            overlap,
+        ]
+    };
+
+    let new = cli.ok(&roll("24h"), "");
+
+    assert!(
+        new.starts_with("kw_") && new.len() == 49 && new != old,
+        "{new}"
+    );
+    let list = cli.list();
+    let until = list[0]["previous_secret_expires_at"].as_str().unwrap();
+    let expected = keyward::domain::token::rfc3339(keyward::domain::now() + 86_400);
+    assert!(until[..15] == expected[..15], "{until} vs {expected}");
+    assert!(!list.to_string().contains(&new) && !list.to_string().contains(&old));
+    assert_eq!(cli.run(&roll("8d"), "").status.code(), Some(2));
+    let unknown = ["token", "roll", "--workspace", "acme-inc", "tok_nope"];
     assert!(cli.refused(&unknown, "").contains("no token"));
 }
 

@@ -153,6 +153,42 @@ async fn changes_answered_200_survive_kill_9() {
 }
 
 #[tokio::test]
+async fn kill_9_during_an_overlap_changes_nothing() {
+    let (dir, db) = fresh_db();
+    let admin = seed_admin_token(&db);
+    let c = client();
+    let s = start(&db);
+    let (id, old) = create(&c, &s, &admin, &["chats:read"]).await;
+    let path = format!("/api/v1/tokens/{id}/roll");
+    let body = json!({ "previous_secret_expires_in": 3600 });
+    let (status, rolled) = call(&c, &s, reqwest::Method::POST, &path, &admin, Some(body)).await;
+    assert_eq!(status, 200, "{rolled}");
+    let new = rolled["data"]["secret"].as_str().unwrap().to_owned();
+
+    s.stop("-KILL");
+    let s = start(&db);
+
+    for secret in [&old, &new] {
+        let (status, body) = me(&c, &s, secret).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["token"]["id"], id.as_str());
+        assert_eq!(
+            body["data"]["token"]["previous_secret_expires_at"],
+            rolled["data"]["previous_secret_expires_at"]
+        );
+    }
+    let path = format!("/api/v1/tokens/{id}/end-overlap");
+    let (status, _) = call(&c, &s, reqwest::Method::POST, &path, &admin, None).await;
+    assert_eq!(status, 200);
+    s.stop("-KILL");
+    let s = start(&db);
+    assert_eq!(me(&c, &s, &old).await.0, 401);
+    assert_eq!(me(&c, &s, &new).await.0, 200);
+    drop(s);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn kill_9_loses_at_most_the_last_flush_interval_of_usage() {
     let (dir, db) = fresh_db();
     let admin = seed_admin_token(&db);

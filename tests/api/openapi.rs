@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::api::call;
 use crate::helpers::{TestApp, client};
 
-/// Every route of SPEC §6 under `/api/v1`.
+/// Every route of SPEC §6 and §12 under `/api/v1`.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/me"),
     ("get", "/api/v1/tokens"),
@@ -15,6 +15,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/tokens/{id}"),
     ("delete", "/api/v1/tokens/{id}"),
     ("post", "/api/v1/tokens/{id}/regenerate"),
+    ("post", "/api/v1/tokens/{id}/roll"),
+    ("post", "/api/v1/tokens/{id}/end-overlap"),
     ("post", "/api/v1/tokens/{id}/revoke"),
     ("post", "/api/v1/tokens/{id}/reactivate"),
     ("get", "/api/v1/tokens/{id}/usage"),

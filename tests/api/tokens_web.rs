@@ -81,7 +81,7 @@ async fn a_created_token_is_revealed_once_and_listed_as_active() {
     assert!(secret.starts_with("kw_") && secret.len() == 49);
 
     // Stored as SHA-256 only.
-    let token = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
+    let (token, _) = keyward::db::tokens::by_hash(&app.state.db, &parsed.hash())
         .await
         .unwrap()
         .unwrap();

@@ -174,6 +174,7 @@ fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
             path: path.into(),
             status: 200,
             ip: [192, 0, 2, 7].into(),
+            hint: "kw_AbCd…wxyz".into(),
         },
     );
 }

@@ -25,7 +25,7 @@ use crate::domain::token::TokenDraft;
 use crate::error::{AppError, AppResult};
 use crate::ops;
 use crate::state::AppState;
-use lifecycle::{reactivate, regenerate, remove, revoke};
+use lifecycle::{end_overlap, reactivate, regenerate, remove, revoke, roll};
 use read::{list, one};
 use usage::usage;
 use write::{create, update};
@@ -35,6 +35,8 @@ pub fn routes() -> Routes {
         ("/api/v1/tokens", get(list).post(create)),
         ("/api/v1/tokens/{id}", get(one).patch(update).delete(remove)),
         ("/api/v1/tokens/{id}/regenerate", post(regenerate)),
+        ("/api/v1/tokens/{id}/roll", post(roll)),
+        ("/api/v1/tokens/{id}/end-overlap", post(end_overlap)),
         ("/api/v1/tokens/{id}/revoke", post(revoke)),
         ("/api/v1/tokens/{id}/reactivate", post(reactivate)),
         ("/api/v1/tokens/{id}/usage", get(usage)),

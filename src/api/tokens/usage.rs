@@ -28,6 +28,10 @@ pub struct RecentRequest {
     path: String,
     status: i64,
     ip: String,
+    /// The hint of the secret the request used (during an overlap: the current or the
+    /// previous one); empty for requests recorded before keyward kept it.
+    #[schema(example = "kw_AbCd…wxyz")]
+    hint: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -83,6 +87,7 @@ pub(crate) async fn usage(
             path: r.path,
             status: r.status,
             ip: r.ip,
+            hint: r.hint,
         })
         .collect();
     Ok(ok(Usage {

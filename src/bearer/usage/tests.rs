@@ -68,6 +68,7 @@ proptest! {
                         path: expected.all.to_string().into(),
                         status: 200,
                         ip: IpAddr::from([10, 0, 0, ip]),
+                        hint: "kw_AbCd…wxyz".into(),
                     };
                     expected.record(&hit);
                     buffer.record("t", hit);

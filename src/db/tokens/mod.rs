@@ -1,5 +1,5 @@
 //! Tokens: the stored token and its rows (`read`: get, look up by hash, list pages; `write`:
-//! create, edit, revoke, reactivate, regenerate, delete).
+//! create, edit, revoke, reactivate, roll the secret, delete).
 
 mod read;
 mod write;
@@ -38,6 +38,23 @@ pub struct Token {
     pub request_count: i64,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
+    /// The previous secret during an overlap (SPEC §12): its hint, and when it stops working.
+    pub previous: Option<Previous>,
+}
+
+/// A previous secret that authenticates as its token until `expires_at` (the row may keep
+/// one whose time has passed: it no longer authenticates, and [`Token::overlap`] hides it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Previous {
+    pub hint: String,
+    pub expires_at: i64,
+}
+
+/// Which of a token's secrets a request used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Used {
+    Current,
+    Previous,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -56,6 +73,19 @@ impl Token {
             self.last_used_at,
             self.last_used_ip.clone(),
         )
+    }
+
+    /// The previous secret while it still works at `now`.
+    pub fn overlap(&self, now: i64) -> Option<&Previous> {
+        self.previous.as_ref().filter(|p| p.expires_at > now)
+    }
+
+    /// The hint of the secret a request used.
+    pub fn hint_of(&self, used: Used) -> &str {
+        match (used, &self.previous) {
+            (Used::Previous, Some(p)) => &p.hint,
+            _ => &self.hint,
+        }
     }
 
     pub fn status(&self, now: i64) -> Status {
@@ -117,6 +147,8 @@ pub(crate) struct Row {
     request_count: i64,
     last_used_at: Option<i64>,
     last_used_ip: Option<String>,
+    previous_hint: Option<String>,
+    previous_secret_expires_at: Option<i64>,
 }
 
 impl Row {
@@ -145,6 +177,10 @@ impl Row {
             request_count: self.request_count,
             last_used_at: self.last_used_at,
             last_used_ip: self.last_used_ip,
+            previous: self
+                .previous_hint
+                .zip(self.previous_secret_expires_at)
+                .map(|(hint, expires_at)| Previous { hint, expires_at }),
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Reading tokens: one by id (on a connection inside a write transaction too), by secret
-//! hash (the bearer lookup), keyset pages, counts, and the change epoch.
+//! Reading tokens: one by id (on a connection inside a write transaction too), by the hash of
+//! its current or previous secret (the bearer lookup), keyset pages, counts, and the change
+//! epoch.
 
-use super::{Row, Token, attach};
+use super::{Row, Token, Used, attach};
 use crate::db::{Conn, Db, on};
 use crate::domain::now;
 use crate::domain::secret::SecretHash;
@@ -24,7 +25,8 @@ pub async fn get_in(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
              FROM tokens WHERE workspace_id = ? AND id = ?",
             workspace_id,
             id
@@ -35,7 +37,8 @@ pub async fn get_in(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
              FROM tokens WHERE workspace_id = $1 AND id = $2",
             workspace_id,
             id
@@ -49,17 +52,20 @@ pub async fn get_in(
     }
 }
 
-/// A token by the hash of its secret (the bearer lookup; one indexed read).
-pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::Error> {
+/// A token by the hash of one of its secrets (the bearer lookup): the current secret (one
+/// indexed read), else a previous one still within its overlap (a second indexed read, only
+/// for secrets that are not current).
+pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<(Token, Used)>, sqlx::Error> {
     let mut pooled = db.acquire().await?;
     let mut conn = pooled.conn();
     let h = hash.0.as_slice();
-    let row = on!(conn.re(), |c|
+    let current = on!(conn.re(), |c|
         sqlite: sqlx::query_as!(
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
              FROM tokens WHERE secret_hash = ?",
             h
         )
@@ -69,17 +75,51 @@ pub async fn by_hash(db: &Db, hash: &SecretHash) -> Result<Option<Token>, sqlx::
             Row,
             "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
              FROM tokens WHERE secret_hash = $1",
             h
         )
         .fetch_optional(&mut *c)
         .await?,
     );
-    match row {
-        Some(r) => Ok(attach(conn, vec![r]).await?.pop()),
-        None => Ok(None),
-    }
+    let (row, used) = match current {
+        Some(r) => (r, Used::Current),
+        None => match by_previous_hash(conn.re(), h).await? {
+            Some(r) => (r, Used::Previous),
+            None => return Ok(None),
+        },
+    };
+    Ok(attach(conn, vec![row]).await?.pop().map(|t| (t, used)))
+}
+
+/// The token whose previous secret has this hash and still works now.
+async fn by_previous_hash(conn: Conn<'_>, h: &[u8]) -> Result<Option<Row>, sqlx::Error> {
+    let now = now();
+    Ok(on!(conn, |c|
+        sqlite: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
+             FROM tokens WHERE previous_secret_hash = ? AND previous_secret_expires_at > ?",
+            h, now
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Row,
+            "SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+                rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
+             FROM tokens WHERE previous_secret_hash = $1 AND previous_secret_expires_at > $2",
+            h, now
+        )
+        .fetch_optional(&mut *c)
+        .await?,
+    ))
 }
 
 /// Filters of the token list.
@@ -114,7 +154,8 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
             Row,
             r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
                FROM tokens
                WHERE workspace_id = ?1
                  AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3))
@@ -141,7 +182,8 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
             Row,
             r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
-                created_by_name, request_count, last_used_at, last_used_ip
+                created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
+                previous_secret_expires_at
                FROM tokens
                WHERE workspace_id = $1
                  AND ($2::BIGINT IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))

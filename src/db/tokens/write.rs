@@ -1,5 +1,5 @@
 //! Writing tokens, each on the caller's transaction: insert, edit, revoke/reactivate, a new
-//! secret, delete.
+//! secret (with or without an overlap), ending an overlap, delete.
 
 use crate::db::{Conn, on};
 use crate::domain::actor::Actor;
@@ -164,26 +164,70 @@ pub async fn set_revoked(
     Ok(done == 1)
 }
 
-pub async fn set_secret(
+/// Gives a token a new secret. With `previous_until`, the secret it had until now keeps
+/// working until that time (replacing any earlier previous secret, which stops at once);
+/// without, it stops now. The UPDATE's right-hand sides read the row as it was.
+pub async fn roll_secret(
     conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
     hash: &SecretHash,
     hint: &str,
+    previous_until: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let at = now();
     let h = hash.0.as_slice();
     let done = on!(conn, |c|
         sqlite: sqlx::query!(
-            "UPDATE tokens SET secret_hash = ?, hint = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
-            h, hint, at, workspace_id, id
+            "UPDATE tokens SET
+                 previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
+                 previous_hint = CASE WHEN ?1 IS NULL THEN NULL ELSE hint END,
+                 previous_secret_expires_at = ?1,
+                 secret_hash = ?2, hint = ?3, updated_at = ?4
+             WHERE workspace_id = ?5 AND id = ?6",
+            previous_until, h, hint, at, workspace_id, id
         )
         .execute(&mut *c)
         .await?
         .rows_affected(),
         postgres: sqlx::query!(
-            "UPDATE tokens SET secret_hash = $1, hint = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
-            h, hint, at, workspace_id, id
+            "UPDATE tokens SET
+                 previous_secret_hash = CASE WHEN $1::BIGINT IS NULL THEN NULL ELSE secret_hash END,
+                 previous_hint = CASE WHEN $1::BIGINT IS NULL THEN NULL ELSE hint END,
+                 previous_secret_expires_at = $1,
+                 secret_hash = $2, hint = $3, updated_at = $4
+             WHERE workspace_id = $5 AND id = $6",
+            previous_until, h, hint, at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    );
+    Ok(done == 1)
+}
+
+/// Ends a token's overlap: its previous secret stops working now.
+pub async fn end_overlap(
+    conn: Conn<'_>,
+    workspace_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let at = now();
+    let done = on!(conn, |c|
+        sqlite: sqlx::query!(
+            "UPDATE tokens SET previous_secret_hash = NULL, previous_hint = NULL,
+                 previous_secret_expires_at = NULL, updated_at = ?
+             WHERE workspace_id = ? AND id = ? AND previous_secret_hash IS NOT NULL",
+            at, workspace_id, id
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "UPDATE tokens SET previous_secret_hash = NULL, previous_hint = NULL,
+                 previous_secret_expires_at = NULL, updated_at = $1
+             WHERE workspace_id = $2 AND id = $3 AND previous_secret_hash IS NOT NULL",
+            at, workspace_id, id
         )
         .execute(&mut *c)
         .await?

@@ -22,7 +22,8 @@ pub struct TokenUsage<'a> {
     /// Requests per UTC day, `YYYY-MM-DD`.
     pub days: Vec<(String, i64)>,
     /// The newest requests (at most [`RECENT_KEPT`]), oldest first, as a JSON array
-    /// `[[at, method, path, status, ip], …]`.
+    /// `[[at, method, path, status, ip, hint], …]` (`hint`: of the secret used; requests
+    /// stored before migration 0014 have none).
     pub recent: String,
 }
 
@@ -39,6 +40,9 @@ pub struct RecentRequest {
     pub path: String,
     pub status: i64,
     pub ip: String,
+    /// The hint of the secret the request used; empty for requests recorded before keyward
+    /// kept it.
+    pub hint: String,
 }
 
 /// Daily counts from `since_day` (YYYY-MM-DD) on, oldest first.
@@ -73,7 +77,8 @@ pub async fn recent(
             RecentRequest,
             r#"SELECT r.value ->> 0 AS "at!: i64", r.value ->> 1 AS "method!: String",
                       r.value ->> 2 AS "path!: String", r.value ->> 3 AS "status!: i64",
-                      r.value ->> 4 AS "ip!: String"
+                      r.value ->> 4 AS "ip!: String",
+                      COALESCE(r.value ->> 5, '') AS "hint!: String"
                FROM usage_recent_chunks AS c, json_each(c.requests) AS r
                WHERE c.token_id = ?
                ORDER BY c.last_seq DESC, r.key DESC
@@ -86,7 +91,7 @@ pub async fn recent(
             RecentRequest,
             r#"SELECT (r.value ->> 0)::BIGINT AS "at!", r.value ->> 1 AS "method!",
                       r.value ->> 2 AS "path!", (r.value ->> 3)::BIGINT AS "status!",
-                      r.value ->> 4 AS "ip!"
+                      r.value ->> 4 AS "ip!", COALESCE(r.value ->> 5, '') AS "hint!"
                FROM usage_recent_chunks AS c,
                     jsonb_array_elements(c.requests::jsonb) WITH ORDINALITY AS r(value, key)
                WHERE c.token_id = $1

@@ -1,5 +1,6 @@
-//! The detail page and the lifecycle actions: revoke, reactivate, regenerate, delete. Each
-//! destructive action is confirmed in a `<dialog>`, or on a plain page without JavaScript.
+//! The detail page and the lifecycle actions: revoke, reactivate, regenerate, delete (rolling
+//! is in `roll`). Each destructive action is confirmed in a `<dialog>`, or on a plain page
+//! without JavaScript.
 
 use askama::Template;
 use axum::Form;
@@ -15,10 +16,11 @@ use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
 use crate::db::{self, tokens::Token};
 use crate::domain::now;
+use crate::domain::overlap::Overlap;
 use crate::error::{AppError, AppResult};
 use crate::ops;
 use crate::state::AppState;
-use crate::web::format::{clock, date, thousands};
+use crate::web::format::{clock, date, exact, thousands};
 use crate::web::{Frame, render};
 
 #[derive(Template)]
@@ -27,6 +29,8 @@ struct Reveal<'a> {
     name: &'a str,
     secret: &'a str,
     regenerated: bool,
+    /// After a roll with an overlap: until when the previous secret works (exact UTC).
+    previous_until: Option<String>,
     close_url: String,
     api_base: String,
 }
@@ -54,12 +58,15 @@ pub struct Chart {
 }
 
 pub struct RecentView {
+    pub at_unix: i64,
     pub at: When,
     pub time: String,
     pub method: String,
     pub path: String,
     pub status: i64,
     pub ip: String,
+    /// The hint of the secret the request used.
+    pub hint: String,
 }
 
 #[derive(Template)]
@@ -73,6 +80,9 @@ struct DetailPage {
     budgets: Vec<super::rate::BudgetView>,
     chart: Chart,
     recent: Vec<RecentView>,
+    /// During an overlap: the newest recent request made with the previous secret.
+    previous_last_used: Option<When>,
+    roll_form: String,
     reveal: String,
 }
 
@@ -115,7 +125,7 @@ async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
 }
 
 /// A token with its usage not yet flushed added, read while no flush commits.
-async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
+pub(super) async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
     state
         .gate
         .token(&m.workspace.id, id)
@@ -130,30 +140,42 @@ async fn detail_page(
     reveal: String,
 ) -> AppResult<Response> {
     let now = now();
-    let recent = state
+    let recent: Vec<RecentView> = state
         .gate
         .usage
         .recent(&state.db, &token.id, 20)
         .await?
         .into_iter()
         .map(|r| RecentView {
+            at_unix: r.at,
             at: When::new(r.at, now),
             time: clock(r.at),
             method: r.method,
             path: r.path,
             status: r.status,
             ip: r.ip,
+            hint: r.hint,
         })
         .collect();
+    let base = m.url("developer/api-tokens");
+    let t = TokenView::new(token, now, &state.config.limits(&token.rate));
+    let frame = m.frame(state, "tokens").await?;
+    let roll_form = render(&super::roll::RollForm::dialog(&frame, &base, &t))?;
+    let previous_last_used = t.overlap.as_ref().and_then(|o| {
+        let used = recent.iter().find(|r| r.hint == o.hint)?;
+        Some(When::new(used.at_unix, now))
+    });
     let page = DetailPage {
-        base: m.url("developer/api-tokens"),
-        t: TokenView::new(token, now, &state.config.limits(&token.rate)),
+        base,
+        t,
         revoked: token.revoked_at.is_some(),
         budgets: super::rate::budgets(&state.gate.peek(token)),
         chart: chart(state, &token.id, now).await?,
         recent,
+        previous_last_used,
+        roll_form,
         reveal,
-        frame: m.frame(state, "tokens").await?,
+        frame,
     };
     let mut res = Html(render(&page)?).into_response();
     res.headers_mut()
@@ -197,6 +219,7 @@ pub async fn reveal_page(
         name: &token.name,
         secret: secret.expose(),
         regenerated,
+        previous_until: token.overlap(now()).map(|p| exact(p.expires_at)),
         close_url: if regenerated {
             format!("{base}/{}", token.id)
         } else {
@@ -225,7 +248,7 @@ struct ConfirmPage {
 
 fn action_of(uri: &axum::http::Uri) -> AppResult<&'static str> {
     let last = uri.path().rsplit('/').next().unwrap_or_default();
-    ["revoke", "regenerate", "delete"]
+    ["revoke", "regenerate", "end-overlap", "delete"]
         .into_iter()
         .find(|a| *a == last)
         .ok_or(AppError::NotFound)
@@ -238,11 +261,7 @@ async fn confirm_page(
     action: &'static str,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(&error);
     let page = ConfirmPage {
         base: m.url("developer/api-tokens"),
         t: TokenView::new(token, now(), &state.config.limits(&token.rate)),
@@ -253,7 +272,16 @@ async fn confirm_page(
     Ok((status, Html(render(&page)?)).into_response())
 }
 
-/// GET `…/{id}/revoke|regenerate|delete`: the no-JavaScript confirmation page.
+/// A form page's status: 422 when it shows an error.
+pub(super) fn form_status(error: &Option<String>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// GET `…/{id}/revoke|regenerate|end-overlap|delete`: the no-JavaScript confirmation page.
 pub async fn confirm(
     State(state): State<AppState>,
     m: Member,
@@ -265,7 +293,7 @@ pub async fn confirm(
     confirm_page(&state, &m, &token, action, None).await
 }
 
-fn ctx<'a>(
+pub(super) fn ctx<'a>(
     state: &'a AppState,
     m: &'a Member,
     actor: &'a db::audit::Actor,
@@ -323,16 +351,7 @@ pub async fn regenerate(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let actor = actor(&m);
-    let (t, secret) = ops::regenerate(
-        &ctx(&state, &m, &actor, ip),
-        &id,
-        &state.config.token_prefix,
-    )
-    .await?;
-    let pad = super::reveal::hold(&state, &m, &t.id, &secret, true).await?;
-    let to = Redirect::to(&m.url("developer/api-tokens/revealed"));
-    Ok(([(header::SET_COOKIE, pad)], to).into_response())
+    super::roll::roll_and_reveal(&state, &m, ip, &id, Overlap::NONE).await
 }
 
 #[derive(Deserialize)]

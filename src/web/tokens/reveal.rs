@@ -125,7 +125,12 @@ pub async fn take(
     };
     // The pad belongs to this secret only if the result is the token's secret.
     let stored = db::tokens::by_hash(&state.db, &secret.hash()).await?;
-    if stored.is_none_or(|t| t.id != row.token_id || t.workspace_id != m.workspace.id) {
+    let mine = |(t, used): (db::tokens::Token, db::tokens::Used)| {
+        used == db::tokens::Used::Current
+            && t.id == row.token_id
+            && t.workspace_id == m.workspace.id
+    };
+    if !stored.is_some_and(mine) {
         return Ok((None, clear));
     }
     Ok((Some((row.token_id, secret, row.regenerated != 0)), clear))

@@ -22,6 +22,12 @@ impl When {
     }
 }
 
+/// A running overlap: the previous secret's hint and when it stops working.
+pub struct OverlapView {
+    pub hint: String,
+    pub until: When,
+}
+
 pub struct TokenView {
     pub id: String,
     pub name: String,
@@ -43,6 +49,7 @@ pub struct TokenView {
     pub last_used_ip: String,
     pub requests: String,
     pub expires: Option<When>,
+    pub overlap: Option<OverlapView>,
 }
 
 impl TokenView {
@@ -82,6 +89,10 @@ impl TokenView {
             last_used_ip: t.last_used_ip.clone().unwrap_or_default(),
             requests: thousands(t.request_count),
             expires: t.expires_at.map(|e| When::new(e, now)),
+            overlap: t.overlap(now).map(|p| OverlapView {
+                hint: p.hint.clone(),
+                until: When::new(p.expires_at, now),
+            }),
         }
     }
 
