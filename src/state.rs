@@ -22,6 +22,8 @@ pub struct Shared {
     /// The key the sign-in and setup forms' CSRF tokens are signed with, read from the
     /// database on first use (`auth::csrf_cookie`).
     pub form_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
+    /// The key webhook signing secrets are sealed with (`webhooks::seal`), read on first use.
+    pub seal_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
 }
 
 /// The setup code this server printed, present until the first admin exists. Codes are
@@ -77,6 +79,7 @@ impl AppState {
             gate,
             metrics,
             form_key: Arc::default(),
+            seal_key: Arc::default(),
         }))
     }
 }

@@ -112,6 +112,53 @@ pub const TABLES: &[Table] = &[
             ("details", Text),
         ],
     },
+    Table {
+        name: "webhooks",
+        columns: &[
+            ("id", Text),
+            ("workspace_id", Text),
+            ("url", Text),
+            ("description", Text),
+            ("events", Text),
+            ("enabled", Int),
+            ("disabled_reason", Text),
+            ("secret_sealed", Blob),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+    },
+    Table {
+        name: "webhook_deliveries",
+        columns: &[
+            ("id", Text),
+            ("webhook_id", Text),
+            ("workspace_id", Text),
+            ("event", Text),
+            ("payload", Text),
+            ("created_at", Int),
+            ("state", Text),
+            ("attempts", Int),
+            ("next_attempt_ms", Int),
+            ("last_status", Int),
+            ("last_error", Text),
+            ("last_attempt_at", Int),
+        ],
+    },
+    Table {
+        name: "expiry_notices",
+        columns: &[
+            ("token_id", Text),
+            ("workspace_id", Text),
+            ("kind", Text),
+            ("expires_at", Int),
+            ("days_left", Int),
+            ("at", Int),
+        ],
+    },
+    Table {
+        name: "notice_digests",
+        columns: &[("admin_id", Text), ("sent_at", Int)],
+    },
 ];
 
 enum Cell {

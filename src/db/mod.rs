@@ -12,6 +12,8 @@ pub mod budgets;
 pub mod channels;
 mod connect;
 pub mod copy;
+pub mod deliveries;
+pub mod notices;
 pub mod reveals;
 pub mod server_keys;
 pub mod sessions;
@@ -19,6 +21,7 @@ pub mod setup_codes;
 pub mod signin_attempts;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use connect::{Backend, connect, migrate, migrator, redact};

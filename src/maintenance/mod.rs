@@ -352,8 +352,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 13);
-        assert!(VERSION.ends_with("(schema version 13)"));
+        assert_eq!(schema_version(), 16);
+        assert!(VERSION.ends_with("(schema version 16)"));
     }
 
     #[test]

@@ -14,9 +14,12 @@ use crate::domain::grant::{Grant, TierLimits};
 use crate::domain::now;
 use crate::domain::permissions::{TOKENS_DELETE, TOKENS_WRITE};
 use crate::domain::secret::Secret;
-use crate::domain::token::{TokenDraft, rfc3339};
+use crate::domain::token::TokenDraft;
 use crate::error::{AppError, AppResult, BearerError};
 use crate::state::AppState;
+
+mod describe;
+use describe::{diff, summary};
 
 /// Who acts: an admin (dashboard) or the command line, with full grant; or an API token,
 /// whose own row is read again inside each write transaction, so a revoke, narrowing or
@@ -121,6 +124,21 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Writes the webhook event of a token change on the change's own transaction, so it is
+/// committed with the change or never sent. The one way token events are emitted: every
+/// change below calls it, and so does roll with `token.rolled`.
+pub async fn emit(conn: Conn<'_>, ctx: &Ctx<'_>, kind: &str, token_id: &str) -> AppResult<()> {
+    let event = crate::webhooks::Event {
+        workspace_id: ctx.workspace_id,
+        kind,
+        token: crate::webhooks::Subject::Id(token_id),
+        actor: ctx.actor,
+        days_left: None,
+    };
+    crate::webhooks::emit(conn, &event, &ctx.gate.config).await?;
+    Ok(())
+}
+
 async fn audit(
     conn: Conn<'_>,
     ctx: &Ctx<'_>,
@@ -164,24 +182,6 @@ async fn check_channels(conn: Conn<'_>, workspace_id: &str, draft: &TokenDraft) 
     Ok(())
 }
 
-fn summary(d: &TokenDraft) -> String {
-    let channels = match &d.channels {
-        None => "all".to_owned(),
-        Some(ids) => format!("[{}]", ids.join(", ")),
-    };
-    let ips = if d.ip_allowlist.is_empty() {
-        "any".to_owned()
-    } else {
-        d.ip_allowlist.entries().collect::<Vec<_>>().join(", ")
-    };
-    let expires = d.expires_at.map_or("never".to_owned(), rfc3339);
-    format!(
-        "permissions: {}; channels: {channels}; ip_allowlist: {ips}; expires_at: {expires}; tier: {}",
-        d.permissions.to_stored(),
-        d.tier.code()
-    )
-}
-
 /// A token's scope must reach something: `[]` is only reachable by removing channels.
 fn refuse_empty_scope(draft: &TokenDraft) -> AppResult<()> {
     match &draft.channels {
@@ -220,63 +220,10 @@ pub async fn create(ctx: &Ctx<'_>, draft: &TokenDraft, prefix: &str) -> AppResul
         summary(draft),
     )
     .await?;
+    emit(tx.conn(), ctx, "token.created", &id).await?;
     tx.commit().await?;
     tracing::info!(token_id = %id, workspace_id = %ctx.workspace_id, "token created");
     Ok((ctx.reread(&id).await?, secret))
-}
-
-/// Describes what an edit changed, field by field.
-fn diff(old: &Token, new: &TokenDraft) -> String {
-    let mut parts = Vec::new();
-    if old.name != new.name.as_str() {
-        parts.push(format!("name: “{}” → “{}”", old.name, new.name.as_str()));
-    }
-    if old.description != new.description {
-        parts.push("description changed".to_owned());
-    }
-    if old.permissions != new.permissions {
-        let added: Vec<_> = new
-            .permissions
-            .iter()
-            .filter(|p| !old.permissions.iter().any(|o| o == *p))
-            .collect();
-        let removed: Vec<_> = old
-            .permissions
-            .iter()
-            .filter(|p| !new.permissions.iter().any(|n| n == *p))
-            .collect();
-        parts.push(format!(
-            "permissions: +[{}] −[{}]",
-            added.join(", "),
-            removed.join(", ")
-        ));
-    }
-    if old.channel_ids() != new.channels {
-        parts.push(match &new.channels {
-            None => "channels: all".to_owned(),
-            Some(ids) => format!("channels: [{}]", ids.join(", ")),
-        });
-    }
-    if old.ip_allowlist != new.ip_allowlist {
-        parts.push(format!(
-            "ip_allowlist: [{}]",
-            new.ip_allowlist.entries().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    if old.expires_at != new.expires_at {
-        parts.push(format!(
-            "expires_at: {}",
-            new.expires_at.map_or("never".to_owned(), rfc3339)
-        ));
-    }
-    if old.tier != new.tier {
-        parts.push(format!("tier: {} → {}", old.tier.code(), new.tier.code()));
-    }
-    if parts.is_empty() {
-        "no changes".to_owned()
-    } else {
-        parts.join("; ")
-    }
 }
 
 /// Edits token `id`: `build` makes the new fields from the token as stored now (inside the
@@ -304,6 +251,7 @@ pub async fn update(
         diff(&old, &draft),
     )
     .await?;
+    emit(tx.conn(), ctx, "token.updated", &old.id).await?;
     tx.commit().await?;
     ctx.changed();
     ctx.reread(&old.id).await
@@ -335,6 +283,7 @@ pub async fn set_revoked(ctx: &Ctx<'_>, id: &str, revoked: bool) -> AppResult<To
         String::new(),
     )
     .await?;
+    emit(tx.conn(), ctx, action, &token.id).await?;
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, action, "token state changed");
@@ -366,6 +315,7 @@ pub async fn regenerate(ctx: &Ctx<'_>, id: &str, prefix: &str) -> AppResult<(Tok
         "the previous secret stopped working".into(),
     )
     .await?;
+    emit(tx.conn(), ctx, "token.regenerated", &token.id).await?;
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, "token regenerated");
@@ -377,6 +327,8 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> AppResult<Token> {
     let me = ctx.acting_token(tx.conn(), TOKENS_DELETE).await?;
     let token = ctx.load(tx.conn(), id).await?;
     ctx.grant_of(&me).may_act_on(&token.shape(ctx.tiers))?;
+    // Read before the delete: the event carries the token as it was.
+    emit(tx.conn(), ctx, "token.deleted", &token.id).await?;
     db::tokens::delete(tx.conn(), ctx.workspace_id, &token.id).await?;
     audit(
         tx.conn(),
