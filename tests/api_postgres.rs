@@ -39,6 +39,8 @@ mod openapi;
 mod operations;
 #[path = "api/real.rs"]
 mod real;
+#[path = "api/receiver.rs"]
+mod receiver;
 #[path = "api/security_grant.rs"]
 mod security_grant;
 #[path = "api/security_sessions/mod.rs"]
@@ -51,6 +53,8 @@ mod tokens_web;
 mod usage;
 #[path = "api/warm_cache.rs"]
 mod warm_cache;
+#[path = "api/webhooks.rs"]
+mod webhooks;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Postgres;

@@ -14,7 +14,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::model::{ChannelObject, RateLimit, TokenObject, WithSecret};
 use super::schemas::{TokenCreate, TokenUpdate, VerifyRequest};
-use super::{channels, me, tokens, verify};
+use super::webhooks::model::{
+    DeliveryObject, TestQueued, WebhookBody, WebhookObject, WebhookWithSecret,
+};
+use super::{channels, me, tokens, verify, webhooks};
 use crate::domain::permissions::Catalog;
 use crate::error::{BearerError, Problem};
 use crate::state::AppState;
@@ -39,14 +42,22 @@ use crate::state::AppState;
         channels::list,
         channels::one,
         verify::verify,
+        webhooks::list,
+        webhooks::create,
+        webhooks::one,
+        webhooks::update,
+        webhooks::remove,
+        webhooks::test,
+        webhooks::deliveries,
     ),
-    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, RateLimit, Problem, VerifyRequest, verify::Verdict, WebhookObject, WebhookWithSecret, DeliveryObject, WebhookBody, TestQueued)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),
         (name = "tokens", description = "Create and manage tokens"),
         (name = "channels", description = "Channels the token reaches"),
         (name = "verify", description = "Verify tokens for your own services"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (admin)"),
     )
 )]
 pub struct ApiDoc;

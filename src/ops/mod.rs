@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult, BearerError};
 use crate::state::AppState;
 
 mod describe;
+pub mod webhooks;
 use describe::{diff, summary};
 
 /// Who acts: an admin (dashboard) or the command line, with full grant; or an API token,

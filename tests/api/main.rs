@@ -20,12 +20,14 @@ mod observability;
 mod openapi;
 mod operations;
 mod real;
+mod receiver;
 mod security_grant;
 mod security_sessions;
 mod shutdown;
 mod tokens_web;
 mod usage;
 mod warm_cache;
+mod webhooks;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Sqlite;
