@@ -10,6 +10,8 @@
    in the future. Positive (schema-valid) cases get real channel ids and a future expiry, as
    a client would send, so that `positive_data_acceptance` checks everything else. Negative
    cases are left as generated.
+3. Webhook bodies likewise: a destination must be a public http(s) URL and events known
+   names, so positive cases get a public URL and `["*"]`.
 """
 
 import itertools
@@ -22,6 +24,7 @@ from schemathesis import GenerationMode
 OWN_TOKEN_ID = os.environ["KEYWARD_ST_TOKEN_ID"]
 CHANNEL_IDS = os.environ["KEYWARD_ST_CHANNEL_IDS"].split(",")
 TOKEN_BODIES = {("POST", "/api/v1/tokens"), ("PATCH", "/api/v1/tokens/{id}")}
+WEBHOOK_BODIES = {("POST", "/api/v1/webhooks"), ("PATCH", "/api/v1/webhooks/{id}")}
 
 
 @schemathesis.hook
@@ -38,6 +41,12 @@ def _is_positive(case):
 
 def _realistic(case):
     operation = (case.method.upper(), case.operation.path)
+    if operation in WEBHOOK_BODIES and _is_positive(case) and isinstance(case.body, dict):
+        if "url" in case.body or operation[0] == "POST":
+            case.body["url"] = "https://93.184.215.14/keyward"
+        if "events" in case.body:
+            case.body["events"] = ["*"]
+        return case
     if operation not in TOKEN_BODIES or not _is_positive(case) or not isinstance(case.body, dict):
         return case
     channels = case.body.get("channels")

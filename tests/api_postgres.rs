@@ -55,6 +55,8 @@ mod usage;
 mod warm_cache;
 #[path = "api/webhooks.rs"]
 mod webhooks;
+#[path = "api/webhooks_web.rs"]
+mod webhooks_web;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Postgres;

@@ -28,6 +28,7 @@ mod tokens_web;
 mod usage;
 mod warm_cache;
 mod webhooks;
+mod webhooks_web;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Sqlite;

@@ -21,6 +21,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/channels"),
     ("get", "/api/v1/channels/{id}"),
     ("post", "/api/v1/verify"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{id}"),
+    ("patch", "/api/v1/webhooks/{id}"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("post", "/api/v1/webhooks/{id}/test"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
 ];
 
 #[tokio::test]

@@ -103,13 +103,15 @@ impl From<&Delivery> for DeliveryObject {
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
-    /// `https://` (or `http://`) URL of a public address.
-    #[schema(example = "https://hooks.example.com/keyward")]
+    /// `https://` (or `http://`) URL of a public address (required on create).
+    #[schema(example = "https://hooks.example.com/keyward", max_length = 2000)]
     pub url: Option<String>,
-    /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// Event names, or `["*"]` (the default) for all.
-    #[schema(example = json!(["*"]))]
+    /// Event names (`token.created`, `token.updated`, `token.regenerated`, `token.rolled`,
+    /// `token.revoked`, `token.reactivated`, `token.deleted`, `token.expiring`,
+    /// `token.expired`, `webhook.test`), or `["*"]` (the default) for all.
+    #[schema(example = json!(["*"]), min_items = 1)]
     pub events: Option<Vec<String>>,
     /// Default true.
     pub enabled: Option<bool>,
