@@ -109,7 +109,7 @@ struct ListPage {
     form_url: String,
     form_description: String,
     all_events: bool,
-    choices: Vec<(&'static str, bool)>,
+    choices: Vec<(&'static str, &'static str, bool)>,
     errors: FormErrors,
     /// The endpoint just created and its secret, shown this once.
     created: Option<(String, String)>,
@@ -192,7 +192,7 @@ struct DetailPage {
     form_description: String,
     all_events: bool,
     enabled: bool,
-    choices: Vec<(&'static str, bool)>,
+    choices: Vec<(&'static str, &'static str, bool)>,
     errors: FormErrors,
     deliveries: Vec<DeliveryView>,
 }

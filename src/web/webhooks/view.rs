@@ -81,15 +81,29 @@ impl DeliveryView {
     }
 }
 
-/// The event checkboxes: (name, checked).
-pub fn event_choices(selected: &Events) -> Vec<(&'static str, bool)> {
+/// What each event means, for the checkboxes.
+fn label(event: &str) -> &'static str {
+    match event {
+        "token.created" => "A token is created",
+        "token.updated" => "A token is edited",
+        "token.regenerated" => "A token's secret is regenerated",
+        "token.rolled" => "A token's secret is rolled with overlap",
+        "token.revoked" => "A token is revoked",
+        "token.reactivated" => "A token is reactivated",
+        "token.deleted" => "A token is deleted",
+        "token.expiring" => "A token reaches an expiry notice",
+        "token.expired" => "A token expires",
+        _ => "Send test event",
+    }
+}
+
+/// The event checkboxes: (name, label, checked).
+pub fn event_choices(selected: &Events) -> Vec<(&'static str, &'static str, bool)> {
     EVENTS
         .iter()
         .map(|e| {
-            (
-                *e,
-                matches!(selected, Events::Only(n) if n.iter().any(|s| s == e)),
-            )
+            let on = matches!(selected, Events::Only(n) if n.iter().any(|s| s == e));
+            (*e, label(e), on)
         })
         .collect()
 }
