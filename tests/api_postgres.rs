@@ -19,6 +19,8 @@ mod channels;
 mod cli;
 #[path = "api/copy.rs"]
 mod copy;
+#[path = "api/digest.rs"]
+mod digest;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/foundation.rs"]

@@ -10,6 +10,7 @@ mod browser_tests;
 mod channels;
 mod cli;
 mod copy;
+mod digest;
 mod durability;
 mod foundation;
 mod helpers;
