@@ -148,15 +148,27 @@ async fn audit(
     token_name: &str,
     details: String,
 ) -> Result<(), sqlx::Error> {
+    let place = (ctx.workspace_id, ctx.actor, ctx.ip);
+    record(conn, place, action, Some((token_id, token_name)), details).await
+}
+
+/// An audit entry of a change by `actor` in a workspace from `ip`, about a token (or not).
+pub(crate) async fn record(
+    conn: Conn<'_>,
+    (workspace_id, actor, ip): (&str, &Actor, Option<IpAddr>),
+    action: &str,
+    token: Option<(&str, &str)>,
+    details: String,
+) -> Result<(), sqlx::Error> {
     db::audit::record(
         conn,
         NewEntry {
-            workspace_id: ctx.workspace_id,
-            actor: ctx.actor,
+            workspace_id,
+            actor,
             action,
-            token_id: Some(token_id),
-            token_name: Some(token_name),
-            ip: ctx.ip.map(|ip| ip.to_string()),
+            token_id: token.map(|t| t.0),
+            token_name: token.map(|t| t.1),
+            ip: ip.map(|ip| ip.to_string()),
             details,
         },
     )

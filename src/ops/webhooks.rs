@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::db::{self, audit::NewEntry, webhooks::Endpoint};
+use crate::db::{self, webhooks::Endpoint};
 use crate::domain::actor::Actor;
 use crate::domain::webhook::{Events, WebhookDraft, WebhookInput, parse_url, validate};
 use crate::error::{AppError, AppResult};
@@ -70,19 +70,8 @@ async fn audit(
     action: &str,
     details: String,
 ) -> Result<(), sqlx::Error> {
-    db::audit::record(
-        conn,
-        NewEntry {
-            workspace_id: ctx.workspace_id,
-            actor: &ctx.actor,
-            action,
-            token_id: None,
-            token_name: None,
-            ip: ctx.ip.map(|ip| ip.to_string()),
-            details,
-        },
-    )
-    .await
+    let place = (ctx.workspace_id, &ctx.actor, ctx.ip);
+    super::record(conn, place, action, None, details).await
 }
 
 fn describe(id: &str, d: &WebhookDraft) -> String {

@@ -39,6 +39,18 @@ async fn endpoint(app: &TestApp, admin: &str, url: &str, events: Value) -> (Stri
     )
 }
 
+/// `GET path` until `done` holds for its body (at most 5 s); the last body.
+async fn poll(app: &TestApp, admin: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (_, body) = app.api(admin).get(path).await;
+        if done(&body) || start.elapsed() > Duration::from_secs(5) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn in_seconds(s: i64) -> String {
     let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(s);
     at.format(&time::format_description::well_known::Rfc3339)
@@ -127,14 +139,8 @@ async fn a_receiver_failing_twice_gets_three_attempts_with_the_same_webhook_id()
         "one webhook-id for every attempt"
     );
     let deliveries = format!("/api/v1/webhooks/{webhook}/deliveries");
-    let start = std::time::Instant::now();
-    let d = loop {
-        let (_, body) = app.api(&admin).get(&deliveries).await;
-        if body["data"][0]["state"] == "delivered" || start.elapsed() > Duration::from_secs(5) {
-            break body["data"][0].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = |b: &Value| b["data"][0]["state"] == "delivered";
+    let d = poll(&app, &admin, &deliveries, done).await["data"][0].clone();
     assert_eq!(d["id"], got[0].id());
     assert_eq!(
         (
@@ -157,17 +163,8 @@ async fn a_receiver_answering_410_disables_its_endpoint() {
         .post(&format!("/api/v1/webhooks/{webhook}/test"))
         .await;
     hook.wait_for(|got| !got.is_empty()).await;
-    let start = std::time::Instant::now();
-    let body = loop {
-        let (_, body) = app
-            .api(&admin)
-            .get(&format!("/api/v1/webhooks/{webhook}"))
-            .await;
-        if body["data"]["enabled"] == false || start.elapsed() > Duration::from_secs(5) {
-            break body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let path = format!("/api/v1/webhooks/{webhook}");
+    let body = poll(&app, &admin, &path, |b| b["data"]["enabled"] == false).await;
     assert_eq!(body["data"]["enabled"], false, "{body}");
     assert!(
         body["data"]["disabled_reason"]
