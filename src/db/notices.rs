@@ -163,6 +163,12 @@ pub async fn take_digests(
     );
     let mut admins: Vec<&str> = lines.iter().map(|l| l.admin_id.as_str()).collect();
     admins.dedup();
+    mark_sent(conn, &admins, at).await?;
+    Ok(lines)
+}
+
+/// Records that these admins got their digest at `at`.
+async fn mark_sent(mut conn: Conn<'_>, admins: &[&str], at: i64) -> Result<(), sqlx::Error> {
     for admin in admins {
         on!(conn.re(), |c|
             sqlite: sqlx::query!(
@@ -183,5 +189,5 @@ pub async fn take_digests(
             .rows_affected(),
         );
     }
-    Ok(lines)
+    Ok(())
 }

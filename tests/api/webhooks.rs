@@ -155,6 +155,31 @@ async fn a_receiver_failing_twice_gets_three_attempts_with_the_same_webhook_id()
 }
 
 #[tokio::test]
+async fn two_servers_on_one_database_deliver_each_event_once() {
+    let (app, _, admin) = spawn().await;
+    let _beside = app
+        .spawn_beside_with(|c| {
+            c.webhook_allow_private = true;
+            c.webhook_retry_scale = 0.001;
+        })
+        .await;
+    let hook = Receiver::start(&[]).await;
+    let (webhook, _) = endpoint(&app, &admin, &hook.url, json!(["webhook.test"])).await;
+    let test = format!("/api/v1/webhooks/{webhook}/test");
+    // Both servers' deliverers compete for the 20 deliveries.
+    for _ in 0..20 {
+        assert_eq!(app.api(&admin).post(&test).await.0, 202);
+    }
+    hook.wait_for(|got| got.len() >= 20).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut ids: Vec<String> = hook.received().iter().map(|r| r.id().to_owned()).collect();
+    assert_eq!(ids.len(), 20, "no delivery made twice");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+}
+
+#[tokio::test]
 async fn a_receiver_answering_410_disables_its_endpoint() {
     let (app, _, admin) = spawn().await;
     let hook = Receiver::start(&[410]).await;
