@@ -1,8 +1,9 @@
 //! `keyward copy`: every table of one database into another, SQLite or PostgreSQL either way.
 //! The statements are built from the table list below (one shape for every table), so they
 //! are not `query!`-checked; the round trip through both backends is tested instead
-//! (`tests/api/copy.rs`). Sessions and server keys are not copied: after a move everyone signs
-//! in again and the new database makes its own form-signing key.
+//! (`tests/api/copy.rs`). Sessions and server keys are not copied — after a move everyone signs
+//! in again and the new database makes its own form-signing key — except the key webhook
+//! secrets are sealed with when no `--secret-key` is set.
 
 use sqlx::Row;
 
@@ -19,6 +20,8 @@ use Kind::{Blob, Int, Text};
 pub struct Table {
     pub name: &'static str,
     columns: &'static [(&'static str, Kind)],
+    /// Which rows move (a `WHERE` clause), or all of them.
+    only: &'static str,
 }
 
 /// Every table a copy moves, parents before children.
@@ -31,6 +34,7 @@ pub const TABLES: &[Table] = &[
             ("slug", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "admins",
@@ -40,6 +44,7 @@ pub const TABLES: &[Table] = &[
             ("password_hash", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "memberships",
@@ -48,6 +53,7 @@ pub const TABLES: &[Table] = &[
             ("admin_id", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "channels",
@@ -58,6 +64,7 @@ pub const TABLES: &[Table] = &[
             ("kind", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "tokens",
@@ -83,18 +90,22 @@ pub const TABLES: &[Table] = &[
             ("last_used_at", Int),
             ("last_used_ip", Text),
         ],
+        only: "",
     },
     Table {
         name: "token_channels",
         columns: &[("token_id", Text), ("channel_id", Text)],
+        only: "",
     },
     Table {
         name: "usage_daily",
         columns: &[("token_id", Text), ("day", Text), ("count", Int)],
+        only: "",
     },
     Table {
         name: "usage_recent_chunks",
         columns: &[("token_id", Text), ("last_seq", Int), ("requests", Text)],
+        only: "",
     },
     Table {
         name: "audit_log",
@@ -111,6 +122,7 @@ pub const TABLES: &[Table] = &[
             ("ip", Text),
             ("details", Text),
         ],
+        only: "",
     },
     Table {
         name: "webhooks",
@@ -126,6 +138,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
             ("updated_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "webhook_deliveries",
@@ -143,6 +156,7 @@ pub const TABLES: &[Table] = &[
             ("last_error", Text),
             ("last_attempt_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "expiry_notices",
@@ -154,10 +168,19 @@ pub const TABLES: &[Table] = &[
             ("days_left", Int),
             ("at", Int),
         ],
+        only: "",
     },
     Table {
         name: "notice_digests",
         columns: &[("admin_id", Text), ("sent_at", Int)],
+        only: "",
+    },
+    // Of the server keys, only the one webhook secrets are sealed with (when no
+    // `--secret-key` is set): without it the copied endpoints could not sign.
+    Table {
+        name: "server_keys",
+        columns: &[("name", Text), ("value", Blob)],
+        only: " WHERE name = 'webhook-seal'",
     },
 ];
 
@@ -170,7 +193,7 @@ enum Cell {
 impl Table {
     fn select(&self) -> String {
         let cols: Vec<_> = self.columns.iter().map(|c| c.0).collect();
-        format!("SELECT {} FROM {}", cols.join(", "), self.name)
+        format!("SELECT {} FROM {}{}", cols.join(", "), self.name, self.only)
     }
 
     fn insert(&self, postgres: bool) -> String {
@@ -239,7 +262,7 @@ pub async fn snapshot(db: &Db) -> Result<Tx<'static>, sqlx::Error> {
 pub async fn counts(mut conn: Conn<'_>) -> Result<Vec<i64>, sqlx::Error> {
     let mut counts = Vec::new();
     for t in TABLES {
-        let sql = format!("SELECT COUNT(*) FROM {}", t.name);
+        let sql = format!("SELECT COUNT(*) FROM {}{}", t.name, t.only);
         counts.push(match conn.re() {
             Conn::Sqlite(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await?,
             Conn::Postgres(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await?,
