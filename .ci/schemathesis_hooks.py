@@ -20,6 +20,8 @@
 5. `end-overlap` needs a token whose secret was rolled with an overlap; a generated id names
    no token (404 every time, which the run counts as missing test data). Its positive cases
    go to the token the script rolled: the first ends the overlap (200), the rest get 409.
+6. Webhook bodies likewise: a destination must be a public http(s) URL and events known
+   names, so positive cases get a public URL and `["*"]`.
 """
 
 import itertools
@@ -39,6 +41,7 @@ PROXY_CHECKS = {
 }
 ROLLED_ID = os.environ["KEYWARD_ST_ROLLED_ID"]
 END_OVERLAP = ("POST", "/api/v1/tokens/{id}/end-overlap")
+WEBHOOK_BODIES = {("POST", "/api/v1/webhooks"), ("PATCH", "/api/v1/webhooks/{id}")}
 
 
 @schemathesis.hook
@@ -60,6 +63,12 @@ def _realistic(case):
         case.headers[uri_header] = "/orders/" + letters[:40]
         return case
     operation = (case.method.upper(), case.operation.path)
+    if operation in WEBHOOK_BODIES and _is_positive(case) and isinstance(case.body, dict):
+        if "url" in case.body or operation[0] == "POST":
+            case.body["url"] = "https://93.184.215.14/keyward"
+        if "events" in case.body:
+            case.body["events"] = ["*"]
+        return case
     if operation == END_OVERLAP and _is_positive(case):
         case.path_parameters = {**(case.path_parameters or {}), "id": ROLLED_ID}
         return case

@@ -126,6 +126,67 @@ pub struct Config {
     /// start; reloaded on SIGHUP.
     #[arg(long, env = "KEYWARD_FORWARD_AUTH_RULES", global = true)]
     pub forward_auth_rules: Option<std::path::PathBuf>,
+    /// Let webhooks reach loopback, private, link-local and unique-local addresses (refused
+    /// by default, so an endpoint cannot probe the server's own network).
+    #[arg(long, env = "KEYWARD_WEBHOOK_ALLOW_PRIVATE", global = true)]
+    pub webhook_allow_private: bool,
+
+    /// Key that seals webhook signing secrets at rest (any text; hashed to 256 bits). Give
+    /// every server of an installation the same one. Without it, a key kept in the database.
+    #[arg(
+        long,
+        env = "KEYWARD_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// File holding the secret key (instead of `--secret-key`).
+    #[arg(long, env = "KEYWARD_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
+    /// Lead times, in days before a token expires, of `token.expiring` notices.
+    #[arg(long, env = "KEYWARD_EXPIRY_NOTICE_DAYS", value_delimiter = ',', default_value = "30,7,1", value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub expiry_notice_days: Vec<u32>,
+
+    /// SMTP server for the daily expiry digest: `smtp://host:port` (add `?tls=required` for
+    /// STARTTLS) or `smtps://host:port`, with `user:password@` when it needs a login.
+    #[arg(long, env = "KEYWARD_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of the expiry digest, e.g. `keyward <keyward@acme.io>`.
+    #[arg(long, env = "KEYWARD_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
+
+    /// Milliseconds a webhook attempt may take (testing only).
+    #[arg(
+        long,
+        env = "KEYWARD_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        hide = true,
+        global = true
+    )]
+    pub webhook_timeout_ms: u64,
+
+    /// Factor applied to the webhook retry schedule (testing only).
+    #[arg(
+        long,
+        env = "KEYWARD_WEBHOOK_RETRY_SCALE",
+        default_value_t = 1.0,
+        hide = true,
+        global = true
+    )]
+    pub webhook_retry_scale: f64,
+
+    /// Milliseconds between expiry sweeps (testing only).
+    #[arg(
+        long,
+        env = "KEYWARD_EXPIRY_SWEEP_MS",
+        default_value_t = 60_000,
+        hide = true,
+        global = true
+    )]
+    pub expiry_sweep_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -157,6 +218,15 @@ impl Config {
             header_timeout: 10,
             request_timeout: 30,
             forward_auth_rules: None,
+            webhook_allow_private: false,
+            secret_key: None,
+            secret_key_file: None,
+            expiry_notice_days: vec![30, 7, 1],
+            smtp_url: None,
+            smtp_from: None,
+            webhook_timeout_ms: 10_000,
+            webhook_retry_scale: 1.0,
+            expiry_sweep_ms: 60_000,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod server;
 pub mod state;
 pub mod timeout;
 pub mod web;
+pub mod webhooks;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -214,6 +215,15 @@ pub async fn serve(
         let (db, stop) = (state.db.clone(), stop_flusher.subscribe());
         tokio::spawn(async move { shares.run(db, stop).await })
     });
+    let deliverer = tokio::spawn(webhooks::deliver::run(
+        state.clone(),
+        stop_flusher.subscribe(),
+    ));
+    let sweeper = tokio::spawn(webhooks::expiry::run(
+        state.clone(),
+        Duration::from_millis(state.config.expiry_sweep_ms),
+        stop_flusher.subscribe(),
+    ));
     let limits = server::ConnLimits {
         max_connections: state.config.max_connections as usize,
         header_timeout: Duration::from_secs(state.config.header_timeout),
@@ -225,6 +235,8 @@ pub async fn serve(
     let _ = stop_flusher.send(true);
     let _ = flusher.await;
     let _ = epoch_watch.await;
+    let _ = deliverer.await;
+    let _ = sweeper.await;
     if let Some(sync) = budget_sync {
         let _ = sync.await;
     }

@@ -24,6 +24,8 @@ pub struct Shared {
     pub form_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
     /// The forward-auth rules in force (`--forward-auth-rules`).
     pub forward_rules: Arc<crate::forward_auth::RuleBook>,
+    /// The key webhook signing secrets are sealed with (`webhooks::seal`), read on first use.
+    pub seal_key: Arc<tokio::sync::OnceCell<[u8; 32]>>,
 }
 
 /// The setup code this server printed, present until the first admin exists. Codes are
@@ -88,6 +90,7 @@ impl AppState {
             metrics,
             form_key: Arc::default(),
             forward_rules: Arc::new(forward_rules),
+            seal_key: Arc::default(),
         }))
     }
 }

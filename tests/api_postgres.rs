@@ -23,6 +23,8 @@ mod channels;
 mod cli;
 #[path = "api/copy.rs"]
 mod copy;
+#[path = "api/digest.rs"]
+mod digest;
 #[path = "api/durability.rs"]
 mod durability;
 #[path = "api/examples.rs"]
@@ -51,6 +53,8 @@ mod operations;
 mod rate_policies;
 #[path = "api/real.rs"]
 mod real;
+#[path = "api/receiver.rs"]
+mod receiver;
 #[path = "api/roll.rs"]
 mod roll;
 #[path = "api/roll_web.rs"]
@@ -67,6 +71,10 @@ mod tokens_web;
 mod usage;
 #[path = "api/warm_cache.rs"]
 mod warm_cache;
+#[path = "api/webhooks.rs"]
+mod webhooks;
+#[path = "api/webhooks_web.rs"]
+mod webhooks_web;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Postgres;

@@ -10,5 +10,6 @@ ALTER TABLE tokens ADD COLUMN rate_limits TEXT;
 DROP TRIGGER tokens_epoch_on_update ON tokens;
 CREATE TRIGGER tokens_epoch_on_update
 AFTER UPDATE OF workspace_id, name, description, secret_hash, hint, permissions, channel_scoped,
-                ip_allowlist, rate_limit_tier, rate_limits, expires_at, revoked_at ON tokens
+                ip_allowlist, rate_limit_tier, rate_limits, expires_at, revoked_at, previous_secret_hash,
+                previous_secret_expires_at ON tokens
 FOR EACH STATEMENT EXECUTE FUNCTION keyward_token_epoch_bump();

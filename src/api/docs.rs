@@ -14,7 +14,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::model::{ChannelObject, RateLimit, TokenObject, WithSecret};
 use super::schemas::{TokenCreate, TokenUpdate, VerifyRequest};
-use super::{channels, me, tokens, verify};
+use super::webhooks::model::{
+    DeliveryObject, TestQueued, WebhookBody, WebhookObject, WebhookWithSecret,
+};
+use super::{channels, me, tokens, verify, webhooks};
 use crate::domain::permissions::Catalog;
 use crate::domain::rate::Limit;
 use crate::error::{BearerError, Problem};
@@ -42,10 +45,17 @@ use crate::state::AppState;
         channels::list,
         channels::one,
         verify::verify,
+        webhooks::list,
+        webhooks::create,
+        webhooks::one,
+        webhooks::update,
+        webhooks::remove,
+        webhooks::test,
+        webhooks::deliveries,
         crate::forward_auth::forward_auth,
         crate::forward_auth::auth_request,
     ),
-    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, tokens::lifecycle::RollBody, RateLimit, Limit, Problem, VerifyRequest, verify::Verdict)),
+    components(schemas(TokenObject, TokenCreate, TokenUpdate, WithSecret, ChannelObject, tokens::lifecycle::RollBody, RateLimit, Limit, Problem, VerifyRequest, verify::Verdict, WebhookObject, WebhookWithSecret, DeliveryObject, WebhookBody, TestQueued)),
     modifiers(&BearerScheme),
     tags(
         (name = "me", description = "The calling token"),
@@ -53,6 +63,7 @@ use crate::state::AppState;
         (name = "channels", description = "Channels the token reaches"),
         (name = "verify", description = "Verify tokens for your own services"),
         (name = "forward-auth", description = "Checks for reverse proxies (nginx, Caddy, Traefik) in front of your own API"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (admin)"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ pub mod responses;
 pub mod schemas;
 pub mod tokens;
 pub mod verify;
+pub mod webhooks;
 
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         tokens::routes(),
         channels::routes(),
         verify::routes(),
+        webhooks::routes(),
     ]
     .into_iter()
     .flatten()

@@ -133,6 +133,7 @@ needs! {
     TokensWrite => Some(permissions::TOKENS_WRITE),
     TokensDelete => Some(permissions::TOKENS_DELETE),
     TokensVerify => Some(permissions::TOKENS_VERIFY),
+    AdminOnly => Some(permissions::ADMIN),
 }
 
 /// A caller that passed every check for an endpoint needing `N`, the rate limit included.

@@ -32,8 +32,8 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
+pub use extract::{AdminOnly, TokensDelete, TokensRead, TokensVerify, TokensWrite};
 pub use extract::{AnyToken, Bearer, BearerBeforeRate, Caller, Need, parse_authorization};
-pub use extract::{TokensDelete, TokensRead, TokensVerify, TokensWrite};
 
 use crate::config::Config;
 use crate::db::tokens::Token;

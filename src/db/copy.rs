@@ -1,8 +1,9 @@
 //! `keyward copy`: every table of one database into another, SQLite or PostgreSQL either way.
 //! The statements are built from the table list below (one shape for every table), so they
 //! are not `query!`-checked; the round trip through both backends is tested instead
-//! (`tests/api/copy.rs`). Sessions and server keys are not copied: after a move everyone signs
-//! in again and the new database makes its own form-signing key.
+//! (`tests/api/copy.rs`). Sessions and server keys are not copied — after a move everyone signs
+//! in again and the new database makes its own form-signing key — except the key webhook
+//! secrets are sealed with when no `--secret-key` is set.
 
 use sqlx::Row;
 
@@ -19,6 +20,8 @@ use Kind::{Blob, Int, Text};
 pub struct Table {
     pub name: &'static str,
     columns: &'static [(&'static str, Kind)],
+    /// Which rows move (a `WHERE` clause), or all of them.
+    only: &'static str,
 }
 
 /// Every table a copy moves, parents before children.
@@ -31,6 +34,7 @@ pub const TABLES: &[Table] = &[
             ("slug", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "admins",
@@ -41,6 +45,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
             ("last_signin_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "memberships",
@@ -49,6 +54,7 @@ pub const TABLES: &[Table] = &[
             ("admin_id", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "invites",
@@ -61,6 +67,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
             ("expires_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "channels",
@@ -71,6 +78,7 @@ pub const TABLES: &[Table] = &[
             ("kind", Text),
             ("created_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "tokens",
@@ -100,18 +108,22 @@ pub const TABLES: &[Table] = &[
             ("previous_hint", Text),
             ("previous_secret_expires_at", Int),
         ],
+        only: "",
     },
     Table {
         name: "token_channels",
         columns: &[("token_id", Text), ("channel_id", Text)],
+        only: "",
     },
     Table {
         name: "usage_daily",
         columns: &[("token_id", Text), ("day", Text), ("count", Int)],
+        only: "",
     },
     Table {
         name: "usage_recent_chunks",
         columns: &[("token_id", Text), ("last_seq", Int), ("requests", Text)],
+        only: "",
     },
     Table {
         name: "audit_log",
@@ -128,6 +140,65 @@ pub const TABLES: &[Table] = &[
             ("ip", Text),
             ("details", Text),
         ],
+        only: "",
+    },
+    Table {
+        name: "webhooks",
+        columns: &[
+            ("id", Text),
+            ("workspace_id", Text),
+            ("url", Text),
+            ("description", Text),
+            ("events", Text),
+            ("enabled", Int),
+            ("disabled_reason", Text),
+            ("secret_sealed", Blob),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+        only: "",
+    },
+    Table {
+        name: "webhook_deliveries",
+        columns: &[
+            ("id", Text),
+            ("webhook_id", Text),
+            ("workspace_id", Text),
+            ("event", Text),
+            ("payload", Text),
+            ("created_at", Int),
+            ("state", Text),
+            ("attempts", Int),
+            ("next_attempt_ms", Int),
+            ("last_status", Int),
+            ("last_error", Text),
+            ("last_attempt_at", Int),
+        ],
+        only: "",
+    },
+    Table {
+        name: "expiry_notices",
+        columns: &[
+            ("token_id", Text),
+            ("workspace_id", Text),
+            ("kind", Text),
+            ("expires_at", Int),
+            ("days_left", Int),
+            ("at", Int),
+        ],
+        only: "",
+    },
+    Table {
+        name: "notice_digests",
+        columns: &[("admin_id", Text), ("sent_at", Int)],
+        only: "",
+    },
+    // Of the server keys, only the one webhook secrets are sealed with (when no
+    // `--secret-key` is set): without it the copied endpoints could not sign.
+    Table {
+        name: "server_keys",
+        columns: &[("name", Text), ("value", Blob)],
+        only: " WHERE name = 'webhook-seal'",
     },
 ];
 
@@ -140,7 +211,7 @@ enum Cell {
 impl Table {
     fn select(&self) -> String {
         let cols: Vec<_> = self.columns.iter().map(|c| c.0).collect();
-        format!("SELECT {} FROM {}", cols.join(", "), self.name)
+        format!("SELECT {} FROM {}{}", cols.join(", "), self.name, self.only)
     }
 
     fn insert(&self, postgres: bool) -> String {
@@ -209,7 +280,7 @@ pub async fn snapshot(db: &Db) -> Result<Tx<'static>, sqlx::Error> {
 pub async fn counts(mut conn: Conn<'_>) -> Result<Vec<i64>, sqlx::Error> {
     let mut counts = Vec::new();
     for t in TABLES {
-        let sql = format!("SELECT COUNT(*) FROM {}", t.name);
+        let sql = format!("SELECT COUNT(*) FROM {}{}", t.name, t.only);
         counts.push(match conn.re() {
             Conn::Sqlite(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await?,
             Conn::Postgres(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await?,

@@ -12,8 +12,10 @@ pub mod budgets;
 pub mod channels;
 mod connect;
 pub mod copy;
+pub mod deliveries;
 pub mod invites;
 pub mod members;
+pub mod notices;
 pub mod reveals;
 pub mod server_keys;
 pub mod sessions;
@@ -21,6 +23,7 @@ pub mod setup_codes;
 pub mod signin_attempts;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use connect::{Backend, connect, migrate, migrator, redact};

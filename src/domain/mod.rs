@@ -16,6 +16,7 @@ pub mod slug;
 pub mod status;
 pub mod token;
 pub mod user_agent;
+pub mod webhook;
 
 /// Base62 alphabet used by secrets, checksums and ids: `0-9A-Za-z` in that order.
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -3,7 +3,7 @@
 //! credential inside one write transaction, then invalidate cached lookups (other servers
 //! drop theirs through `meta.token_epoch`, which the new secret columns move).
 
-use super::{Ctx, audit};
+use super::{Ctx, audit, emit};
 use crate::db;
 use crate::db::tokens::Token;
 use crate::domain::now;
@@ -40,6 +40,9 @@ pub async fn roll(
     .await?;
     let (action, details) = roll_entry(&token, until, now);
     audit(tx.conn(), ctx, action, &token.id, &token.name, details).await?;
+    // The webhook event names the change as the audit entry does: `token.rolled` when the
+    // current secret keeps working a while, `token.regenerated` when it stops at once.
+    emit(tx.conn(), ctx, action, &token.id).await?;
     tx.commit().await?;
     ctx.changed();
     tracing::info!(token_id = %token.id, overlap_secs = overlap.secs(), "token secret rolled");

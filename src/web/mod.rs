@@ -13,6 +13,7 @@ pub mod setup;
 pub mod signin;
 pub mod static_files;
 pub mod tokens;
+pub mod webhooks;
 pub use tokens::view as tokens_view;
 
 use axum::Router;
@@ -129,6 +130,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(members::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(webhooks::router())
         .layer(from_fn_with_state(state.clone(), csrf::guard))
         .layer(axum::middleware::map_response(headers::no_store))
 }

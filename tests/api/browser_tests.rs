@@ -655,6 +655,18 @@ async fn axe_tour(b: &Browser) -> Vec<String> {
     b.goto(&app.url(&format!("/w/{slug}/settings/channels")))
         .await;
     check("channels", b.axe().await);
+    b.goto(&app.url(&format!("/w/{slug}/settings/developer/webhooks")))
+        .await;
+    check("webhooks (empty)", b.axe().await);
+    b.fill("#webhook-url", "https://hooks.example.com/keyward")
+        .await;
+    b.click("form.form button[type=submit]").await;
+    b.wait_until("secret", |s| s.contains("webhook-secret-value"))
+        .await;
+    check("webhooks (secret shown)", b.axe().await);
+    b.click("#webhooks-table a").await;
+    b.find("#webhook-url").await;
+    check("webhook endpoint", b.axe().await);
     // The check itself can fail: a planted image without alt text is reported.
     b.js("const i = document.createElement('img'); i.id = 'planted'; i.src = 'data:,'; document.body.append(i); return 1").await;
     let planted = b.axe().await;

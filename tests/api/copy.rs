@@ -166,3 +166,67 @@ fn seed_on(url: &str) -> String {
         "",
     )
 }
+
+/// A server on `url` that may call loopback receivers.
+fn serve_hooks(url: &str, dir: &std::path::Path) -> Server {
+    let run = keyward::domain::ids::random_base62(8);
+    let files = (
+        dir.join(format!("{run}.out")),
+        dir.join(format!("{run}.err")),
+    );
+    let args = ["--webhook-allow-private"];
+    let (child, base) = crate::real::spawn_serve_on(url, &args, "warn", (&files.0, &files.1));
+    Server { child, base }
+}
+
+#[tokio::test]
+async fn a_copied_webhook_still_signs_with_its_secret() {
+    if !crate::backend::on_postgres() {
+        return; // needs both backends: the PostgreSQL run has them
+    }
+    let (dir, src) = fresh_db();
+    let sqlite = format!("sqlite://{}", src.display());
+    let admin = seed_on(&sqlite);
+    let hook = crate::receiver::Receiver::start(&[]).await;
+    let server = serve_hooks(&sqlite, &dir);
+    let res = client()
+        .post(server.url("/api/v1/webhooks"))
+        .bearer_auth(&admin)
+        .json(&json!({ "url": hook.url }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    let (id, secret) = (
+        &body["data"]["id"],
+        body["data"]["secret"].as_str().unwrap(),
+    );
+    drop(server);
+    let pg = crate::backend::url_for(&dir.join("copy-target"));
+    let out = copy(&sqlite, &pg);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let keys = ["server_keys", "1", "1"];
+    assert!(
+        printed.lines().any(|l| l.split_whitespace().eq(keys)),
+        "{printed}"
+    );
+    let server = serve_hooks(&pg, &dir);
+    let test = server.url(&format!("/api/v1/webhooks/{}/test", id.as_str().unwrap()));
+    let res = client()
+        .post(test)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let got = hook.wait_for(|got| !got.is_empty()).await;
+    assert!(
+        got[0].signed_by(secret),
+        "signed with the secret shown before the copy"
+    );
+}

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{client, csrf_of, location, temp_dir};
 use crate::real::{BIN, db_url, spawn_serve};
+use crate::receiver::Receiver;
 
 const TOKENS: &str = "/w/acme/settings/developer/api-tokens";
 /// Usage is flushed this often (ms), so a short wait puts it in the WAL.
@@ -672,6 +673,42 @@ async fn api_flows(ev: &mut Evidence, api: &Api, admin: &str, web: &[String; 3])
     [x1, x1_old, x1_secret]
 }
 
+/// A webhook endpoint on a loopback receiver (its signing secret revealed once, in the create
+/// answer); every later token change is delivered to it, signed.
+async fn add_webhook(ev: &mut Evidence, api: &Api, admin: &str) -> Receiver {
+    let hook = Receiver::start(&[]).await;
+    let body = json!({ "url": hook.url, "events": ["*"] }).to_string();
+    let r = api.send(Method::POST, "/webhooks", admin, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.raw.contains("cache-control: no-store"));
+    let data = serde_json::from_str::<Value>(&r.text).unwrap()["data"].clone();
+    let secret = data["secret"].as_str().unwrap().to_owned();
+    ev.secrets.push(secret.clone());
+    ev.push(
+        "reveals",
+        "POST /api/v1/webhooks (reveal)".into(),
+        r.raw.as_bytes(),
+        Some(&secret),
+    );
+    let path = format!("/webhooks/{}", data["id"].as_str().unwrap());
+    assert_eq!(api.status(ev, Method::GET, &path, admin).await, 200);
+    hook
+}
+
+/// What the receiver got: headers and bodies of every delivery.
+async fn add_deliveries(ev: &mut Evidence, hook: &Receiver) {
+    let got = hook
+        .wait_for(|got| got.iter().any(|r| r.kind() == "token.deleted"))
+        .await;
+    for r in got {
+        ev.add(
+            "webhook deliveries",
+            r.kind(),
+            format!("{:?}\n{}", r.headers, r.body),
+        );
+    }
+}
+
 /// The audit log: `keyward audit export` and the `audit_log` table itself.
 async fn add_audit_log(ev: &mut Evidence, db: &Path) {
     let export = cli(ev, db, &["audit", "export", "--workspace", "acme"], "");
@@ -765,13 +802,15 @@ async fn no_secret_or_password_reaches_logs_database_audit_log_or_any_response_b
     ev.passwords = pw.clone();
 
     // Run 1 (text logs): every flow; the database scanned while serving and after SIGTERM.
-    let mut server = Server::start(&dir, &db, "run1", &[]);
+    let mut server = Server::start(&dir, &db, "run1", &["--webhook-allow-private"]);
     let web = password_flows(&mut ev, &server, &db, &pw).await;
     let web_secrets = dashboard_flows(&mut ev, &web).await;
     invitation_flow(&mut ev, &web, &pw[7]).await;
     let (admin, reader) = cli_tokens(&mut ev, &db);
     let api = Api::new(&server.base);
+    let hook = add_webhook(&mut ev, &api, &admin).await;
     let [x1, x1_old, x1_secret] = api_flows(&mut ev, &api, &admin, &web_secrets).await;
+    add_deliveries(&mut ev, &hook).await;
     // After a flush, and once the CLI's revoke reached the server.
     tokio::time::sleep(FLUSHED).await;
     let r = api.call(&mut ev, Method::GET, "/me", &reader, None).await;

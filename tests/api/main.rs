@@ -12,6 +12,7 @@ mod browser_tests;
 mod channels;
 mod cli;
 mod copy;
+mod digest;
 mod durability;
 mod examples;
 mod forward_auth;
@@ -26,6 +27,7 @@ mod openapi;
 mod operations;
 mod rate_policies;
 mod real;
+mod receiver;
 mod roll;
 mod roll_web;
 mod security_grant;
@@ -34,6 +36,8 @@ mod shutdown;
 mod tokens_web;
 mod usage;
 mod warm_cache;
+mod webhooks;
+mod webhooks_web;
 
 /// The database every test of this binary runs on.
 pub const BACKEND: backend::Backend = backend::Backend::Sqlite;

@@ -25,6 +25,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/verify"),
     ("get", "/api/v1/forward-auth"),
     ("get", "/api/v1/auth-request"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{id}"),
+    ("patch", "/api/v1/webhooks/{id}"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("post", "/api/v1/webhooks/{id}/test"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
 ];
 
 #[tokio::test]

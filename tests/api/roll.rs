@@ -147,9 +147,18 @@ async fn rolling_again_ends_the_earlier_overlap_at_once() {
     assert_eq!(me(&app, &second).await.0, 200);
     assert_eq!(me(&app, &third).await.0, 200);
     let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(&app.state.db, &ws.id, Some(&id), None, 10)
-        .await
-        .unwrap();
+    let audit = keyward::db::audit::list(
+        &app.state.db,
+        &ws.id,
+        keyward::db::audit::Filter {
+            token_id: Some(&id),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit[0].action, "token.rolled");
     assert!(
         audit[0].details.contains("earlier previous secret"),
@@ -184,9 +193,18 @@ async fn ending_the_overlap_stops_the_previous_secret_and_is_audited() {
         .await;
     problem(again, 409, "conflict").await;
     let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(&app.state.db, &ws.id, Some(&id), None, 10)
-        .await
-        .unwrap();
+    let audit = keyward::db::audit::list(
+        &app.state.db,
+        &ws.id,
+        keyward::db::audit::Filter {
+            token_id: Some(&id),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap();
     let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions[..2], ["token.overlap_ended", "token.rolled"]);
     assert!(!format!("{audit:?}").contains(&new) && !format!("{audit:?}").contains(&old));
@@ -270,9 +288,18 @@ async fn a_token_without_admin_cannot_roll_a_broader_token_and_nothing_changes()
     assert!(!body.to_string().contains("secret\":"), "{body}");
     assert_eq!(me(&app, &wide).await.0, 200);
     let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(&app.state.db, &ws.id, Some(&wide_id), None, 10)
-        .await
-        .unwrap();
+    let audit = keyward::db::audit::list(
+        &app.state.db,
+        &ws.id,
+        keyward::db::audit::Filter {
+            token_id: Some(&wide_id),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap();
     assert!(
         audit.iter().all(|e| e.action != "token.rolled"),
         "{audit:?}"

@@ -49,6 +49,8 @@ struct ListPage {
     statuses: Vec<(&'static str, &'static str)>,
     table: String,
     reveal: String,
+    /// Live tokens expiring within 7 days (the banner; none at 0).
+    expiring: i64,
 }
 
 fn parse_cursor(s: &str) -> Option<(i64, String)> {
@@ -144,6 +146,7 @@ pub async fn render_page(
             .chain(Status::ALL.map(|s| (s.code(), s.label())))
             .collect(),
         reveal,
+        expiring: db::notices::expiring_count(&state.db, &m.workspace.id, 7 * 86_400).await?,
     };
     let mut res = Html(render(&page)?).into_response();
     res.headers_mut()
