@@ -1,9 +1,10 @@
-//! One forward-auth check, in the order it runs: read the original request from the proxy's
-//! headers, normalise its path, find what it needs (rules file and query parameters); a
-//! public route is answered at once. Everything else takes the API's bearer path — the
-//! [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending, then the token's IP
-//! allowlist, the permissions, the channel and the rate limit — and is counted like an API
-//! request, under the original method and path.
+//! One forward-auth check, in the order it runs ([`check`]): read the original request from
+//! the proxy's headers, normalise its path, find what it needs (rules file and query
+//! parameters); a public route is answered at once. Everything else takes the API's bearer
+//! path — the [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending — then an
+//! unreadable request or path is refused, then the token's IP allowlist, a matching rule, the
+//! permissions, the channel and the rate limit; and it is counted like an API request
+//! ([`track::count`]), under the original method and path.
 
 use std::net::IpAddr;
 
