@@ -15,7 +15,10 @@
 //! 4. [`Gate::run_flusher`] writes the buffer once a second and hands each written batch back
 //!    to the cache, whose entries keep exact totals.
 //!
-//! Nothing on this path touches the database once the token is cached.
+//! Nothing on this path touches the database once the token is cached. Forward auth
+//! (`crate::forward_auth::check`) answers public routes before any token, so it sits outside
+//! the layer and makes the same calls itself: [`Gate::authenticate`], the `Caller` checks,
+//! [`track::count`].
 
 pub mod budget;
 pub mod cache;

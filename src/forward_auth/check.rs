@@ -1,9 +1,12 @@
-//! One forward-auth check, in the order it runs: read the original request from the proxy's
-//! headers, normalise its path, find what it needs (rules file and query parameters); a
-//! public route is answered at once. Everything else takes the API's bearer path — the
-//! [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending, then the token's IP
-//! allowlist, the permissions, the channel and the rate limit — and is counted like an API
-//! request, under the original method and path.
+//! One forward-auth check, in the order it runs ([`check`]): read the original request from
+//! the proxy's headers, normalise its path, find what it needs (rules file and query
+//! parameters); a public route is answered at once. Everything else takes the API's bearer
+//! path — the [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending — then an
+//! unreadable request or path is refused, then the token's IP allowlist, a matching rule, the
+//! permissions, the channel and the rate limit; and it is counted like an API request
+//! ([`track::count`]), under the original method and path.
+
+use std::net::IpAddr;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{CACHE_CONTROL, HOST, RETRY_AFTER};
@@ -77,52 +80,94 @@ pub async fn run(state: &AppState, req: Request, face: Face) -> Response {
 }
 
 async fn check(state: &AppState, req: Request, face: Face, route: Option<MatchedPath>) -> Response {
-    let original = match Original::of(req.headers(), face) {
-        Ok(o) => o,
-        Err(refused) => return refuse(refused, face),
-    };
-    let path = match normalise(&original.target) {
-        Ok(p) => p,
-        Err(e) => {
-            let detail = format!("The original request's path is refused: {e}.");
-            return refuse(
-                Refusal::Invalid {
-                    code: "invalid_path",
-                    detail,
-                },
-                face,
-            );
-        }
-    };
+    let read = Read::of(req.headers(), face);
     let params = params(req.uri().query());
     let rules = state.forward_rules.current();
-    let needs = needs(rules.as_deref(), &params, &original, &path);
+    let needs = match (&read.original, &read.path) {
+        (Some(o), Some(path)) => needs(rules.as_deref(), &params, o, path),
+        // Refused below, with `read.refusal`, once the token is checked.
+        _ => Needs::NoMatchingRule,
+    };
     if matches!(needs, Needs::Public) {
         return allowed(None);
     }
-    let gate = &state.gate;
     let peer = track::peer_of(&req);
-    let caller = match gate.authenticate(req.headers(), peer) {
-        Authentication::Done(c) => c,
-        Authentication::Miss(hash) => gate.authenticate_miss(&hash, req.headers(), peer).await,
-    };
-    let caller = match caller {
+    let caller = match authenticate(state, req.headers(), peer).await {
         Ok(c) => c,
         Err(refused) => return refuse(Refusal::App(refused), face),
     };
-    let mut res = match authorize(&caller, &needs) {
+    let verdict = match read.refusal {
+        Some(refused) => Err(refused),
+        None => authorize(&caller, &needs),
+    };
+    let mut res = match verdict {
         Ok(()) => allowed(Some(&caller)),
         Err(refused) => refuse(refused, face),
     };
+    let (method, target) = match &read.original {
+        Some(o) => (o.method.clone(), o.target.as_str()),
+        None => (req.method().clone(), req.uri().path()),
+    };
     let seen = Seen {
         caller,
-        method: original.method,
-        path: truncated_path(&original.target),
-        gate: gate.clone(),
+        method,
+        path: truncated_path(target),
+        gate: state.gate.clone(),
         route,
     };
     track::count(seen, &mut res);
     res
+}
+
+/// SPEC §6's 401 checks and the spending, on the API's bearer path.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: IpAddr,
+) -> Result<Caller, AppError> {
+    let gate = &state.gate;
+    match gate.authenticate(headers, peer) {
+        Authentication::Done(caller) => caller,
+        Authentication::Miss(hash) => gate.authenticate_miss(&hash, headers, peer).await,
+    }
+}
+
+/// The original request as the proxy described it, its normalised path, and why it cannot
+/// be judged when it cannot (refused after the 401 checks, so a missing token is always 401).
+struct Read {
+    original: Option<Original>,
+    path: Option<String>,
+    refusal: Option<Refusal>,
+}
+
+impl Read {
+    fn of(headers: &HeaderMap, face: Face) -> Self {
+        let original = match Original::of(headers, face) {
+            Ok(o) => o,
+            Err(refused) => {
+                return Self {
+                    original: None,
+                    path: None,
+                    refusal: Some(refused),
+                };
+            }
+        };
+        match normalise(&original.target) {
+            Ok(path) => Self {
+                original: Some(original),
+                path: Some(path),
+                refusal: None,
+            },
+            Err(e) => Self {
+                original: Some(original),
+                path: None,
+                refusal: Some(Refusal::Invalid {
+                    code: "invalid_path",
+                    detail: format!("The original request's path is refused: {e}."),
+                }),
+            },
+        }
+    }
 }
 
 impl Original {

@@ -218,6 +218,12 @@ async fn an_encoded_slash_is_refused_with_403_invalid_path_on_both_endpoints() {
         let path = "/orders/x%2f..%2f..%2fadmin";
         let res = p.check(endpoint, Some(&secret), "GET", path).await;
         refused(&res, 403, "invalid_path");
+        // Without a token the answer is 401, as for any route that is not public.
+        refused(
+            &p.check(endpoint, None, "GET", path).await,
+            401,
+            "missing_token",
+        );
     }
 }
 
