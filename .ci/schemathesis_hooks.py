@@ -14,8 +14,7 @@
    path there becomes a plain one (`/orders/<letters>`), as a proxy would pass it, so that
    not most of them are refused as unreadable paths (the integration tests cover those).
 4. A tier and custom limits at once, and a window twice among the limits, are 422s; the
-   document says so with `not` (`minContains`), which schemathesis' coverage phase does not
-   honour when it combines the properties' examples. Positive cases keep the limits (no tier)
+   document says so in words (utoipa's schema types cannot carry `not`/`minContains`). Positive cases keep the limits (no tier)
    and each window's first limit.
 5. `end-overlap` needs a token whose secret was rolled with an overlap; a generated id names
    no token (404 every time, which the run counts as missing test data). Its positive cases
