@@ -110,35 +110,20 @@ pub fn validate(
         expiry(input.expiry, base.expires_at, now),
     );
     let (rate_field, rate) = rate(input.rate, base.rate, tiers);
-    let tier = field(&mut e, rate_field, rate);
-    match (
-        name,
-        description,
-        permissions,
-        channels,
-        ip_allowlist,
-        expires_at,
-        tier,
-    ) {
-        (
-            Some(name),
-            Some(description),
-            Some(permissions),
-            Some(channels),
-            Some(ips),
-            Some(expires_at),
-            Some(tier),
-        ) => Ok(TokenDraft {
-            name,
-            description,
-            permissions,
-            channels,
-            ip_allowlist: ips,
-            expires_at,
-            rate: tier,
-        }),
-        _ => Err(e),
-    }
+    let rate = field(&mut e, rate_field, rate);
+    // Every field is `Some` exactly when it had no message.
+    let draft = (|| {
+        Some(TokenDraft {
+            name: name?,
+            description: description?,
+            permissions: permissions?,
+            channels: channels?,
+            ip_allowlist: ip_allowlist?,
+            expires_at: expires_at?,
+            rate: rate?,
+        })
+    })();
+    draft.ok_or(e)
 }
 
 /// Records a field's messages; its value when it had none.
