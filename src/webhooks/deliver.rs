@@ -50,7 +50,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     } else {
         1000
     });
-    loop {
+    // Shutdown is noticed between rounds even while a backlog keeps every round full, so a
+    // stopping server waits for one round at most (its attempts' timeout).
+    while !*stop.borrow() {
         let claimed = round(&state, &client).await;
         if claimed == Some(BATCH as usize) {
             continue;

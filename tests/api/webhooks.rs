@@ -406,3 +406,29 @@ async fn a_token_expiring_tomorrow_gets_one_notice_across_two_restarts() {
     assert_eq!(notices[0].json()["data"]["days_left"], 1);
     assert_eq!(notices[0].json()["data"]["token"]["name"], "soon");
 }
+
+#[tokio::test]
+async fn a_stopping_server_waits_for_one_round_of_a_webhook_backlog_at_most() {
+    let (_dir, db) = fresh_db();
+    let admin = seed_admin_token(&db);
+    let server = serve(&db);
+    // A receiver that never answers: its connections are queued by the kernel, never
+    // accepted, so every attempt lasts the whole 1 s timeout and every round stays full.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", silent.local_addr().unwrap());
+    for _ in 0..40 {
+        add_endpoint(&server, &admin, &url).await;
+    }
+    for name in ["one", "two", "three"] {
+        crate::real::create_token(&db, name, "chats:read", &[]);
+    }
+    // 120 deliveries: eight full rounds of 1 s each are waiting.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let asked = std::time::Instant::now();
+    assert!(server.stop("-TERM").success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "stopped after {:?}: the deliverer worked through its backlog first",
+        asked.elapsed()
+    );
+}
