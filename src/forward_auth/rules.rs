@@ -217,7 +217,9 @@ impl Rule {
         }
         if let Some(want) = &self.host {
             let got = host?.to_ascii_lowercase();
-            let got = if want.contains(':') {
+            // A rule that names a port compares with it; otherwise the request's port is
+            // dropped (`[::1]` has colons but no port).
+            let got = if strip_port(want) != want.as_str() {
                 got.as_str()
             } else {
                 strip_port(&got)

@@ -62,6 +62,20 @@ fn methods_hosts_and_exact_paths_limit_a_rule() {
 }
 
 #[test]
+fn an_ipv6_host_rule_matches_with_or_without_a_port() {
+    let text = "default = \"authenticated\"\n[[rule]]\npath = \"/admin/*\"\nhost = \"[::1]\"\npermissions = [\"tokens:read\"]\n[[rule]]\npath = \"/admin/*\"\nhost = \"[::1]:8443\"\npermissions = [\"tokens:write\"]\n";
+    let r = rules(text);
+    let path = normalise("/admin/x").unwrap();
+    let line = |host| match r.judge("GET", &path, Some(host)) {
+        Verdict::Rule { rule, .. } => rule.line,
+        Verdict::Default(_) => 0,
+    };
+    assert_eq!(line("[::1]"), 2);
+    assert_eq!(line("[::1]:8080"), 2, "the request's port is dropped");
+    assert_eq!(line("[::2]:8080"), 0);
+}
+
+#[test]
 fn dot_segments_cannot_slip_past_a_rule() {
     assert_eq!(judged("GET", "/orders/%2e%2e/admin", None), (8, None));
     assert_eq!(judged("GET", "/status/../admin/x", None), (8, None));
