@@ -36,6 +36,18 @@ async fn me(app: &TestApp, secret: &str) -> (u16, Value) {
 
 /// The Unix time `value` (a `previous_secret_expires_at`) names, checked to be `secs` after a
 /// moment between `before` and now.
+/// The token's newest ten audit entries.
+async fn token_audit(app: &TestApp, slug: &str, id: &str) -> Vec<keyward::db::audit::Entry> {
+    let ws = app.workspace(slug).await;
+    let only = keyward::db::audit::Filter {
+        token_id: Some(id),
+        ..Default::default()
+    };
+    keyward::db::audit::list(&app.state.db, &ws.id, only, None, 10)
+        .await
+        .unwrap()
+}
+
 fn expires_after(value: &Value, before: i64, secs: i64) -> i64 {
     let now = keyward::domain::now();
     (before..=now)
@@ -146,19 +158,7 @@ async fn rolling_again_ends_the_earlier_overlap_at_once() {
     );
     assert_eq!(me(&app, &second).await.0, 200);
     assert_eq!(me(&app, &third).await.0, 200);
-    let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(
-        &app.state.db,
-        &ws.id,
-        keyward::db::audit::Filter {
-            token_id: Some(&id),
-            ..Default::default()
-        },
-        None,
-        10,
-    )
-    .await
-    .unwrap();
+    let audit = token_audit(&app, &slug, &id).await;
     assert_eq!(audit[0].action, "token.rolled");
     assert!(
         audit[0].details.contains("earlier previous secret"),
@@ -192,19 +192,7 @@ async fn ending_the_overlap_stops_the_previous_secret_and_is_audited() {
         .send(reqwest::Method::POST, &path, None)
         .await;
     problem(again, 409, "conflict").await;
-    let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(
-        &app.state.db,
-        &ws.id,
-        keyward::db::audit::Filter {
-            token_id: Some(&id),
-            ..Default::default()
-        },
-        None,
-        10,
-    )
-    .await
-    .unwrap();
+    let audit = token_audit(&app, &slug, &id).await;
     let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions[..2], ["token.overlap_ended", "token.rolled"]);
     assert!(!format!("{audit:?}").contains(&new) && !format!("{audit:?}").contains(&old));
@@ -287,19 +275,7 @@ async fn a_token_without_admin_cannot_roll_a_broader_token_and_nothing_changes()
     let body = problem(res, 403, "insufficient_permission").await;
     assert!(!body.to_string().contains("secret\":"), "{body}");
     assert_eq!(me(&app, &wide).await.0, 200);
-    let ws = app.workspace(&slug).await;
-    let audit = keyward::db::audit::list(
-        &app.state.db,
-        &ws.id,
-        keyward::db::audit::Filter {
-            token_id: Some(&wide_id),
-            ..Default::default()
-        },
-        None,
-        10,
-    )
-    .await
-    .unwrap();
+    let audit = token_audit(&app, &slug, &wide_id).await;
     assert!(
         audit.iter().all(|e| e.action != "token.rolled"),
         "{audit:?}"
