@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::db::{self, Db};
 use crate::domain::ids::{random_base62, sha256_hex};
+use crate::domain::now_ms;
 
 /// Failures allowed per email (and per admin, for the password-change form) in the window.
 pub const MAX_PER_EMAIL: usize = 5;
@@ -19,12 +20,6 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 /// A check still running after this long is taken for one whose server died mid-check.
 const RUNNING_MAX_MS: i64 = 60_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// What an attempt is counted against.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::{client, seal, sign};
 use crate::db::{self, deliveries::Due, deliveries::Outcome};
+use crate::domain::now_ms;
 use crate::domain::webhook::parse_url;
 use crate::state::AppState;
 
@@ -18,14 +19,6 @@ pub const SCHEDULE: [u64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 86_400];
 
 /// Deliveries claimed per round (sent concurrently).
 const BATCH: i64 = 16;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// The wait before attempt `done + 1` after `done` attempts, or `None` when they are used up.
 pub fn retry_after_ms(done: i64, scale: f64) -> Option<i64> {
