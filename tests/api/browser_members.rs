@@ -174,6 +174,9 @@ async fn axe_tour(b: &Browser) -> Vec<String> {
     );
     let carol = invite(b, &app, &slug, "carol@acme.io").await;
     b.click(".account button").await;
+    // Signed out (the sign-in page is up) before the link is opened, or the accept page
+    // may still see the session.
+    b.find("#email").await;
     b.goto(&carol).await;
     b.find("#password_confirm").await;
     found.extend(b.axe().await.into_iter().map(|v| format!("invite: {v}")));
