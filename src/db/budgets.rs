@@ -68,52 +68,82 @@ pub struct Stored {
 
 /// [`lock`]'s statements: `(key, tat_ns, others)` of each budget, created and locked.
 async fn locked_rows(
-    mut conn: Conn<'_>,
+    conn: Conn<'_>,
     keys: &[String],
     server: &str,
     now_ns: i64,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     let now_ms = now_ns / 1_000_000;
-    Ok(on!(conn.re(), |c|
-        sqlite: {
-            let mut out = Vec::with_capacity(keys.len());
-            for key in keys {
-                let tat = sqlx::query_scalar!(
-                    "INSERT INTO rate_budgets (key, tat_ns) VALUES (?1, ?2)
+    on!(conn, |c|
+        sqlite: locked_rows_sqlite(c, keys, server, now_ns, now_ms).await,
+        postgres: locked_rows_postgres(c, keys, server, now_ns, now_ms).await,
+    )
+}
+
+/// [`locked_rows`] on SQLite: each budget in turn, created if missing, then the units of the
+/// other servers' live leases of it. Left out of the build that prepares PostgreSQL's queries,
+/// like the SQLite arms of [`on!`].
+#[cfg(not(feature = "sqlx-prepare-postgres"))]
+async fn locked_rows_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    keys: &[String],
+    server: &str,
+    now_ns: i64,
+    now_ms: i64,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let tat = sqlx::query_scalar!(
+            "INSERT INTO rate_budgets (key, tat_ns) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET tat_ns = tat_ns
                      RETURNING tat_ns",
-                    key, now_ns
-                )
-                .fetch_one(&mut *c)
-                .await?;
-                let others = sqlx::query_scalar!(
-                    r#"SELECT COALESCE(SUM(units), 0) AS "n!: i64"
+            key,
+            now_ns
+        )
+        .fetch_one(&mut *c)
+        .await?;
+        let others = sqlx::query_scalar!(
+            r#"SELECT COALESCE(SUM(units), 0) AS "n!: i64"
                        FROM rate_leases WHERE key = ? AND server <> ? AND expires_ms > ?"#,
-                    key, server, now_ms
-                )
-                .fetch_one(&mut *c)
-                .await?;
-                out.push((key.clone(), tat, others));
-            }
-            out
-        },
-        postgres: {
-            sqlx::query!(
-                "INSERT INTO rate_budgets (key, tat_ns)
+            key,
+            server,
+            now_ms
+        )
+        .fetch_one(&mut *c)
+        .await?;
+        out.push((key.clone(), tat, others));
+    }
+    Ok(out)
+}
+
+/// [`locked_rows`] on PostgreSQL: creates the missing budgets, locks them in key order, then
+/// reads them with the other servers' leases. Left out of the build that prepares SQLite's
+/// queries.
+#[cfg(not(feature = "sqlx-prepare-sqlite"))]
+async fn locked_rows_postgres(
+    c: &mut sqlx::PgConnection,
+    keys: &[String],
+    server: &str,
+    now_ns: i64,
+    now_ms: i64,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO rate_budgets (key, tat_ns)
                  SELECT k, $2 FROM UNNEST($1::TEXT[]) AS u(k)
                  ON CONFLICT (key) DO NOTHING",
-                keys, now_ns
-            )
-            .execute(&mut *c)
-            .await?;
-            sqlx::query!(
-                "SELECT key FROM rate_budgets WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-                keys
-            )
-            .fetch_all(&mut *c)
-            .await?;
-            sqlx::query!(
-                r#"SELECT b.key, b.tat_ns,
+        keys,
+        now_ns
+    )
+    .execute(&mut *c)
+    .await?;
+    sqlx::query!(
+        "SELECT key FROM rate_budgets WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+        keys
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let rows = sqlx::query!(
+        r#"SELECT b.key, b.tat_ns,
                           COALESCE(SUM(l.units), 0)::BIGINT AS "others!"
                    FROM rate_budgets AS b
                    LEFT JOIN rate_leases AS l
@@ -121,15 +151,16 @@ async fn locked_rows(
                    WHERE b.key = ANY($1)
                    GROUP BY b.key, b.tat_ns
                    ORDER BY b.key"#,
-                keys, server, now_ms
-            )
-            .fetch_all(&mut *c)
-            .await?
-            .into_iter()
-            .map(|r| (r.key, r.tat_ns, r.others))
-            .collect()
-        },
-    ))
+        keys,
+        server,
+        now_ms
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.key, r.tat_ns, r.others))
+        .collect())
 }
 
 /// Locks the budgets `keys` (sorted, so that two servers lock in the same order) for the rest

@@ -138,21 +138,56 @@ fn escape_like(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// The parameters of [`page`]'s statement, worked out once for both backends.
+struct PageArgs<'a> {
+    workspace_id: &'a str,
+    /// The keyset cursor, split: both `None` on the first page.
+    after_at: Option<i64>,
+    after_id: Option<String>,
+    /// The search text, trimmed and escaped for `LIKE`.
+    search: String,
+    /// A [`Status::code`], or `all`.
+    status: &'static str,
+    now: i64,
+    /// The end of the "expiring soon" window, which starts at `now`.
+    soon: i64,
+    /// One more than the page holds, to tell if more exist.
+    limit: i64,
+}
+
 /// The rows of one page (and one more), by the list's filters.
 async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<Row>, sqlx::Error> {
     let now = now();
-    let soon = now + EXPIRING_SOON_SECS;
-    let status = q.status.map_or("all", Status::code);
-    let search = escape_like(q.search.trim());
     let (after_at, after_id) = q
         .after
         .clone()
         .map_or((None, None), |(a, i)| (Some(a), Some(i)));
-    let limit = q.limit + 1;
-    Ok(on!(conn, |c|
-        sqlite: sqlx::query_as!(
-            Row,
-            r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+    let a = PageArgs {
+        workspace_id,
+        after_at,
+        after_id,
+        search: escape_like(q.search.trim()),
+        status: q.status.map_or("all", Status::code),
+        now,
+        soon: now + EXPIRING_SOON_SECS,
+        limit: q.limit + 1,
+    };
+    on!(conn, |c|
+        sqlite: page_sqlite(c, &a).await,
+        postgres: page_postgres(c, &a).await,
+    )
+}
+
+/// [`page`] on SQLite (left out of the build that prepares PostgreSQL's queries, like the
+/// SQLite arms of [`on!`]).
+#[cfg(not(feature = "sqlx-prepare-postgres"))]
+async fn page_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    a: &PageArgs<'_>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as!(
+        Row,
+        r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
                 previous_secret_expires_at
@@ -167,20 +202,28 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
                    OR (?5 = 'active' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?7)))
                ORDER BY created_at DESC, id DESC
                LIMIT ?8"#,
-            workspace_id,
-            after_at,
-            after_id,
-            search,
-            status,
-            now,
-            soon,
-            limit
-        )
-        .fetch_all(&mut *c)
-        .await?,
-        postgres: sqlx::query_as!(
-            Row,
-            r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
+        a.workspace_id,
+        a.after_at,
+        a.after_id,
+        a.search,
+        a.status,
+        a.now,
+        a.soon,
+        a.limit
+    )
+    .fetch_all(c)
+    .await
+}
+
+/// [`page`] on PostgreSQL (left out of the build that prepares SQLite's queries).
+#[cfg(not(feature = "sqlx-prepare-sqlite"))]
+async fn page_postgres(
+    c: &mut sqlx::PgConnection,
+    a: &PageArgs<'_>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as!(
+        Row,
+        r#"SELECT id, workspace_id, name, description, hint, permissions, channel_scoped, ip_allowlist,
                 rate_limit_tier, rate_limits, expires_at, revoked_at, created_at, created_by_type, created_by_id,
                 created_by_name, request_count, last_used_at, last_used_ip, previous_hint,
                 previous_secret_expires_at
@@ -195,18 +238,17 @@ async fn page(conn: Conn<'_>, workspace_id: &str, q: &ListQuery) -> Result<Vec<R
                    OR ($5 = 'active' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $7)))
                ORDER BY created_at DESC, id DESC
                LIMIT $8"#,
-            workspace_id,
-            after_at,
-            after_id,
-            search,
-            status,
-            now,
-            soon,
-            limit
-        )
-        .fetch_all(&mut *c)
-        .await?,
-    ))
+        a.workspace_id,
+        a.after_at,
+        a.after_id,
+        a.search,
+        a.status,
+        a.now,
+        a.soon,
+        a.limit
+    )
+    .fetch_all(c)
+    .await
 }
 
 /// A page of a workspace's tokens, newest first; fetches `limit + 1` to tell if more exist.
