@@ -6,8 +6,8 @@ mod live;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::http::Method;
@@ -148,7 +148,10 @@ pub type Batch = hashbrown::HashMap<String, Pending>;
 #[derive(Default)]
 struct Buffers {
     pending: Batch,
-    writing: Batch,
+    /// Shared with the flush that writes it: handing a batch over under the lock copies
+    /// nothing (a copy of a busy second's batch held every request's `record` for
+    /// milliseconds).
+    writing: Arc<Batch>,
 }
 
 #[derive(Default)]
@@ -270,29 +273,31 @@ impl UsageBuffer {
     }
 
     /// A flush starts: what is pending becomes the batch being written (still counted by
-    /// readers). Returns a copy of that batch to write.
-    pub(crate) fn take(&self) -> Batch {
+    /// readers). Returns that batch, shared, to write.
+    pub(crate) fn take(&self) -> Arc<Batch> {
         let mut b = self.lock();
-        let batch = std::mem::take(&mut b.pending);
-        b.writing = batch.clone();
+        let batch = Arc::new(std::mem::take(&mut b.pending));
+        b.writing = Arc::clone(&batch);
         batch
     }
 
     /// The write failed: the batch goes back in front of what came since, nothing is lost.
+    /// (The flush has let go of its share by now, so the batch is taken, not copied.)
     pub(crate) fn restore(&self) {
         let mut b = self.lock();
-        let batch = std::mem::take(&mut b.writing);
+        let batch = Arc::unwrap_or_clone(std::mem::take(&mut b.writing));
         for (id, older) in batch {
             b.pending.entry(id).or_default().prepend(older);
         }
     }
 
     /// The write committed: `apply` adds the batch to the cached totals and the batch leaves
-    /// the buffer, in one step for readers.
+    /// the buffer, in one step for readers. The batch itself is freed by the flush, after
+    /// the lock.
     pub(crate) fn finish(&self, apply: impl FnOnce(&Batch)) {
         let mut b = self.lock();
         apply(&b.writing);
-        b.writing.clear();
+        b.writing = Arc::default();
     }
 
     /// Writes everything pending in one transaction; the commit and `apply` (the cache taking
@@ -310,13 +315,14 @@ impl UsageBuffer {
             return Ok(0);
         }
         let started = Instant::now();
-        match self.write(db, metrics, &batch, started, apply).await {
+        let tokens = batch.len();
+        match self.write(db, metrics, batch, started, apply).await {
             Ok(()) => {
                 metrics
                     .flush_seconds
                     .observe(started.elapsed().as_secs_f64());
-                metrics.flush_tokens.observe(batch.len() as f64);
-                Ok(batch.len())
+                metrics.flush_tokens.observe(tokens as f64);
+                Ok(tokens)
             }
             Err(e) => {
                 self.restore();
@@ -332,7 +338,7 @@ impl UsageBuffer {
         &self,
         db: &Db,
         metrics: &Metrics,
-        batch: &Batch,
+        batch: Arc<Batch>,
         started: Instant,
         apply: impl FnOnce(&Batch),
     ) -> Result<(), sqlx::Error> {
@@ -343,7 +349,7 @@ impl UsageBuffer {
         let today = now.div_euclid(DAY);
         let prune = (self.pruned_on.load(Ordering::Relaxed) != today)
             .then(|| day_of(now - DAYS_KEPT * DAY));
-        let rows = rows_of(batch)?;
+        let rows = rows_of(batch).await?;
         let _settling = self.settle.write().await;
         let mut tx = conn.begin().await?;
         db::usage::write_batch(tx.conn(), &rows, prune.as_deref()).await?;
@@ -354,13 +360,21 @@ impl UsageBuffer {
     }
 }
 
-/// The batch as the rows `db::usage::write_batch` stores, in token-id order.
-fn rows_of(batch: &Batch) -> Result<Vec<db::usage::TokenUsage<'_>>, sqlx::Error> {
+/// The batch as the rows `db::usage::write_batch` stores, in token-id order. Made on a
+/// blocking thread, where the batch is also freed: a busy second's batch is tens of
+/// thousands of requests to serialise, which would hold a request thread for milliseconds.
+async fn rows_of(batch: Arc<Batch>) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
+    tokio::task::spawn_blocking(move || rows_in(&batch))
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+}
+
+fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
     let mut rows = batch
         .iter()
         .map(|(id, p)| {
             Ok(db::usage::TokenUsage {
-                token_id: id,
+                token_id: id.clone(),
                 count: p.count,
                 last_at: p.last_at,
                 last_ip: p.last_ip.map(|ip| ip.to_string()),
@@ -369,7 +383,7 @@ fn rows_of(batch: &Batch) -> Result<Vec<db::usage::TokenUsage<'_>>, sqlx::Error>
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    rows.sort_unstable_by(|a, b| a.token_id.cmp(b.token_id));
+    rows.sort_unstable_by(|a, b| a.token_id.cmp(&b.token_id));
     Ok(rows)
 }
 

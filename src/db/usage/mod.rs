@@ -14,8 +14,8 @@ pub const RECENT_KEPT: i64 = 100;
 
 /// One token's usage since the last flush, as stored.
 #[derive(Clone, Debug)]
-pub struct TokenUsage<'a> {
-    pub token_id: &'a str,
+pub struct TokenUsage {
+    pub token_id: String,
     pub count: i64,
     pub last_at: i64,
     pub last_ip: Option<String>,
@@ -113,7 +113,7 @@ pub async fn recent(
 /// (`YYYY-MM-DD`) also drops the daily counts older than that day.
 pub async fn write_batch(
     conn: Conn<'_>,
-    rows: &[TokenUsage<'_>],
+    rows: &[TokenUsage],
     prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     on!(conn, |c|

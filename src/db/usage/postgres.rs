@@ -6,10 +6,10 @@ use super::{RECENT_KEPT, TokenUsage};
 /// (`UNNEST`), so no padding and no statement text per batch size.
 pub(super) async fn write(
     conn: &mut sqlx::PgConnection,
-    rows: &[TokenUsage<'_>],
+    rows: &[TokenUsage],
     prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<&str> = rows.iter().map(|r| r.token_id).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.token_id.as_str()).collect();
     let counts: Vec<i64> = rows.iter().map(|r| r.count).collect();
     let ats: Vec<i64> = rows.iter().map(|r| r.last_at).collect();
     let ips: Vec<Option<&str>> = rows.iter().map(|r| r.last_ip.as_deref()).collect();
@@ -19,7 +19,7 @@ pub(super) async fn write(
         .flat_map(|r| {
             r.days
                 .iter()
-                .map(move |(day, n)| (r.token_id, (day.as_str(), *n)))
+                .map(move |(day, n)| (r.token_id.as_str(), (day.as_str(), *n)))
         })
         .unzip();
     sqlx::query!(

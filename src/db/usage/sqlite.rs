@@ -84,26 +84,33 @@ static DROP_OLD_CHUNKS: Batched = Batched::new(
 /// The SQLite flush (see [`super::write_batch`]).
 pub(super) async fn write(
     conn: &mut sqlx::SqliteConnection,
-    rows: &[TokenUsage<'_>],
+    rows: &[TokenUsage],
     prune_before: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     // Callers pass rows in id order: each statement then walks its indexes (all keyed by token
     // id) forward, reading each page once, instead of jumping between pages at random.
     let totals: Vec<_> = rows
         .iter()
-        .map(|r| (r.token_id, r.count, r.last_at, r.last_ip.as_deref()))
+        .map(|r| {
+            (
+                r.token_id.as_str(),
+                r.count,
+                r.last_at,
+                r.last_ip.as_deref(),
+            )
+        })
         .collect();
     let days: Vec<_> = rows
         .iter()
         .flat_map(|r| {
             r.days
                 .iter()
-                .map(move |(day, n)| (r.token_id, day.as_str(), *n))
+                .map(move |(day, n)| (r.token_id.as_str(), day.as_str(), *n))
         })
         .collect();
     let chunks: Vec<_> = rows
         .iter()
-        .map(|r| (r.token_id, r.recent.as_str()))
+        .map(|r| (r.token_id.as_str(), r.recent.as_str()))
         .collect();
     run_batched(conn, &ADD_TOTALS, &totals, |args, (id, n, at, ip)| {
         args.add(*id)?;
