@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 
 use super::usage::Batch;
@@ -39,6 +40,10 @@ pub struct Entry {
     /// The JSON of `/me` up to the fields that change per request, made on first use
     /// (`api::me`); it depends only on the token and workspace, as the entry does.
     pub me_json: OnceLock<Box<str>>,
+    /// The token's identity as forward auth's response headers carry it (id, name,
+    /// workspace, permissions), made on first use (`forward_auth::check`): encoding them is
+    /// most of an allowed check's work, and they change only with the entry.
+    pub identity: OnceLock<[HeaderValue; 4]>,
     /// The stored usage totals, kept current by each flush in place.
     stored: Mutex<Usage>,
 }
@@ -53,6 +58,7 @@ impl Entry {
             used,
             hint,
             me_json: OnceLock::new(),
+            identity: OnceLock::new(),
             stored,
         }
     }

@@ -147,10 +147,10 @@ impl<N: Need, S: Send + Sync> FromRequestParts<S> for BearerBeforeRate<N> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let caller =
-            parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-                AppError::Internal("bearer route without the tracking layer".into())
-            })?;
+        let caller = parts
+            .extensions
+            .remove::<Caller>()
+            .ok_or_else(|| AppError::Internal("bearer route without the tracking layer".into()))?;
         caller.authorize(N::PERMISSION)?;
         Ok(Self(caller, PhantomData))
     }

@@ -5,7 +5,6 @@
 //! `token-minute`, `workspace-hour`, …).
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -19,16 +18,19 @@ const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A policy's name in the IETF fields: whose budget and its window (`token-minute`).
-pub struct PolicyName<'a>(pub &'a Budget);
-
-impl std::fmt::Display for PolicyName<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scope = match self.0.scope {
-            Scope::Token => "token",
-            Scope::Workspace => "workspace",
-        };
-        write!(f, "{scope}-{}", self.0.per.code())
-    }
+pub fn policy_name(b: &Budget) -> &'static str {
+    const TOKEN: [&str; 4] = ["token-second", "token-minute", "token-hour", "token-day"];
+    const WORKSPACE: [&str; 4] = [
+        "workspace-second",
+        "workspace-minute",
+        "workspace-hour",
+        "workspace-day",
+    ];
+    let names = match b.scope {
+        Scope::Token => &TOKEN,
+        Scope::Workspace => &WORKSPACE,
+    };
+    names.get(b.per.index()).copied().unwrap_or_default()
 }
 
 thread_local! {
@@ -92,17 +94,30 @@ pub fn write(h: &mut HeaderMap, spent: &Spent, now: i64) {
         h.insert(REMAINING, number(nearest.remaining));
         h.insert(RESET, recent(&mut r.reset, reset));
         h.insert(POLICY, policy(r, budgets));
-        r.text.clear();
-        for (i, b) in budgets.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            let (name, left, t) = (PolicyName(b), b.remaining, b.reset_after);
-            let _ = write!(r.text, "{sep}\"{name}\";r={left};t={t}");
-        }
-        h.insert(RATELIMIT, text_value(&r.text));
+        h.insert(RATELIMIT, ratelimit(&mut r.text, budgets));
     });
     if let Some(retry) = spent.retry_after() {
         h.insert(RETRY_AFTER, number(retry));
     }
+}
+
+/// The `RateLimit` field, `"token-hour";r=4999;t=1`: different on every request, so made
+/// without the formatting machinery, in `text` (reused).
+fn ratelimit(text: &mut String, budgets: &[Budget]) -> HeaderValue {
+    let mut digits = itoa::Buffer::new();
+    text.clear();
+    for (i, b) in budgets.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push('"');
+        text.push_str(policy_name(b));
+        text.push_str("\";r=");
+        text.push_str(digits.format(b.remaining));
+        text.push_str(";t=");
+        text.push_str(digits.format(b.reset_after));
+    }
+    text_value(text)
 }
 
 /// The `RateLimit-Policy` field: the same for every request of the same limits.
@@ -118,7 +133,7 @@ fn policy(r: &mut Recent, budgets: &[Budget]) -> HeaderValue {
     }
     let text = budgets
         .iter()
-        .map(|b| format!("\"{}\";q={};w={}", PolicyName(b), b.limit, b.per.secs()))
+        .map(|b| format!("\"{}\";q={};w={}", policy_name(b), b.limit, b.per.secs()))
         .collect::<Vec<_>>()
         .join(", ");
     let value = text_value(&text);

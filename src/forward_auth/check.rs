@@ -6,6 +6,7 @@
 //! permissions, the channel and the rate limit; and it is counted like an API request
 //! ([`track::count`]), under the original method and path.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axum::extract::{MatchedPath, Request};
@@ -27,6 +28,15 @@ pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name
 pub const WORKSPACE: HeaderName = HeaderName::from_static("x-keyward-workspace");
 pub const PERMISSIONS: HeaderName = HeaderName::from_static("x-keyward-permissions");
 pub const CODE: HeaderName = HeaderName::from_static("x-keyward-code");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+
+/// Room for every header an answer carries (its own, the rate limit's, the security
+/// headers): the map is allocated once and never grows.
+const ANSWER_HEADERS: usize = 16;
 
 /// Which proxy's endpoint: its headers are read first, and nginx gets only 200, 401 or 403.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,12 +47,12 @@ pub enum Face {
     Nginx,
 }
 
-/// The request the proxy asks about.
-struct Original {
+/// The request the proxy asks about, read in place from the proxy's headers.
+struct Original<'h> {
     method: Method,
     /// As the proxy sent it, without the query (what usage records).
-    target: String,
-    host: Option<String>,
+    target: &'h str,
+    host: Option<&'h str>,
 }
 
 /// What the original request needs.
@@ -105,7 +115,7 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
         Err(refused) => refuse(refused, face),
     };
     let (method, target) = match &read.original {
-        Some(o) => (o.method.clone(), o.target.as_str()),
+        Some(o) => (o.method.clone(), o.target),
         None => (req.method().clone(), req.uri().path()),
     };
     let seen = Seen {
@@ -134,14 +144,14 @@ async fn authenticate(
 
 /// The original request as the proxy described it, its normalised path, and why it cannot
 /// be judged when it cannot (refused after the 401 checks, so a missing token is always 401).
-struct Read {
-    original: Option<Original>,
-    path: Option<String>,
+struct Read<'h> {
+    original: Option<Original<'h>>,
+    path: Option<Cow<'h, str>>,
     refusal: Option<Refusal>,
 }
 
-impl Read {
-    fn of(headers: &HeaderMap, face: Face) -> Self {
+impl<'h> Read<'h> {
+    fn of(headers: &'h HeaderMap, face: Face) -> Self {
         let original = match Original::of(headers, face) {
             Ok(o) => o,
             Err(refused) => {
@@ -152,7 +162,7 @@ impl Read {
                 };
             }
         };
-        match normalise(&original.target) {
+        match normalise(original.target) {
             Ok(path) => Self {
                 original: Some(original),
                 path: Some(path),
@@ -170,15 +180,15 @@ impl Read {
     }
 }
 
-impl Original {
+impl<'h> Original<'h> {
     /// The method, target and host from the proxy's headers: `X-Forwarded-Method`/`-Uri`/
     /// `-Host` (Caddy, Traefik) or `X-Original-Method`/`-URI` with `Host` (nginx), the set of
     /// the endpoint's own proxy first. Both sets naming different requests are refused: a
     /// client's copy of the set its proxy does not send can never pass for the original.
-    fn of(headers: &HeaderMap, face: Face) -> Result<Self, Refusal> {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let forwarded = (text("x-forwarded-method"), text("x-forwarded-uri"));
-        let original = (text("x-original-method"), text("x-original-uri"));
+    fn of(headers: &'h HeaderMap, face: Face) -> Result<Self, Refusal> {
+        let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let forwarded = (text(&X_FORWARDED_METHOD), text(&X_FORWARDED_URI));
+        let original = (text(&X_ORIGINAL_METHOD), text(&X_ORIGINAL_URI));
         let invalid = |detail: &str| Refusal::Invalid {
             code: "invalid_original_request",
             detail: detail.to_owned(),
@@ -199,19 +209,29 @@ impl Original {
         let method = method
             .map(str::trim)
             .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
-            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .and_then(method_of)
             .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
         // nginx's original host is its subrequest's Host; X-Forwarded-Host comes with the
         // X-Forwarded set.
         let host = from_forwarded
-            .then(|| text("x-forwarded-host"))
+            .then(|| text(&X_FORWARDED_HOST))
             .flatten()
-            .or_else(|| text(HOST.as_str()));
+            .or_else(|| text(&HOST));
         Ok(Self {
             method,
-            target: uri.split('?').next().unwrap_or_default().to_owned(),
-            host: host.map(str::to_owned),
+            target: uri.split('?').next().unwrap_or_default(),
+            host,
         })
+    }
+}
+
+/// A method in any case (`get` is `GET`); upper case as proxies send it is read without a
+/// copy.
+fn method_of(m: &str) -> Option<Method> {
+    if m.bytes().all(|b| b.is_ascii_uppercase()) {
+        Method::from_bytes(m.as_bytes()).ok()
+    } else {
+        Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()
     }
 }
 
@@ -231,7 +251,7 @@ fn needs<'a>(
 ) -> Needs<'a> {
     let (mut permissions, mut channel) = (Vec::new(), None);
     if let Some(rules) = rules {
-        match rules.judge(original.method.as_str(), path, original.host.as_deref()) {
+        match rules.judge(original.method.as_str(), path, original.host) {
             Verdict::Rule { rule, channel: c } => match &rule.access {
                 Access::Public => return Needs::Public,
                 Access::Permissions(ps) => {
@@ -281,26 +301,34 @@ fn authorize(caller: &Caller, needs: &Needs) -> Result<(), Refusal> {
 /// there but empty: a proxy that copies them then passes empty values on (Caddy 2.6 would
 /// pass its unfilled placeholders for missing ones, `{http.reverse_proxy.header.…}`).
 fn allowed(caller: Option<&Caller>) -> Response {
-    let mut res = StatusCode::OK.into_response();
+    let mut res = Response::new(axum::body::Body::empty());
     let h = res.headers_mut();
+    *h = HeaderMap::with_capacity(ANSWER_HEADERS);
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    const NAMES: [HeaderName; 4] = [TOKEN_ID, TOKEN_NAME, WORKSPACE, PERMISSIONS];
     let Some(caller) = caller else {
-        for name in [TOKEN_ID, TOKEN_NAME, WORKSPACE, PERMISSIONS] {
+        for name in NAMES {
             h.insert(name, HeaderValue::from_static(""));
         }
         return res;
     };
-    let token = caller.token();
-    let permissions: Vec<&str> = token.permissions.iter().collect();
-    for (name, value) in [
-        (TOKEN_ID, token.id.as_str()),
-        (TOKEN_NAME, token.name.as_str()),
-        (WORKSPACE, caller.workspace().slug.as_str()),
-        (PERMISSIONS, &permissions.join(",")),
-    ] {
-        h.insert(name, header_text(value));
+    let values = caller.entry().identity.get_or_init(|| identity(caller));
+    for (name, value) in NAMES.into_iter().zip(values) {
+        h.insert(name, value.clone());
     }
     res
+}
+
+/// The identity headers' values: token id, name, workspace slug, permissions.
+fn identity(caller: &Caller) -> [HeaderValue; 4] {
+    let token = caller.token();
+    let permissions: Vec<&str> = token.permissions.iter().collect();
+    [
+        header_text(&token.id),
+        header_text(&token.name),
+        header_text(&caller.workspace().slug),
+        header_text(&permissions.join(",")),
+    ]
 }
 
 /// A header value for any text: printable ASCII as it is, other bytes (and `%`)

@@ -6,6 +6,7 @@
 //! (`%252e`), a `.`/`..` carrying a `;` parameter (`..;` is `..` to Tomcat), bytes that are
 //! not UTF-8.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a path is refused rather than judged.
@@ -34,14 +35,15 @@ impl fmt::Display for PathError {
     }
 }
 
-/// The normalised path of a request target (`/a/b?x=1` → `/a/b`).
-pub fn normalise(target: &str) -> Result<String, PathError> {
+/// The normalised path of a request target (`/a/b?x=1` → `/a/b`): the target's own text
+/// when it is already normal (the common case, no copy).
+pub fn normalise(target: &str) -> Result<Cow<'_, str>, PathError> {
     let path = target.split(['?', '#']).next().unwrap_or_default();
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
     if already_normal(path) {
-        return Ok(path.to_owned());
+        return Ok(Cow::Borrowed(path));
     }
     let mut kept: Vec<String> = Vec::new();
     for raw in path.split('/') {
@@ -65,7 +67,7 @@ pub fn normalise(target: &str) -> Result<String, PathError> {
     if out.is_empty() {
         out.push('/');
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Whether the path is its own normal form (the common case, taken without decoding): plain
