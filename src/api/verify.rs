@@ -237,7 +237,7 @@ async fn judge(
     };
     let outcome = decide(token, body, ip, known_channel, &budget);
     let status = outcome.map_or_else(|e| e.status().as_u16(), |()| 200);
-    let path = truncated_path(&format!("/api/v1/verify (by {})", caller.token().name));
+    let path = truncated_path(&format!("/api/v1/verify (by {})", caller.token().name)).into();
     state.gate.usage.record(
         &token.id,
         Hit {

@@ -16,14 +16,15 @@ use crate::domain::permissions;
 use crate::domain::secret::Secret;
 use crate::error::{AppError, BearerError};
 
-/// The calling token, past the 401 checks, with the client address and the budget its
-/// request spent.
+/// The calling token, past the 401 checks, with the client address and whether its request
+/// went over a budget. Small, as it moves through the handler's extractors: the budgets
+/// themselves stay with the tracking layer for the headers ([`super::Admitted`]).
 #[derive(Clone, Debug)]
 pub struct Caller {
     entry: Arc<Entry>,
     pub ip: IpAddr,
-    /// Every budget this request spent (or, refused, would have).
-    pub budget: Spent,
+    /// `Some(seconds)` when a budget refused this request: until it allows one more.
+    retry_after: Option<u64>,
 }
 
 /// Extracts the secret from `Authorization: Bearer <secret>` (scheme case-insensitive).
@@ -54,8 +55,12 @@ pub fn authorization_secret(value: Option<&[u8]>) -> Result<&str, BearerError> {
 }
 
 impl Caller {
-    pub fn new(entry: Arc<Entry>, ip: IpAddr, budget: Spent) -> Self {
-        Self { entry, ip, budget }
+    pub fn new(entry: Arc<Entry>, ip: IpAddr, spent: &Spent) -> Self {
+        Self {
+            entry,
+            ip,
+            retry_after: spent.retry_after(),
+        }
     }
 
     /// SPEC §6's checks after authentication, in order: IP allowlist, then `permission`
@@ -93,7 +98,7 @@ impl Caller {
 
     /// 429 when this request went over budget.
     pub fn check_rate(&self) -> Result<(), BearerError> {
-        match self.budget.retry_after() {
+        match self.retry_after {
             Some(retry_after) => Err(BearerError::RateLimited { retry_after }),
             None => Ok(()),
         }

@@ -131,16 +131,19 @@ impl Gate {
         hash: &SecretHash,
         headers: &HeaderMap,
         peer: IpAddr,
-    ) -> Result<Caller, AppError> {
+    ) -> Result<Admitted, AppError> {
         let entry = self.read_token(hash).await?;
         Ok(self.admit(entry, headers, peer))
     }
 
     /// A live token's request now counts: it spends its budgets.
-    fn admit(&self, entry: Arc<Entry>, headers: &HeaderMap, peer: IpAddr) -> Caller {
+    fn admit(&self, entry: Arc<Entry>, headers: &HeaderMap, peer: IpAddr) -> Admitted {
         let ip = crate::domain::client_ip::resolve(peer, headers, &self.config.trusted_proxies);
-        let budget = self.spend(&entry.token);
-        Caller::new(entry, ip, budget)
+        let spent = self.spend(&entry.token);
+        Admitted {
+            caller: Caller::new(entry, ip, &spent),
+            spent,
+        }
     }
 
     /// Whether this server can decide the token's budgets in memory: always with its own
@@ -250,11 +253,18 @@ impl Gate {
     }
 }
 
+/// A request past the 401 checks: the caller (for the handler) and every budget its request
+/// spent or, refused, would have (for the rate-limit headers after it).
+pub struct Admitted {
+    pub caller: Caller,
+    pub spent: Spent,
+}
+
 /// What [`Gate::authenticate`] could decide without waiting. Returned by value once per
 /// request: boxing the large variant (a caller with its budgets) would allocate on every hit.
 #[allow(clippy::large_enum_variant)]
 pub enum Authentication {
-    Done(Result<Caller, AppError>),
+    Done(Result<Admitted, AppError>),
     /// Not cached: the secret's hash, to read.
     Miss(SecretHash),
 }

@@ -11,14 +11,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use super::budget::Spent;
 use super::extract::Caller;
 use super::usage::Hit;
-use super::{Authentication, Gate};
+use super::{Admitted, Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
 use crate::request_log::{self, CountedToken};
@@ -44,11 +45,11 @@ pub struct Track<S> {
 }
 
 /// What the layer needs after the handler to count the request (forward auth fills it with
-/// the original request's method and path).
+/// the original request's method, and passes its path to [`count`]).
 pub(crate) struct Seen {
     pub caller: Caller,
+    pub spent: Spent,
     pub method: Method,
-    pub path: Box<str>,
     pub gate: Gate,
     /// The route template, for the request log (only when that log is on).
     pub route: Option<MatchedPath>,
@@ -72,7 +73,9 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let peer = peer_of(&req);
         match self.gate.authenticate(req.headers(), peer) {
-            Authentication::Done(Ok(caller)) => admitted(&mut self.inner, &self.gate, req, caller),
+            Authentication::Done(Ok(admission)) => {
+                admitted(&mut self.inner, &self.gate, req, admission)
+            }
             Authentication::Done(Err(refused)) => TrackFuture::Refused {
                 res: Some(refusal(&req, refused)),
             },
@@ -81,7 +84,7 @@ where
                 let (mut inner, gate) = (self.inner.clone(), self.gate.clone());
                 let miss: Boxed = Box::pin(async move {
                     match gate.authenticate_miss(&hash, req.headers(), peer).await {
-                        Ok(caller) => admitted(&mut inner, &gate, req, caller).await,
+                        Ok(admission) => admitted(&mut inner, &gate, req, admission).await,
                         Err(refused) => Ok(refusal(&req, refused)),
                     }
                 });
@@ -113,29 +116,31 @@ fn admitted<S>(
     inner: &mut S,
     gate: &Gate,
     mut req: Request,
-    caller: Caller,
+    Admitted { caller, spent }: Admitted,
 ) -> TrackFuture<S::Future>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let seen = Seen {
         caller: caller.clone(),
+        spent,
         method: req.method().clone(),
-        path: super::usage::truncated_path(req.uri().path()),
         gate: gate.clone(),
         route: request_log::route_of(&req),
     };
+    // The path for usage, kept as the request's `Uri`: its clone shares the request's bytes.
+    let uri = req.uri().clone();
     req.extensions_mut().insert(caller);
     TrackFuture::Admitted {
         inner: inner.call(req),
-        seen: Some(seen),
+        seen: Some((seen, uri)),
     }
 }
 
 pin_project! {
     #[project = TrackProj]
     pub enum TrackFuture<F> {
-        Admitted { #[pin] inner: F, seen: Option<Seen> },
+        Admitted { #[pin] inner: F, seen: Option<(Seen, Uri)> },
         Miss { miss: Boxed },
         Refused { res: Option<Response> },
     }
@@ -151,8 +156,8 @@ where
         match self.project() {
             TrackProj::Admitted { inner, seen } => {
                 let Ok(mut res) = ready!(inner.poll(cx));
-                if let Some(seen) = seen.take() {
-                    count(seen, &mut res);
+                if let Some((seen, uri)) = seen.take() {
+                    count(seen, uri.path(), &mut res);
                 }
                 Poll::Ready(Ok(res))
             }
@@ -162,30 +167,28 @@ where
     }
 }
 
-/// Counts a request that passed the 401 checks, with its response's status, and adds the
-/// rate-limit headers.
-pub(crate) fn count(seen: Seen, res: &mut Response) {
+/// Counts a request to `path` that passed the 401 checks, with its response's status, and
+/// adds the rate-limit headers.
+pub(crate) fn count(seen: Seen, path: &str, res: &mut Response) {
     let Seen {
         caller,
+        spent,
         method,
-        path,
         gate,
         route,
     } = seen;
     let at = now();
-    let token_id = &caller.token().id;
-    gate.usage.record(
-        token_id,
-        Hit {
+    let status = res.status().as_u16();
+    gate.usage
+        .record_path(&caller.token().id, path, |path| Hit {
             at,
             method,
             path,
-            status: res.status().as_u16(),
+            status,
             ip: caller.ip,
             hint: caller.entry().hint.clone(),
-        },
-    );
-    super::headers::write(res.headers_mut(), &caller.budget, at);
+        });
+    super::headers::write(res.headers_mut(), &spent, at);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.
     if request_log::enabled() {

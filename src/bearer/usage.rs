@@ -27,7 +27,9 @@ const DAY: i64 = 86_400;
 pub struct Hit {
     pub at: i64,
     pub method: Method,
-    pub path: Box<str>,
+    /// Shared with the token's previous request when it is the same path
+    /// ([`UsageBuffer::record_path`]).
+    pub path: Arc<str>,
     pub status: u16,
     pub ip: IpAddr,
     /// The hint of the secret the request used (SPEC §12: which one, during an overlap).
@@ -47,14 +49,14 @@ pub struct Pending {
 }
 
 /// A request path as recent requests keep it: at most 200 characters.
-pub fn truncated_path(path: &str) -> Box<str> {
+pub fn truncated_path(path: &str) -> &str {
     // At most 200 bytes are at most 200 characters: no need to count them.
     if path.len() <= 200 {
-        return path.into();
+        return path;
     }
     match path.char_indices().nth(200) {
-        Some((end, _)) => path[..end].into(),
-        None => path.into(),
+        Some((end, _)) => &path[..end],
+        None => path,
     }
 }
 
@@ -182,6 +184,20 @@ impl UsageBuffer {
             .add(hit);
     }
 
+    /// [`UsageBuffer::record`] on the request path: the hit's path (truncated as recent
+    /// requests keep it) is shared with the token's previous request when it is the same —
+    /// clients call one endpoint over and over — so most requests copy no path.
+    pub fn record_path(&self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
+        let path = truncated_path(path);
+        let mut b = self.lock();
+        let pending = b.pending.entry_ref(token_id).or_default();
+        let shared = match pending.recent.back() {
+            Some(last) if *last.path == *path => Arc::clone(&last.path),
+            _ => Arc::from(path),
+        };
+        pending.add(hit(shared));
+    }
+
     /// `stored` totals (read while the buffer is locked, so a flush's batch is counted either
     /// there or here, never both or neither) with the usage not yet flushed added. Hot path:
     /// no copy of the recent requests.
@@ -230,7 +246,7 @@ impl UsageBuffer {
             .map(|h| db::usage::RecentRequest {
                 at: h.at,
                 method: h.method.to_string(),
-                path: h.path.into(),
+                path: h.path.to_string(),
                 status: i64::from(h.status),
                 ip: h.ip.to_string(),
                 hint: h.hint.to_string(),

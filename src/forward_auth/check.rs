@@ -17,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::path::normalise;
 use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::bearer::track::{self, Seen};
-use crate::bearer::usage::truncated_path;
-use crate::bearer::{Authentication, Caller};
+use crate::bearer::{Admitted, Authentication, Caller};
 use crate::error::{AppError, BearerError, problem};
 use crate::request_log;
 use crate::state::AppState;
@@ -102,8 +101,8 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
         return allowed(None);
     }
     let peer = track::peer_of(&req);
-    let caller = match authenticate(state, req.headers(), peer).await {
-        Ok(c) => c,
+    let Admitted { caller, spent } = match authenticate(state, req.headers(), peer).await {
+        Ok(admission) => admission,
         Err(refused) => return refuse(Refusal::App(refused), face),
     };
     let verdict = match read.refusal {
@@ -120,12 +119,12 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
     };
     let seen = Seen {
         caller,
+        spent,
         method,
-        path: truncated_path(target),
         gate: state.gate.clone(),
         route,
     };
-    track::count(seen, &mut res);
+    track::count(seen, target, &mut res);
     res
 }
 
@@ -134,10 +133,10 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     peer: IpAddr,
-) -> Result<Caller, AppError> {
+) -> Result<Admitted, AppError> {
     let gate = &state.gate;
     match gate.authenticate(headers, peer) {
-        Authentication::Done(caller) => caller,
+        Authentication::Done(admission) => admission,
         Authentication::Miss(hash) => gate.authenticate_miss(&hash, headers, peer).await,
     }
 }
