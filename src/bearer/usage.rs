@@ -308,12 +308,12 @@ impl UsageBuffer {
     }
 
     /// The write committed: `apply` adds the batch to the cached totals and the batch leaves
-    /// the buffer, in one step for readers. The batch itself is freed by the flush, after
-    /// the lock.
-    pub(crate) fn finish(&self, apply: impl FnOnce(&Batch)) {
+    /// the buffer, in one step for readers. Returns the batch: its last share, for the caller
+    /// to free after the lock (freeing a busy second's batch takes milliseconds).
+    pub(crate) fn finish(&self, apply: impl FnOnce(&Batch)) -> Arc<Batch> {
         let mut b = self.lock();
         apply(&b.writing);
-        b.writing = Arc::default();
+        std::mem::take(&mut b.writing)
     }
 
     /// Writes everything pending in one transaction; the commit and `apply` (the cache taking
@@ -370,7 +370,9 @@ impl UsageBuffer {
         let mut tx = conn.begin().await?;
         db::usage::write_batch(tx.conn(), &rows, prune.as_deref()).await?;
         tx.commit().await?;
-        self.finish(apply);
+        let written = self.finish(apply);
+        // Freed off the request threads, like the rows were made.
+        tokio::task::spawn_blocking(move || drop(written));
         self.pruned_on.store(today, Ordering::Relaxed);
         Ok(())
     }
