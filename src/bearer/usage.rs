@@ -2,20 +2,19 @@
 //! token in memory and written in one transaction by a flusher at least once a second and at
 //! shutdown. Pages and the API add the not-yet-flushed part to the stored totals.
 
+mod flush;
 mod live;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::http::Method;
 
 use crate::db::tokens::Usage;
 pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
-use crate::metrics::Metrics;
 pub use live::{LastIp, LiveUsage};
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
@@ -315,109 +314,6 @@ impl UsageBuffer {
         apply(&b.writing);
         std::mem::take(&mut b.writing)
     }
-
-    /// Writes everything pending in one transaction; the commit and `apply` (the cache taking
-    /// the batch) happen with no reader in between. On failure everything stays counted.
-    /// Returns how many tokens it covered.
-    pub async fn flush(
-        &self,
-        db: &Db,
-        metrics: &Metrics,
-        apply: impl FnOnce(&Batch),
-    ) -> Result<usize, sqlx::Error> {
-        let _one_at_a_time = self.flushing.lock().await;
-        let batch = self.take();
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let started = Instant::now();
-        let tokens = batch.len();
-        match self.write(db, metrics, batch, started, apply).await {
-            Ok(()) => {
-                metrics
-                    .flush_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                metrics.flush_tokens.observe(tokens as f64);
-                Ok(tokens)
-            }
-            Err(e) => {
-                self.restore();
-                Err(e)
-            }
-        }
-    }
-
-    /// The batch in one transaction, written, committed and handed to `apply` under `settle`
-    /// (taken before the transaction: a reader waiting for `settle` holds no connection and
-    /// no database lock, so neither waits on the other).
-    async fn write(
-        &self,
-        db: &Db,
-        metrics: &Metrics,
-        batch: Arc<Batch>,
-        started: Instant,
-        apply: impl FnOnce(&Batch),
-    ) -> Result<(), sqlx::Error> {
-        let mut conn = db.acquire().await?;
-        metrics.acquired(started);
-        // Daily counts past DAYS_KEPT go with the first flush of each UTC day.
-        let now = crate::domain::now();
-        let today = now.div_euclid(DAY);
-        let prune = (self.pruned_on.load(Ordering::Relaxed) != today)
-            .then(|| day_of(now - DAYS_KEPT * DAY));
-        let rows = rows_of(batch).await?;
-        let _settling = self.settle.write().await;
-        let mut tx = conn.begin().await?;
-        db::usage::write_batch(tx.conn(), &rows, prune.as_deref()).await?;
-        tx.commit().await?;
-        let written = self.finish(apply);
-        // Freed off the request threads, like the rows were made.
-        tokio::task::spawn_blocking(move || drop(written));
-        self.pruned_on.store(today, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// The batch as the rows `db::usage::write_batch` stores, in token-id order. Made on a
-/// blocking thread, where the batch is also freed: a busy second's batch is tens of
-/// thousands of requests to serialise, which would hold a request thread for milliseconds.
-async fn rows_of(batch: Arc<Batch>) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
-    tokio::task::spawn_blocking(move || rows_in(&batch))
-        .await
-        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
-}
-
-fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
-    let mut rows = batch
-        .iter()
-        .map(|(id, p)| {
-            Ok(db::usage::TokenUsage {
-                token_id: id.clone(),
-                count: p.count,
-                last_at: p.last_at,
-                last_ip: p.last_ip.map(|ip| ip.to_string()),
-                days: p.days().collect(),
-                recent: chunk_json(&p.recent)?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    rows.sort_unstable_by(|a, b| a.token_id.cmp(&b.token_id));
-    Ok(rows)
-}
-
-/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`.
-fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
-    struct Rows<'a>(&'a VecDeque<Hit>);
-    impl serde::Serialize for Rows<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(
-                self.0
-                    .iter()
-                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip, &*h.hint)),
-            )
-        }
-    }
-    serde_json::to_string(&Rows(recent)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 #[cfg(test)]
