@@ -120,7 +120,10 @@ pub fn routes(state: AppState) -> Router {
         )
         .merge(web::static_files::router().route_layer(keep_route.clone()))
         .merge(api::router(&state))
-        .merge(forward_auth::router())
+        .merge(forward_auth::router(forward_auth::Judge {
+            gate: state.gate.clone(),
+            rules: state.forward_rules.clone(),
+        }))
         .merge(api::docs::router().route_layer(keep_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -280,7 +283,7 @@ pub async fn run_server(mut config: Config) -> Result<(), BoxError> {
     password_warm_up();
     let signal = shutdown_signal()?;
     #[cfg(unix)]
-    let reload = forward_auth::reload_on_hangup(state.clone())?;
+    let reload = forward_auth::reload_on_hangup(state.forward_rules.clone(), state.config.clone())?;
     tracing::info!(%addr, "keyward listening");
     let metrics = match state.config.metrics_listen {
         Some(at) => {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 
-use super::usage::Batch;
+use super::usage::{Batch, Stored};
 use crate::db::tokens::{Token, Usage, Used};
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
@@ -69,19 +69,25 @@ impl Entry {
         self.used == Used::Current || self.token.overlap(now).is_some()
     }
 
-    /// The stored usage read in place (the hot path copies no address).
-    pub fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R {
-        match self.stored.lock() {
-            Ok(usage) => f(&usage),
-            Err(_) => f(&self.token.usage()),
-        }
-    }
-
     /// The token's stored usage, flushes since it was loaded included.
     pub fn usage(&self) -> Usage {
         self.stored
             .lock()
             .map_or_else(|_| self.token.usage(), |u| u.clone())
+    }
+}
+
+impl Stored for Entry {
+    fn token_id(&self) -> &str {
+        &self.token.id
+    }
+
+    /// The stored usage read in place (the hot path copies no address).
+    fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R {
+        match self.stored.lock() {
+            Ok(usage) => f(&usage),
+            Err(_) => f(&self.token.usage()),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::http::Method;
 use crate::db::tokens::Usage;
 pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
-pub use live::{LastIp, LiveUsage};
+pub use live::{LastIp, LiveUsage, Stored};
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
 const DAY: i64 = 86_400;

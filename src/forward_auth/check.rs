@@ -14,13 +14,13 @@ use axum::http::header::{CACHE_CONTROL, HOST, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::Judge;
 use super::path::normalise;
 use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::bearer::track::{self, Seen};
-use crate::bearer::{Admitted, Authentication, Caller};
+use crate::bearer::{Admitted, Authentication, Caller, Gate};
 use crate::error::{AppError, BearerError, problem};
 use crate::request_log;
-use crate::state::AppState;
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-keyward-token-id");
 pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name");
@@ -79,19 +79,19 @@ impl From<BearerError> for Refusal {
 
 /// The whole check for one request to either endpoint; the response carries its route for
 /// the request log.
-pub async fn run(state: &AppState, req: Request, face: Face) -> Response {
+pub async fn run(judge: &Judge, req: Request, face: Face) -> Response {
     let route = request_log::route_of(&req);
-    let mut res = check(state, req, face, route.clone()).await;
+    let mut res = check(judge, req, face, route.clone()).await;
     if let Some(route) = route {
         res.extensions_mut().insert(route);
     }
     res
 }
 
-async fn check(state: &AppState, req: Request, face: Face, route: Option<MatchedPath>) -> Response {
+async fn check(judge: &Judge, req: Request, face: Face, route: Option<MatchedPath>) -> Response {
     let read = Read::of(req.headers(), face);
     let params = params(req.uri().query());
-    let rules = state.forward_rules.current();
+    let rules = judge.rules.current();
     let needs = match (&read.original, &read.path) {
         (Some(o), Some(path)) => needs(rules.as_deref(), &params, o, path),
         // Refused below, with `read.refusal`, once the token is checked.
@@ -101,7 +101,7 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
         return allowed(None);
     }
     let peer = track::peer_of(&req);
-    let Admitted { caller, spent } = match authenticate(state, req.headers(), peer).await {
+    let Admitted { caller, spent } = match authenticate(&judge.gate, req.headers(), peer).await {
         Ok(admission) => admission,
         Err(refused) => return refuse(Refusal::App(refused), face),
     };
@@ -121,7 +121,7 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
         caller,
         spent,
         method,
-        gate: state.gate.clone(),
+        gate: judge.gate.clone(),
         route,
     };
     track::count(seen, target, &mut res);
@@ -130,11 +130,10 @@ async fn check(state: &AppState, req: Request, face: Face, route: Option<Matched
 
 /// SPEC §6's 401 checks and the spending, on the API's bearer path.
 async fn authenticate(
-    state: &AppState,
+    gate: &Gate,
     headers: &HeaderMap,
     peer: IpAddr,
 ) -> Result<Admitted, AppError> {
-    let gate = &state.gate;
     match gate.authenticate(headers, peer) {
         Authentication::Done(admission) => admission,
         Authentication::Miss(hash) => gate.authenticate_miss(&hash, headers, peer).await,

@@ -21,17 +21,26 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::api::responses::{ProxyRefusals, Refusals};
+use crate::bearer::Gate;
 use crate::config::Config;
-use crate::state::AppState;
 use check::Face;
 use rules::{Rules, RulesError};
 
+/// What a check needs: the bearer path and the rules in force (the endpoints' own state, so
+/// forward auth does not depend on the application's).
+#[derive(Clone)]
+pub struct Judge {
+    pub gate: Gate,
+    pub rules: Arc<RuleBook>,
+}
+
 /// The two endpoints. Outside the bearer tracking layer, since a public route needs no
 /// token: each check takes the bearer path itself ([`check`]).
-pub fn router() -> Router<AppState> {
+pub fn router<S: Clone + Send + Sync + 'static>(judge: Judge) -> Router<S> {
     Router::new()
         .route("/api/v1/forward-auth", get(forward_auth))
         .route("/api/v1/auth-request", get(auth_request))
+        .with_state(judge)
 }
 
 #[utoipa::path(
@@ -53,8 +62,8 @@ pub fn router() -> Router<AppState> {
         Refusals,
     )
 )]
-pub(crate) async fn forward_auth(State(state): State<AppState>, req: Request) -> Response {
-    check::run(&state, req, Face::Forward).await
+pub(crate) async fn forward_auth(State(judge): State<Judge>, req: Request) -> Response {
+    check::run(&judge, req, Face::Forward).await
 }
 
 #[utoipa::path(
@@ -75,8 +84,8 @@ pub(crate) async fn forward_auth(State(state): State<AppState>, req: Request) ->
         ProxyRefusals,
     )
 )]
-pub(crate) async fn auth_request(State(state): State<AppState>, req: Request) -> Response {
-    check::run(&state, req, Face::Nginx).await
+pub(crate) async fn auth_request(State(judge): State<Judge>, req: Request) -> Response {
+    check::run(&judge, req, Face::Nginx).await
 }
 
 /// The rules in force: none without `--forward-auth-rules` (the query parameters alone
@@ -123,12 +132,15 @@ impl RuleBook {
 
 /// Reloads the rules file on every SIGHUP, logging what happened, until the server stops.
 #[cfg(unix)]
-pub fn reload_on_hangup(state: AppState) -> Result<tokio::task::JoinHandle<()>, crate::BoxError> {
+pub fn reload_on_hangup(
+    rules: Arc<RuleBook>,
+    config: Arc<Config>,
+) -> Result<tokio::task::JoinHandle<()>, crate::BoxError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         while hangup.recv().await.is_some() {
-            match state.forward_rules.reload(&state.config) {
+            match rules.reload(&config) {
                 Ok(n) => tracing::info!(rules = n, "forward-auth rules reloaded"),
                 Err(e) => tracing::error!(
                     error = %e,

@@ -1,6 +1,7 @@
 //! Settings → Developer → API tokens: list, create with a one-time reveal, detail, and every
 //! lifecycle action.
 
+mod acting;
 mod actions;
 mod form;
 mod list;

@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 
 use super::{Pending, UsageBuffer};
-use crate::bearer::cache::Entry;
 use crate::db::tokens::Usage;
 
 /// A token's totals with the usage not yet flushed added.
@@ -33,12 +32,18 @@ impl LastIp {
     }
 }
 
+/// Where a token's stored totals are kept (the token cache's entry), read in place.
+pub trait Stored {
+    fn token_id(&self) -> &str;
+    fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R;
+}
+
 impl UsageBuffer {
     /// [`UsageBuffer::live`] for a cached entry (its stored totals read while the buffer is
     /// locked, as there), with no address string made unless the stored one is the answer.
-    pub fn live_of(&self, entry: &Entry) -> LiveUsage {
+    pub fn live_of(&self, entry: &impl Stored) -> LiveUsage {
         let b = self.lock();
-        let id = entry.token.id.as_str();
+        let id = entry.token_id();
         let batches = [b.writing.get(id), b.pending.get(id)];
         entry.with_usage(|stored| fold(stored, batches))
     }

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::acting::{ctx, form_status, load};
 use super::form::actor;
 use super::list::{ListParams, render_page};
 use super::view::{TokenView, When};
@@ -122,15 +123,6 @@ async fn chart(state: &AppState, token_id: &str, now: i64) -> AppResult<Chart> {
         last: date(now),
         total: days.iter().map(|d| d.1).sum(),
     })
-}
-
-/// A token with its usage not yet flushed added, read while no flush commits.
-pub(super) async fn load(state: &AppState, m: &Member, id: &str) -> AppResult<Token> {
-    state
-        .gate
-        .token(&m.workspace.id, id)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 async fn detail_page(
@@ -272,15 +264,6 @@ async fn confirm_page(
     Ok((status, Html(render(&page)?)).into_response())
 }
 
-/// A form page's status: 422 when it shows an error.
-pub(super) fn form_status(error: &Option<String>) -> StatusCode {
-    if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    }
-}
-
 /// GET `…/{id}/revoke|regenerate|end-overlap|delete`: the no-JavaScript confirmation page.
 pub async fn confirm(
     State(state): State<AppState>,
@@ -291,21 +274,6 @@ pub async fn confirm(
     let action = action_of(&uri)?;
     let token = load(&state, &m, &id).await?;
     confirm_page(&state, &m, &token, action, None).await
-}
-
-pub(super) fn ctx<'a>(
-    state: &'a AppState,
-    m: &'a Member,
-    actor: &'a db::audit::Actor,
-    ip: std::net::IpAddr,
-) -> ops::Ctx<'a> {
-    ops::Ctx::new(
-        state,
-        &m.workspace.id,
-        actor,
-        Some(ip),
-        crate::ops::Acting::Full,
-    )
 }
 
 pub async fn revoke(

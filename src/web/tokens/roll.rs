@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::actions::{ctx, form_status, load};
+use super::acting::{ctx, form_status, load};
 use super::form::actor;
 use super::view::TokenView;
 use crate::auth::session::set_flash;
