@@ -16,7 +16,7 @@ use crate::api::Data;
 use super::model::TokenObject;
 use super::{ApiJson, ok};
 use crate::bearer::budget::{Scope, Spent};
-use crate::bearer::usage::{Hit, truncated_path};
+use crate::bearer::usage::Hit;
 use crate::domain::rate::Window;
 use std::sync::Arc;
 
@@ -237,18 +237,15 @@ async fn judge(
     };
     let outcome = decide(token, body, ip, known_channel, &budget);
     let status = outcome.map_or_else(|e| e.status().as_u16(), |()| 200);
-    let path = truncated_path(&format!("/api/v1/verify (by {})", caller.token().name)).into();
-    state.gate.usage.record(
-        &token.id,
-        Hit {
-            at: now(),
-            method: Method::from_bytes(b"VERIFY").unwrap_or(Method::POST),
-            path,
-            status,
-            ip: ip.unwrap_or(caller.ip),
-            hint: entry.hint.clone(),
-        },
-    );
+    let path = format!("/api/v1/verify (by {})", caller.token().name);
+    state.gate.usage.record(&token.id, &path, |path| Hit {
+        at: now(),
+        method: Method::from_bytes(b"VERIFY").unwrap_or(Method::POST),
+        path,
+        status,
+        ip: ip.unwrap_or(caller.ip),
+        hint: entry.hint.clone(),
+    });
     let mut shown = token.clone();
     (shown.request_count, shown.last_used_at, shown.last_used_ip) =
         state.gate.usage.live(&token.id, || entry.usage());

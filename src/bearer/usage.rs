@@ -27,7 +27,7 @@ pub struct Hit {
     pub at: i64,
     pub method: Method,
     /// Shared with the token's previous request when it is the same path
-    /// ([`UsageBuffer::record_path`]).
+    /// ([`UsageBuffer::record`]).
     pub path: Arc<str>,
     pub status: u16,
     pub ip: IpAddr,
@@ -48,7 +48,7 @@ pub struct Pending {
 }
 
 /// A request path as recent requests keep it: at most 200 characters.
-pub fn truncated_path(path: &str) -> &str {
+fn truncated_path(path: &str) -> &str {
     // At most 200 bytes are at most 200 characters: no need to count them.
     if path.len() <= 200 {
         return path;
@@ -174,19 +174,11 @@ impl UsageBuffer {
         self.buffers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Counts one request (in memory only; the id is copied once per token per flush).
-    pub fn record(&self, token_id: &str, hit: Hit) {
-        self.lock()
-            .pending
-            .entry_ref(token_id)
-            .or_default()
-            .add(hit);
-    }
-
-    /// [`UsageBuffer::record`] on the request path: the hit's path (truncated as recent
-    /// requests keep it) is shared with the token's previous request when it is the same —
-    /// clients call one endpoint over and over — so most requests copy no path.
-    pub fn record_path(&self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
+    /// Counts one request to `path`, made into a hit by `hit` (in memory only; the id is
+    /// copied once per token per flush). The path, truncated as recent requests keep it, is
+    /// shared with the token's previous request when it is the same — clients call one
+    /// endpoint over and over — so most requests copy no path.
+    pub fn record(&self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
         let path = truncated_path(path);
         let mut b = self.lock();
         let pending = b.pending.entry_ref(token_id).or_default();

@@ -166,17 +166,17 @@ async fn removing_a_channel_narrows_a_cached_token_at_once() {
 
 /// Records a hit straight into the buffer, as the tracking layer does.
 fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
-    app.state.gate.usage.record(
-        token_id,
-        keyward::bearer::usage::Hit {
+    app.state
+        .gate
+        .usage
+        .record(token_id, path, |path| keyward::bearer::usage::Hit {
             at,
             method: axum::http::Method::GET,
-            path: path.into(),
+            path,
             status: 200,
             ip: [192, 0, 2, 7].into(),
             hint: "kw_AbCd…wxyz".into(),
-        },
-    );
+        });
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{Batch, DAY, DAYS_KEPT, Hit, UsageBuffer, day_of};
+use super::{Batch, DAY, DAYS_KEPT, Hit, UsageBuffer, day_of, ip_string};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
 
@@ -75,8 +75,8 @@ impl UsageBuffer {
 }
 
 /// The batch as the rows `db::usage::write_batch` stores, in token-id order. Made on a
-/// blocking thread, where the batch is also freed: a busy second's batch is tens of
-/// thousands of requests to serialise, which would hold a request thread for milliseconds.
+/// blocking thread: a busy second's batch is tens of thousands of requests to serialise,
+/// which would hold a request thread for milliseconds.
 async fn rows_of(batch: Arc<Batch>) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
     tokio::task::spawn_blocking(move || rows_in(&batch))
         .await
@@ -91,7 +91,7 @@ fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
                 token_id: id.clone(),
                 count: p.count,
                 last_at: p.last_at,
-                last_ip: p.last_ip.map(|ip| ip.to_string()),
+                last_ip: p.last_ip.map(ip_string),
                 days: p.days().collect(),
                 recent: chunk_json(&p.recent)?,
             })

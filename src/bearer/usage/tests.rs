@@ -62,16 +62,19 @@ proptest! {
             match step {
                 Step::Hit { tick, late, ip } => {
                     clock += tick;
-                    let hit = Hit {
-                        at: clock - late,
-                        method: Method::GET,
-                        path: expected.all.to_string().into(),
-                        status: 200,
-                        ip: IpAddr::from([10, 0, 0, ip]),
-                        hint: "kw_AbCd…wxyz".into(),
-                    };
-                    expected.record(&hit);
-                    buffer.record("t", hit);
+                    let path = expected.all.to_string();
+                    buffer.record("t", &path, |path| {
+                        let hit = Hit {
+                            at: clock - late,
+                            method: Method::GET,
+                            path,
+                            status: 200,
+                            ip: IpAddr::from([10, 0, 0, ip]),
+                            hint: "kw_AbCd…wxyz".into(),
+                        };
+                        expected.record(&hit);
+                        hit
+                    });
                 }
                 Step::Take if in_flight.is_none() => {
                     buffer.take();
