@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::db::{self, admins::Admin, workspaces::Workspace};
+use crate::domain::actor::Actor;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -34,6 +35,13 @@ pub struct Member {
     pub admin: Admin,
     pub workspace: Workspace,
     pub session: Session,
+}
+
+impl Member {
+    /// The signed-in admin as the audit log and ops name who acted.
+    pub fn actor(&self) -> Actor {
+        Actor::admin(&self.admin.id, &self.admin.email)
+    }
 }
 
 pub fn session_error(e: impl std::fmt::Display) -> AppError {

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use super::budget::Spent;
 use super::cache::Entry;
 use crate::db::{tokens::Token, workspaces::Workspace};
+use crate::domain::actor::Actor;
 use crate::domain::permissions;
 use crate::domain::secret::Secret;
 use crate::error::{AppError, BearerError};
@@ -110,6 +111,11 @@ impl Caller {
             .channels
             .as_ref()
             .is_none_or(|cs| cs.iter().any(|c| c.id == channel_id))
+    }
+
+    /// The calling token as the audit log and ops name who acted.
+    pub fn actor(&self) -> Actor {
+        Actor::token(&self.token().id, &self.token().name)
     }
 
     pub fn is_admin(&self) -> bool {

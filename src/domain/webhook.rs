@@ -77,13 +77,6 @@ impl Events {
             Self::Only(names) => names.clone(),
         }
     }
-
-    pub fn includes(&self, event: &str) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(names) => names.iter().any(|n| n == event),
-        }
-    }
 }
 
 /// A checked endpoint: what create and edit store.

@@ -130,7 +130,8 @@ impl<'a> Ctx<'a> {
 
 /// Writes the webhook event of a token change on the change's own transaction, so it is
 /// committed with the change or never sent. The one way token events are emitted: every
-/// change below calls it, and so does roll with `token.rolled`.
+/// change below calls it, and so does roll with `token.rolled` (ending an overlap early has
+/// no event).
 pub async fn emit(conn: Conn<'_>, ctx: &Ctx<'_>, kind: &str, token_id: &str) -> AppResult<()> {
     let event = crate::webhooks::Event {
         workspace_id: ctx.workspace_id,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{FormErrors, Frame, is_htmx, render, toast_trigger};
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member, csrf};
-use crate::db::audit::{Actor, NewEntry};
+use crate::db::audit::NewEntry;
 use crate::db::{self, channels::Channel};
 use crate::domain::account::{CHANNEL_KINDS, parse_channel_kind, parse_channel_name};
 use crate::domain::audit::action;
@@ -188,7 +188,7 @@ async fn record(
     action: &str,
     details: String,
 ) -> AppResult<()> {
-    let actor = Actor::admin(&m.admin.id, &m.admin.email);
+    let actor = m.actor();
     let entry = NewEntry {
         workspace_id: &m.workspace.id,
         actor: &actor,

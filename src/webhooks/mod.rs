@@ -31,8 +31,6 @@ pub struct Event<'a> {
 /// The token an event is about.
 pub enum Subject<'a> {
     None,
-    /// As read (a deleted token, before its delete).
-    Token(&'a db::tokens::Token),
     /// Read on the transaction, after the change, when some endpoint takes the event.
     Id(&'a str),
 }
@@ -82,7 +80,6 @@ pub async fn emit(
     let read;
     let token = match event.token {
         Subject::None => None,
-        Subject::Token(t) => Some(t),
         Subject::Id(id) => {
             read = db::tokens::get_in(conn.re(), event.workspace_id, id).await?;
             read.as_ref()

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::super::responses::{BodyErrors, Conflict, Invalid, NotFound, Refusals};
-use super::{actor, ctx, object, with_secret};
+use super::{ctx, object, with_secret};
 use crate::api::model::{TokenObject, WithSecret};
 use crate::api::{ApiJson, Data, ok};
 use crate::bearer::{Bearer, Caller, TokensDelete, TokensWrite};
@@ -34,7 +34,7 @@ pub(crate) async fn regenerate(
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let (t, secret) = ops::regenerate(
         &ctx(&state, &caller, &actor),
         &id,
@@ -97,7 +97,7 @@ pub(crate) async fn roll(
 ) -> AppResult<Response> {
     let body = body.map(|ApiJson(b)| b).unwrap_or_default();
     let overlap = body.overlap()?;
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let (t, secret) = ops::roll(
         &ctx(&state, &caller, &actor),
         &id,
@@ -127,7 +127,7 @@ pub(crate) async fn end_overlap(
     Bearer(caller, _): Bearer<TokensWrite>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let t = ops::end_overlap(&ctx(&state, &caller, &actor), &id).await?;
     Ok(ok(object(&state, &t)))
 }
@@ -138,7 +138,7 @@ async fn set_revoked(
     id: String,
     revoked: bool,
 ) -> AppResult<Response> {
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let t = ops::set_revoked(&ctx(&state, &caller, &actor), &id, revoked).await?;
     Ok(ok(object(&state, &t)))
 }
@@ -203,7 +203,7 @@ pub(crate) async fn remove(
     Bearer(caller, _): Bearer<TokensDelete>,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let actor = actor(&caller);
+    let actor = caller.actor();
     ops::delete(&ctx(&state, &caller, &actor), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -88,10 +88,6 @@ pub(super) fn build(state: &AppState, body: TokenBody, base: DraftBase) -> AppRe
     .map_err(AppError::Validation)
 }
 
-pub(super) fn actor(caller: &Caller) -> Actor {
-    Actor::token(&caller.token().id, &caller.token().name)
-}
-
 /// A token acts within its own grant (unless it holds `admin`), as stored when the change is
 /// written: `ops` reads the caller's row again inside the write transaction.
 pub(super) fn ctx<'a>(state: &'a AppState, caller: &'a Caller, actor: &'a Actor) -> ops::Ctx<'a> {

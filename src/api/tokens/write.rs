@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::super::responses::{BodyErrors, Invalid, NotFound, Refusals};
-use super::{actor, base_for_create, build, ctx, object, with_secret};
+use super::{base_for_create, build, ctx, object, with_secret};
 use crate::api::model::{TokenBody, TokenObject, WithSecret};
 use crate::api::{ApiJson, Data, ok};
 use crate::bearer::{Bearer, TokensWrite};
@@ -33,7 +33,7 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<TokenBody>,
 ) -> AppResult<Response> {
     let draft = build(&state, body, base_for_create(&caller))?;
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let ctx = ctx(&state, &caller, &actor);
     let (t, secret) = ops::create(&ctx, &draft, &state.config.token_prefix).await?;
     Ok(with_secret(&state, StatusCode::CREATED, &t, &secret))
@@ -61,7 +61,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> AppResult<Response> {
-    let actor = actor(&caller);
+    let actor = caller.actor();
     let t = ops::update(&ctx(&state, &caller, &actor), &id, |old| {
         build(&state, body, old.draft().into())
     })

@@ -12,7 +12,6 @@ use super::responses::{BodyErrors, Invalid, NotFound, Refusals};
 use super::{ApiJson, Data, Page, Routes, ok};
 use crate::bearer::{AdminOnly, Bearer, Caller};
 use crate::db;
-use crate::domain::actor::Actor;
 use crate::error::AppResult;
 use crate::ops::webhooks::{self as hooks, WebhookCtx};
 use crate::state::AppState;
@@ -38,7 +37,7 @@ fn ctx<'a>(state: &'a AppState, caller: &'a Caller) -> WebhookCtx<'a> {
     WebhookCtx {
         state,
         workspace_id: &caller.token().workspace_id,
-        actor: Actor::token(&caller.token().id, &caller.token().name),
+        actor: caller.actor(),
         ip: Some(caller.ip),
     }
 }

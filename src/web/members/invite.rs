@@ -78,7 +78,7 @@ pub(super) async fn create(
         return render_page(&state, &m, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
     }
     let code = random_base62(32);
-    let actor = Actor::admin(&m.admin.id, &m.admin.email);
+    let actor = m.actor();
     let mut tx = state.db.begin_write().await?;
     // A new invitation replaces an earlier one to the same address (its link stops working).
     db::invites::delete_replaced(tx.conn(), &m.workspace.id, &email, crate::domain::now()).await?;
@@ -115,7 +115,7 @@ pub(super) async fn revoke(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let actor = Actor::admin(&m.admin.id, &m.admin.email);
+    let actor = m.actor();
     let mut tx = state.db.begin_write().await?;
     let email = db::invites::take(tx.conn(), &m.workspace.id, &id)
         .await?

@@ -10,7 +10,7 @@ use super::invite::entry;
 use super::{Shown, render_page};
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
-use crate::db::{self, admins::Admin, audit::Actor};
+use crate::db::{self, admins::Admin};
 use crate::domain::audit::action;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -61,7 +61,7 @@ pub(super) async fn remove(
     Path((_, admin_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let member = member(&state, &m, &admin_id).await?;
-    let actor = Actor::admin(&m.admin.id, &m.admin.email);
+    let actor = m.actor();
     let mut tx = state.db.begin_write().await?;
     // Counted inside the write transaction: two admins removing each other at once cannot
     // leave the workspace empty.

@@ -10,7 +10,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::acting::{ctx, form_status, load};
-use super::form::actor;
 use super::list::{ListParams, render_page};
 use super::view::{TokenView, When};
 use crate::auth::session::set_flash;
@@ -302,7 +301,7 @@ async fn set_revoked(
     id: &str,
     revoked: bool,
 ) -> AppResult<Response> {
-    let actor = actor(m);
+    let actor = m.actor();
     let t = ops::set_revoked(&ctx(state, m, &actor, ip), id, revoked).await?;
     let message = if revoked {
         format!("Token “{}” revoked. Requests using it now fail.", t.name)
@@ -343,7 +342,7 @@ pub async fn delete(
         );
         return confirm_page(&state, &m, &token, "delete", Some(error)).await;
     }
-    let actor = actor(&m);
+    let actor = m.actor();
     ops::delete(&ctx(&state, &m, &actor, ip), &token.id).await?;
     set_flash(
         &m.session,

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use super::rate::{RateForm, TierOption, tier_options, windows};
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
-use crate::db::{self, audit::Actor, channels::Channel, tokens::Token};
+use crate::db::{self, channels::Channel, tokens::Token};
 use crate::domain::draft::{self, DraftBase, DraftInput, ExpiryInput};
 use crate::domain::ids::random_base62;
 use crate::domain::permissions::PermissionInfo;
@@ -238,10 +238,6 @@ fn session_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("session: {e}"))
 }
 
-pub fn actor(m: &Member) -> Actor {
-    Actor::admin(&m.admin.id, &m.admin.email)
-}
-
 pub async fn new_page(
     State(state): State<AppState>,
     m: Member,
@@ -285,7 +281,7 @@ pub async fn create(
         .await?;
         return Ok(Redirect::to(&m.url("developer/api-tokens")).into_response());
     }
-    let actor = actor(&m);
+    let actor = m.actor();
     let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), ops::Acting::Full);
     let (token, secret) = match ops::create(&ctx, &draft, &state.config.token_prefix).await {
         Ok(created) => created,
@@ -337,7 +333,7 @@ pub async fn update(
             return refill(&state, &m, ip, form, errors, Some(&token)).await;
         }
     };
-    let actor = actor(&m);
+    let actor = m.actor();
     let ctx = ops::Ctx::new(&state, &m.workspace.id, &actor, Some(ip), ops::Acting::Full);
     match ops::update(&ctx, &token.id, |_| Ok(draft)).await {
         Ok(t) => {

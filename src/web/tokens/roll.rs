@@ -10,7 +10,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::acting::{ctx, form_status, load};
-use super::form::actor;
 use super::view::TokenView;
 use crate::auth::session::set_flash;
 use crate::auth::{ClientIp, Member};
@@ -131,7 +130,7 @@ pub(super) async fn roll_and_reveal(
     id: &str,
     overlap: Overlap,
 ) -> AppResult<Response> {
-    let actor = actor(m);
+    let actor = m.actor();
     let ctx = ctx(state, m, &actor, ip);
     let (t, secret) = ops::roll(&ctx, id, &state.config.token_prefix, overlap).await?;
     let pad = super::reveal::hold(state, m, &t.id, &secret, true).await?;
@@ -146,7 +145,7 @@ pub async fn end_overlap(
     ClientIp(ip): ClientIp,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let actor = actor(&m);
+    let actor = m.actor();
     let message = match ops::end_overlap(&ctx(&state, &m, &actor, ip), &id).await {
         Ok(t) => format!("The previous secret of “{}” stopped working.", t.name),
         Err(AppError::Conflict(_)) => "The previous secret had already stopped working.".into(),

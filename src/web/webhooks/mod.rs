@@ -17,7 +17,6 @@ use crate::auth::Member;
 use crate::auth::client_ip::ClientIp;
 use crate::auth::session::set_flash;
 use crate::db;
-use crate::domain::actor::Actor;
 use crate::domain::now;
 use crate::domain::webhook::{Events, WebhookInput};
 use crate::error::{AppError, AppResult};
@@ -95,7 +94,7 @@ fn ctx<'a>(state: &'a AppState, m: &'a Member, ip: Option<std::net::IpAddr>) -> 
     WebhookCtx {
         state,
         workspace_id: &m.workspace.id,
-        actor: Actor::admin(&m.admin.id, &m.admin.email),
+        actor: m.actor(),
         ip,
     }
 }
