@@ -194,7 +194,8 @@ pub const TABLES: &[Table] = &[
         only: "",
     },
     // Of the server keys, only the one webhook secrets are sealed with (when no
-    // `--secret-key` is set): without it the copied endpoints could not sign.
+    // `--secret-key` is set): without it the copied endpoints could not sign
+    // (`server_keys::WEBHOOK_SEAL`, which a unit test holds this clause to).
     Table {
         name: "server_keys",
         columns: &[("name", Text), ("value", Blob)],
@@ -330,4 +331,17 @@ pub async fn table(mut from: Conn<'_>, mut to: Conn<'_>, t: &Table) -> Result<u6
         .await?;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TABLES;
+    use crate::db::server_keys::WEBHOOK_SEAL;
+
+    #[test]
+    fn a_copy_moves_exactly_the_server_key_backups_keep() {
+        let keys = TABLES.iter().find(|t| t.name == "server_keys");
+        let only = keys.map(|t| t.only).unwrap_or_default();
+        assert_eq!(only, format!(" WHERE name = '{WEBHOOK_SEAL}'"));
+    }
 }

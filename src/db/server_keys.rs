@@ -2,6 +2,11 @@
 
 use super::{Conn, Db, on};
 
+/// The key webhook signing secrets are sealed with when no `--secret-key` is set. Data in the
+/// database depends on it, so copies of the database (`keyward backup`, `keyward copy`) keep
+/// it; every other key is live state that a copy leaves out and the next server makes anew.
+pub const WEBHOOK_SEAL: &str = "webhook-seal";
+
 /// The key named `name`; stores `fresh` first when there is none. Every process gets the key
 /// the first one stored, whoever wins the race.
 pub async fn get_or_insert(db: &Db, name: &str, fresh: &[u8]) -> Result<Vec<u8>, sqlx::Error> {
@@ -32,10 +37,17 @@ pub async fn get_or_insert(db: &Db, name: &str, fresh: &[u8]) -> Result<Vec<u8>,
     ))
 }
 
-/// Deletes every key (from a backup copy: a restored database makes new ones).
-pub async fn delete_all(conn: Conn<'_>) -> Result<u64, sqlx::Error> {
+/// Deletes every key but [`WEBHOOK_SEAL`] (from a backup copy: a restored database makes new
+/// ones; without the seal its webhooks could no longer sign).
+pub async fn delete_live(conn: Conn<'_>) -> Result<u64, sqlx::Error> {
     Ok(on!(conn, |c|
-        sqlite: sqlx::query!("DELETE FROM server_keys").execute(&mut *c).await?.rows_affected(),
-        postgres: sqlx::query!("DELETE FROM server_keys -- postgres").execute(&mut *c).await?.rows_affected(),
+        sqlite: sqlx::query!("DELETE FROM server_keys WHERE name <> ?", WEBHOOK_SEAL)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        postgres: sqlx::query!("DELETE FROM server_keys WHERE name <> $1", WEBHOOK_SEAL)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
     ))
 }

@@ -80,7 +80,7 @@ impl Events {
 }
 
 /// A checked endpoint: what create and edit store.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookDraft {
     pub url: String,
     pub description: String,

@@ -234,8 +234,10 @@ pub async fn backup(db: &crate::db::Db, to: &Path) -> Result<Summary, BoxError> 
     result
 }
 
-/// Deletes the sessions and server keys from a backup copy, overwriting their bytes: a backup
-/// signs nobody in and signs no form, and a restore brings back no session.
+/// Deletes the sessions and the live server keys from a backup copy, overwriting their bytes: a
+/// backup signs nobody in and signs no form, and a restore brings back no session. The key
+/// webhook secrets are sealed with stays, as `keyward copy` keeps it: the backup holds the
+/// sealed secrets, which a restore could not open without it.
 async fn strip_live_secrets(path: &Path) -> Result<(), BoxError> {
     let options = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
@@ -246,7 +248,7 @@ async fn strip_live_secrets(path: &Path) -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     crate::db::sessions::delete_all(crate::db::Conn::Sqlite(&mut conn)).await?;
-    crate::db::server_keys::delete_all(crate::db::Conn::Sqlite(&mut conn)).await?;
+    crate::db::server_keys::delete_live(crate::db::Conn::Sqlite(&mut conn)).await?;
     conn.close().await?;
     Ok(())
 }

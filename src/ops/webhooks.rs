@@ -45,12 +45,20 @@ fn origin(url: &str) -> String {
     parse_url(url).map_or_else(|_| "?".to_owned(), |u| u.origin().ascii_serialization())
 }
 
+/// `input` over `base`, validated; a new destination (a create's, or an edit's that changes the
+/// URL) must pass the SSRF rule. An unchanged one is not looked up again: every delivery
+/// attempt checks it anyway, and an endpoint whose host has since moved to a private address
+/// can still be disabled, described or deleted.
 async fn checked(
     ctx: &WebhookCtx<'_>,
     input: WebhookInput,
     base: WebhookDraft,
 ) -> AppResult<WebhookDraft> {
+    let unchanged_url = !base.url.is_empty() && input.url.as_ref().is_none_or(|u| *u == base.url);
     let draft = validate(input, base).map_err(AppError::Validation)?;
+    if unchanged_url {
+        return Ok(draft);
+    }
     let allow = ctx.state.config.webhook_allow_private;
     let url = parse_url(&draft.url).map_err(|e| AppError::invalid("url", e))?;
     if !client::destination_allowed(&url, allow).await {
@@ -100,20 +108,34 @@ pub async fn create(ctx: &WebhookCtx<'_>, input: WebhookInput) -> AppResult<(End
     Ok((endpoint, secret))
 }
 
-/// Edits an endpoint: `input`'s absent fields keep what is stored.
+/// Attempts of an edit that another edit overtook before a 409.
+const EDIT_ATTEMPTS: usize = 3;
+
+/// Edits an endpoint: `input`'s absent fields keep what is stored. The merge is checked
+/// outside the write transaction (a name lookup may take seconds) and written only if the
+/// endpoint is still as it was read; else it is made again over the newer one.
 pub async fn update(ctx: &WebhookCtx<'_>, id: &str, input: WebhookInput) -> AppResult<Endpoint> {
-    let old = get(ctx, id).await?;
-    let draft = checked(ctx, input, draft_of(&old)).await?;
-    let mut tx = ctx.state.db.begin_write().await?;
-    if db::webhooks::update(tx.conn(), ctx.workspace_id, id, &draft).await? == 0 {
-        return Err(AppError::NotFound);
+    for _ in 0..EDIT_ATTEMPTS {
+        let base = draft_of(&get(ctx, id).await?);
+        let draft = checked(ctx, input.clone(), base.clone()).await?;
+        let mut tx = ctx.state.db.begin_write().await?;
+        let now = db::webhooks::get(tx.conn(), ctx.workspace_id, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if draft_of(&now) != base {
+            continue;
+        }
+        db::webhooks::update(tx.conn(), ctx.workspace_id, id, &draft).await?;
+        audit(tx.conn(), ctx, "webhook.updated", describe(id, &draft)).await?;
+        let endpoint = db::webhooks::get(tx.conn(), ctx.workspace_id, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        return Ok(endpoint);
     }
-    audit(tx.conn(), ctx, "webhook.updated", describe(id, &draft)).await?;
-    let endpoint = db::webhooks::get(tx.conn(), ctx.workspace_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    tx.commit().await?;
-    Ok(endpoint)
+    Err(AppError::Conflict(
+        "the endpoint kept changing while this edit was checked; try again".into(),
+    ))
 }
 
 pub async fn delete(ctx: &WebhookCtx<'_>, id: &str) -> AppResult<()> {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 
-const KEY_NAME: &str = "webhook-seal";
+use crate::db::server_keys::WEBHOOK_SEAL as KEY_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {

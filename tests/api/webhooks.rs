@@ -259,6 +259,38 @@ async fn private_destinations_are_refused_without_allow_private() {
 }
 
 #[tokio::test]
+async fn an_endpoint_now_private_can_still_be_disabled_but_not_moved_elsewhere_private() {
+    // Saved while private addresses were allowed; a server of the installation without that
+    // flag stands for a host that has since moved to a private address.
+    let (app, _, admin) = spawn().await;
+    let (id, _) = endpoint(&app, &admin, "http://127.0.0.1:9/hook", json!(["*"])).await;
+    let strict = app.spawn_beside().await;
+    // On PostgreSQL both servers have synced their shares of the token's budget.
+    tokio::time::sleep(keyward::bearer::shares::SYNC * 3).await;
+    let path = format!("/api/v1/webhooks/{id}");
+    let api = strict.api(&admin);
+    let (status, body) = api.patch(&path, json!({"enabled": false})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["enabled"], false);
+    let same = json!({"url": "http://127.0.0.1:9/hook", "description": "old host"});
+    let (status, body) = api.patch(&path, same).await;
+    assert_eq!(
+        status, 200,
+        "an unchanged URL is not looked up again: {body}"
+    );
+    let (status, body) = api
+        .patch(&path, json!({"url": "http://10.0.0.8/hook"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, now) = api.get(&path).await;
+    assert_eq!(
+        now["data"]["url"], "http://127.0.0.1:9/hook",
+        "nothing changed"
+    );
+    assert_eq!(now["data"]["description"], "old host");
+}
+
+#[tokio::test]
 async fn the_webhook_api_needs_admin_shows_the_secret_once_and_audits_changes() {
     let (app, slug, admin) = spawn().await;
     let (_, writer) = app.create_token(&slug, &["tokens:write"], |_| {}).await;
