@@ -227,7 +227,7 @@ async fn judge(
     entry: &Entry,
 ) -> AppResult<Verdict> {
     let token = &entry.token;
-    let budget = state.gate.spend(token);
+    let budget = state.gate.spend(entry);
     let known_channel = match (&body.channel, &token.channels) {
         // An unscoped token reaches its own workspace's channels, not another's.
         (Some(ch), None) => crate::db::channels::get(&state.db, &token.workspace_id, ch)

@@ -15,9 +15,11 @@ use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 
 use super::usage::{Batch, Stored};
+use crate::config::Config;
 use crate::db::tokens::{Token, Usage, Used};
 use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
+use crate::domain::rate::Limits;
 use crate::domain::secret::SecretHash;
 use prometheus_client::metrics::counter::Counter;
 
@@ -44,6 +46,9 @@ pub struct Entry {
     /// workspace, permissions), made on first use (`forward_auth::check`): encoding them is
     /// most of an allowed check's work, and they change only with the entry.
     pub identity: OnceLock<[HeaderValue; 4]>,
+    /// The token's rate limits as this server's tiers resolve them, on first use (a tier is
+    /// found by its name, which every request would otherwise read and hash).
+    limits: OnceLock<Limits>,
     /// The stored usage totals, kept current by each flush in place.
     stored: Mutex<Usage>,
 }
@@ -59,6 +64,7 @@ impl Entry {
             hint,
             me_json: OnceLock::new(),
             identity: OnceLock::new(),
+            limits: OnceLock::new(),
             stored,
         }
     }
@@ -67,6 +73,11 @@ impl Entry {
     /// token's own state is checked apart), a previous one only within its overlap.
     pub fn secret_works(&self, now: i64) -> bool {
         self.used == Used::Current || self.token.overlap(now).is_some()
+    }
+
+    /// The token's limits under `config`'s tiers (fixed for the process, like the entry).
+    pub fn limits(&self, config: &Config) -> Limits {
+        *self.limits.get_or_init(|| config.limits(&self.token.rate))
     }
 
     /// The token's stored usage, flushes since it was loaded included.
@@ -193,7 +204,7 @@ impl TokenCache {
         // A lookup that read the database before this flush must not insert its older totals.
         let _guard = self.write.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        for (id, p) in batch {
+        for (id, p) in batch.iter() {
             let Some(hashes) = self.hash_of.get(id) else {
                 continue;
             };

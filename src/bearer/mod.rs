@@ -42,7 +42,7 @@ use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::now;
-use crate::domain::rate::Limit;
+use crate::domain::rate::{Limit, Limits};
 use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
@@ -85,7 +85,7 @@ impl Gate {
     pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
         let hash = secret.hash();
         match self.tokens.cached(&hash) {
-            Some(hit) if self.leased(&hit.token) => live(hit),
+            Some(hit) if self.leased(&hit) => live(hit),
             _ => self.read_token(&hash).await,
         }
     }
@@ -101,7 +101,7 @@ impl Gate {
         if let Some(shares) = &self.shares {
             // This server's shares of the token's budgets, with the read that precedes its
             // first request here; without them it starts from an even split of the limit.
-            if let Err(e) = shares.load(&self.db, &self.budget_keys(&entry.token)).await {
+            if let Err(e) = shares.load(&self.db, &self.budget_keys(&entry)).await {
                 tracing::warn!(error = %e, "could not read the shared rate budgets");
             }
         }
@@ -118,7 +118,7 @@ impl Gate {
             Err(refused) => return Authentication::Done(Err(refused.into())),
         };
         match self.tokens.cached(&hash) {
-            Some(hit) if self.leased(&hit.token) => {
+            Some(hit) if self.leased(&hit) => {
                 Authentication::Done(live(hit).map(|e| self.admit(e, headers, peer)))
             }
             _ => Authentication::Miss(hash),
@@ -139,7 +139,7 @@ impl Gate {
     /// A live token's request now counts: it spends its budgets.
     fn admit(&self, entry: Arc<Entry>, headers: &HeaderMap, peer: IpAddr) -> Admitted {
         let ip = crate::domain::client_ip::resolve(peer, headers, &self.config.trusted_proxies);
-        let spent = self.spend(&entry.token);
+        let spent = self.spend(&entry);
         Admitted {
             caller: Caller::new(entry, ip, &spent),
             spent,
@@ -149,11 +149,12 @@ impl Gate {
     /// Whether this server can decide the token's budgets in memory: always with its own
     /// budgets; with shared ones, once it holds leases on them (else the request takes the
     /// cache-miss path, which takes them).
-    fn leased(&self, token: &Token) -> bool {
+    fn leased(&self, entry: &Entry) -> bool {
         let Some(shares) = &self.shares else {
             return true;
         };
-        shares.holds(&token.id, &self.config.limits(&token.rate))
+        let token = &entry.token;
+        shares.holds(&token.id, &entry.limits(&self.config))
             && self
                 .config
                 .rate_limit_workspace
@@ -162,26 +163,26 @@ impl Gate {
 
     /// The budgets a token's request spends, with their limits: its own, and its workspace's
     /// when there is a workspace ceiling.
-    fn budget_keys(&self, token: &Token) -> Vec<(shares::BudgetKey, Limit)> {
+    fn budget_keys(&self, entry: &Entry) -> Vec<(shares::BudgetKey, Limit)> {
+        let token = &entry.token;
         let ws = self.config.rate_limit_workspace.map(|l| (ws_key(token), l));
         let ws = ws.as_ref().map(|(k, l)| (k.as_str(), l));
-        shares::keys_of(&token.id, &self.config.limits(&token.rate), ws)
+        shares::keys_of(&token.id, &entry.limits(&self.config), ws)
     }
 
-    /// Spends one unit of every budget of the token and of its workspace's (or none when
-    /// one refuses).
-    pub fn spend(&self, token: &Token) -> Spent {
-        self.budgets(token, true)
+    /// Spends one unit of every budget of a cached token and of its workspace's (or none
+    /// when one refuses).
+    pub fn spend(&self, entry: &Entry) -> Spent {
+        self.budgets(&entry.token, entry.limits(&self.config), true)
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's
     /// report).
     pub fn peek(&self, token: &Token) -> Spent {
-        self.budgets(token, false)
+        self.budgets(token, self.config.limits(&token.rate), false)
     }
 
-    fn budgets(&self, token: &Token, spending: bool) -> Spent {
-        let limits = self.config.limits(&token.rate);
+    fn budgets(&self, token: &Token, limits: Limits, spending: bool) -> Spent {
         let ws_key = self.config.rate_limit_workspace.map(|_| ws_key(token));
         let ws = ws_key
             .as_deref()

@@ -83,7 +83,8 @@ async fn rows_of(batch: Arc<Batch>) -> Result<Vec<db::usage::TokenUsage>, sqlx::
         .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
 }
 
-fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
+pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
+    let recent = batch.recent_by_slot();
     let mut rows = batch
         .iter()
         .map(|(id, p)| {
@@ -93,7 +94,7 @@ fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
                 last_at: p.last_at,
                 last_ip: p.last_ip.map(ip_string),
                 days: p.days().collect(),
-                recent: chunk_json(&p.recent)?,
+                recent: chunk_json(recent.get(p.slot as usize))?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -102,13 +103,14 @@ fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
 }
 
 /// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`.
-fn chunk_json(recent: &VecDeque<Hit>) -> Result<String, sqlx::Error> {
-    struct Rows<'a>(&'a VecDeque<Hit>);
+fn chunk_json(recent: Option<&VecDeque<&Hit>>) -> Result<String, sqlx::Error> {
+    struct Rows<'a>(Option<&'a VecDeque<&'a Hit>>);
     impl serde::Serialize for Rows<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(
                 self.0
-                    .iter()
+                    .into_iter()
+                    .flatten()
                     .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip, &*h.hint)),
             )
         }

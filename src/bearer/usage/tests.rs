@@ -109,7 +109,8 @@ proptest! {
             let pending = buffer.pending("t").unwrap_or_default();
             let kept = expected.unwritten.len().saturating_sub(RECENT_KEPT as usize);
             let paths = |hits: &mut dyn Iterator<Item = &Hit>| hits.map(|h| h.path.clone()).collect::<Vec<_>>();
-            prop_assert_eq!(paths(&mut pending.recent.iter()), paths(&mut expected.unwritten[kept..].iter()));
+            let recent = buffer.pending_recent("t");
+            prop_assert_eq!(paths(&mut recent.iter()), paths(&mut expected.unwritten[kept..].iter()));
             for day in [START, START + DAY] {
                 let on_day = expected.unwritten.iter().filter(|h| h.at.div_euclid(DAY) == day.div_euclid(DAY)).count();
                 prop_assert_eq!(pending.on_day(day), on_day as i64);
@@ -130,4 +131,92 @@ fn addresses_are_written_as_display_writes_them() {
         let ip: IpAddr = ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert_eq!(super::ip_string(ip), ip.to_string());
     }
+}
+
+fn hit_at(at: i64, path: Arc<str>) -> Hit {
+    Hit {
+        at,
+        method: Method::GET,
+        path,
+        status: 200,
+        ip: IpAddr::from([10, 0, 0, 1]),
+        hint: "kw_AbCd…wxyz".into(),
+    }
+}
+
+/// The paths of a token's pending requests, oldest first.
+fn recent_paths(buffer: &UsageBuffer, id: &str) -> Vec<String> {
+    let recent = buffer.pending_recent(id);
+    recent.iter().map(|h| h.path.to_string()).collect()
+}
+
+/// `n` requests to paths `0`… of each of `ids` in turn, starting at path number `from`.
+fn interleaved(buffer: &UsageBuffer, ids: &[&str], from: usize, n: usize) {
+    for i in from..from + n {
+        for id in ids {
+            buffer.record(id, &i.to_string(), |path| hit_at(START, path));
+        }
+    }
+}
+
+#[test]
+fn each_token_keeps_its_own_newest_requests_across_a_failed_flush() {
+    let buffer = UsageBuffer::default();
+    let ids = ["a", "b", "c"];
+    interleaved(&buffer, &ids, 0, 150);
+    buffer.take();
+    interleaved(&buffer, &ids, 150, 30);
+    // The write fails: the older batch goes back in front, each token still whole.
+    buffer.restore();
+    let want: Vec<String> = (80..180).map(|i| i.to_string()).collect();
+    for id in ids {
+        assert_eq!(buffer.pending(id).map(|p| p.count), Some(180));
+        assert_eq!(recent_paths(&buffer, id), want, "{id}");
+    }
+    // A batch being written and the one after it read as one.
+    buffer.take();
+    interleaved(&buffer, &["b"], 180, 5);
+    let want: Vec<String> = (85..185).map(|i| i.to_string()).collect();
+    assert_eq!(recent_paths(&buffer, "b"), want);
+    assert_eq!(
+        recent_paths(&buffer, "a").last().map(String::as_str),
+        Some("179")
+    );
+}
+
+#[test]
+fn a_long_wait_for_a_flush_keeps_the_log_bounded_and_each_tokens_newest() {
+    let buffer = UsageBuffer::default();
+    let per_token = COMPACT_FLOOR / 2 + 10;
+    interleaved(&buffer, &["a", "b"], 0, per_token);
+    let logged = buffer.lock().pending.hits.len();
+    assert!(logged < COMPACT_FLOOR, "compacted on the way: {logged}");
+    let want: Vec<String> = (per_token - 100..per_token)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(recent_paths(&buffer, "a"), want);
+    assert_eq!(
+        buffer.pending("b").map(|p| p.count),
+        Some(per_token as i64),
+        "every request counted"
+    );
+}
+
+#[test]
+fn the_flush_writes_each_tokens_newest_requests_in_order() {
+    let buffer = UsageBuffer::default();
+    interleaved(&buffer, &["a", "b"], 0, 120);
+    buffer.record("c", "/once", |path| hit_at(START, path));
+    let batch = buffer.take();
+    let rows = super::flush::rows_in(&batch).unwrap_or_default();
+    let ids: Vec<&str> = rows.iter().map(|r| r.token_id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    for row in &rows[..2] {
+        let chunk: Vec<serde_json::Value> = serde_json::from_str(&row.recent).unwrap_or_default();
+        let paths: Vec<&str> = chunk.iter().filter_map(|h| h[2].as_str()).collect();
+        let want: Vec<String> = (20..120).map(|i| i.to_string()).collect();
+        assert_eq!(paths, want, "{}", row.token_id);
+        assert_eq!(row.count, 120);
+    }
+    assert!(rows[2].recent.contains("/once"));
 }
