@@ -1,0 +1,3 @@
+-- PostgreSQL's 0018 keeps half of each `tokens` page free for the usage flush's updates.
+-- SQLite has no such setting (it rewrites the page either way); this migration keeps the two
+-- schemas' version numbers in step.
