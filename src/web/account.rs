@@ -98,11 +98,7 @@ async fn change_password(
         errors.add("current", message);
         status = refused;
     }
-    if let Err(e) = password::check_rules(&f.password) {
-        errors.add("password", e);
-    } else if f.password != f.password_confirm {
-        errors.add("password_confirm", "The passwords do not match");
-    }
+    errors.check_new_password(&f.password, &f.password_confirm);
     let done = errors.is_empty();
     if done {
         let hash = password::hash(f.password).await?;

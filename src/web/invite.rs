@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -12,9 +11,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{FormErrors, render, signin};
+use super::signin::{self, Checked};
+use super::{FormErrors, render};
 use crate::auth::csrf_cookie::FormToken;
-use crate::auth::throttle::{self, Key, minutes_text};
 use crate::auth::{ClientIp, password, session};
 use crate::db::{self, admins::Admin, audit::Actor, invites::Invite};
 use crate::domain::audit::action;
@@ -109,48 +108,10 @@ async fn page(
     .await
 }
 
-/// Checks an existing admin's password, throttled like sign-in; `Err` is the form's message
-/// and status.
-async fn check_existing(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    ip: std::net::IpAddr,
-) -> AppResult<Result<String, (StatusCode, String)>> {
-    let keys = vec![Key::email(email), Key::ip(ip)];
-    let mut attempt = match throttle::reserve(&state.db, keys).await? {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            let message = format!(
-                "Too many failed sign-in attempts. Try again in {}.",
-                minutes_text(wait)
-            );
-            return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
-        }
-    };
-    attempt.checking();
-    match signin::check_password(state, email, password).await? {
-        Some(id) => {
-            attempt.succeed().await;
-            Ok(Ok(id))
-        }
-        None => {
-            attempt.fail().await;
-            signin::record(state, email, ip, action::SIGNIN_FAILED).await?;
-            let message = "The password is incorrect".to_owned();
-            Ok(Err((StatusCode::UNAUTHORIZED, message)))
-        }
-    }
-}
-
 /// A new admin's password, hashed, or the form's errors.
 async fn new_password(f: &AcceptForm) -> AppResult<Result<String, FormErrors>> {
     let mut errors = FormErrors::default();
-    if let Err(e) = password::check_rules(&f.password) {
-        errors.add("password", e);
-    } else if f.password != f.password_confirm {
-        errors.add("password_confirm", "The passwords do not match");
-    }
+    errors.check_new_password(&f.password, &f.password_confirm);
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
@@ -166,15 +127,18 @@ async fn accept(
 ) -> AppResult<Response> {
     let (invite, workspace, existing) = lookup(&state, &f.code).await?;
     let who = if let Some(admin) = existing {
-        match check_existing(&state, &invite.email, &f.password, ip).await? {
-            Ok(id) if id == admin.id => Joiner::Existing(admin),
-            Ok(_) => return Err(AppError::Forbidden(INVALID.into())),
-            Err((status, message)) => {
-                let mut errors = FormErrors::default();
-                errors.add("password", message);
-                return show(&state, &headers, f.code, status, errors).await;
-            }
+        let (status, message) = match signin::check(&state, &invite.email, &f.password, ip).await? {
+            Checked::Admin(id) if id == admin.id => (StatusCode::OK, String::new()),
+            Checked::Admin(_) => return Err(AppError::Forbidden(INVALID.into())),
+            Checked::Throttled(message) => (StatusCode::TOO_MANY_REQUESTS, message),
+            Checked::Incorrect => (StatusCode::UNAUTHORIZED, "The password is incorrect".into()),
+        };
+        if status != StatusCode::OK {
+            let mut errors = FormErrors::default();
+            errors.add("password", message);
+            return show(&state, &headers, f.code, status, errors).await;
         }
+        Joiner::Existing(admin)
     } else {
         match new_password(&f).await? {
             Ok(hash) => Joiner::New(hash),
@@ -185,9 +149,7 @@ async fn accept(
         }
     };
     let admin = join(&state, &f.code, &invite, who, ip).await?;
-    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    session::sign_in(&session, &admin.id, ip, user_agent).await?;
-    db::admins::mark_signed_in(&state.db, &admin.id, now()).await?;
+    signin::start(&state, &session, &admin.id, ip, &headers).await?;
     tracing::info!(admin_id = %admin.id, workspace_id = %invite.workspace_id, "member joined");
     session::set_flash(&session, "success", format!("Welcome to {workspace}!")).await?;
     let ws = db::workspaces::by_id(&state.db, &invite.workspace_id)

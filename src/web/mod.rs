@@ -80,6 +80,15 @@ impl FormErrors {
         crate::domain::token::add_error(&mut self.0, field, message);
     }
 
+    /// A new password's rules, then its confirmation, as every form that sets one checks them.
+    pub fn check_new_password(&mut self, password: &str, confirm: &str) {
+        if let Err(e) = crate::auth::password::check_rules(password) {
+            self.add("password", e);
+        } else if password != confirm {
+            self.add("password_confirm", "The passwords do not match");
+        }
+    }
+
     /// Records `Err` under `field` and returns the `Ok` value.
     pub fn take<T: Default>(&mut self, field: &str, r: Result<T, String>) -> T {
         r.unwrap_or_else(|e| {

@@ -3,7 +3,6 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::USER_AGENT;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -99,11 +98,7 @@ async fn submit(
     let mut errors = FormErrors::default();
     let email = errors.take("email", parse_email(&f.email));
     let workspace = errors.take("workspace", parse_workspace_name(&f.workspace));
-    if let Err(e) = password::check_rules(&f.password) {
-        errors.add("password", e);
-    } else if f.password != f.password_confirm {
-        errors.add("password_confirm", "The passwords do not match");
-    }
+    errors.check_new_password(&f.password, &f.password_confirm);
     if !errors.is_empty() {
         let form = FormToken::issue(&state, &headers).await?;
         let page = SetupPage {
@@ -125,9 +120,7 @@ async fn submit(
     };
     state.setup.set(None);
     tracing::info!(admin_id = %admin.id, workspace = %ws.slug, "setup complete");
-    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    session::sign_in(&session, &admin.id, ip, user_agent).await?;
-    db::admins::mark_signed_in(&state.db, &admin.id, crate::domain::now()).await?;
+    super::signin::start(&state, &session, &admin.id, ip, &headers).await?;
     session::set_flash(
         &session,
         "success",

@@ -99,38 +99,80 @@ async fn submit(
     Form(f): Form<LoginForm>,
 ) -> AppResult<Response> {
     let email = f.email.trim().to_lowercase();
-    // No admin has a longer email or password: refuse without a lookup, a hash or a throttle
-    // entry (whose key would hold the whole field).
-    if email.len() > MAX_EMAIL || f.password.chars().count() > password::MAX_LEN {
-        return incorrect(&state, &headers, &f).await;
-    }
-    let mut attempt =
-        match throttle::reserve(&state.db, vec![Key::email(&email), Key::ip(ip)]).await? {
-            Ok(attempt) => attempt,
-            Err(wait) => {
-                tracing::warn!(%ip, "sign-in throttled");
-                let message = format!(
-                    "Too many failed sign-in attempts. Try again in {}.",
-                    minutes_text(wait)
-                );
-                return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
-            }
-        };
-    attempt.checking();
-    let admin_id = check_password(&state, &email, &f.password).await?;
-    let Some(admin_id) = admin_id else {
-        attempt.fail().await;
-        tracing::info!(%ip, "sign-in failed");
-        record(&state, &email, ip, action::SIGNIN_FAILED).await?;
-        return incorrect(&state, &headers, &f).await;
+    let admin_id = match check(&state, &email, &f.password, ip).await? {
+        Checked::Admin(id) => id,
+        Checked::Throttled(message) => {
+            return refuse(&state, &headers, &f, StatusCode::TOO_MANY_REQUESTS, message).await;
+        }
+        Checked::Incorrect => return incorrect(&state, &headers, &f).await,
     };
-    attempt.succeed().await;
-    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    session::sign_in(&session, &admin_id, ip, user_agent).await?;
+    start(&state, &session, &admin_id, ip, &headers).await?;
     tracing::info!(%admin_id, %ip, "signed in");
-    db::admins::mark_signed_in(&state.db, &admin_id, now()).await?;
     record(&state, &email, ip, action::SIGNIN_SUCCEEDED).await?;
     Ok(Redirect::to(safe_next(f.next.as_deref())).into_response())
+}
+
+/// What a password check under the sign-in throttle found.
+pub(super) enum Checked {
+    /// The admin whose password it is.
+    Admin(String),
+    /// Too many failures lately: the message says how long to wait.
+    Throttled(String),
+    /// Wrong email or password (the failure is counted and audited).
+    Incorrect,
+}
+
+/// Checks an email and password as sign-in does, wherever an admin proves who they are (the
+/// sign-in form, an invitation to an existing account): too long for any admin → incorrect
+/// without a lookup, a hash or a throttle entry (whose key would hold the whole field);
+/// throttled per email and per address; a failure counted and audited.
+pub(super) async fn check(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: std::net::IpAddr,
+) -> AppResult<Checked> {
+    if email.len() > MAX_EMAIL || password.chars().count() > password::MAX_LEN {
+        return Ok(Checked::Incorrect);
+    }
+    let keys = vec![Key::email(email), Key::ip(ip)];
+    let mut attempt = match throttle::reserve(&state.db, keys).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%ip, "sign-in throttled");
+            return Ok(Checked::Throttled(format!(
+                "Too many failed sign-in attempts. Try again in {}.",
+                minutes_text(wait)
+            )));
+        }
+    };
+    attempt.checking();
+    match check_password(state, email, password).await? {
+        Some(id) => {
+            attempt.succeed().await;
+            Ok(Checked::Admin(id))
+        }
+        None => {
+            attempt.fail().await;
+            tracing::info!(%ip, "sign-in failed");
+            record(state, email, ip, action::SIGNIN_FAILED).await?;
+            Ok(Checked::Incorrect)
+        }
+    }
+}
+
+/// Signs an admin in on this browser (session with address and browser) and notes when.
+pub(super) async fn start(
+    state: &AppState,
+    session: &Session,
+    admin_id: &str,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> AppResult<()> {
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    session::sign_in(session, admin_id, ip, user_agent).await?;
+    db::admins::mark_signed_in(&state.db, admin_id, now()).await?;
+    Ok(())
 }
 
 /// Records a sign-in (or a failed one) in the audit log of every workspace of the admin with

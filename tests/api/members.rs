@@ -142,6 +142,24 @@ async fn an_existing_admin_joins_by_signing_in_with_their_own_password() {
 }
 
 #[tokio::test]
+async fn an_overlong_password_for_an_existing_account_is_refused_without_using_up_its_tries() {
+    let app = TestApp::spawn().await;
+    let (alice, slug) = app.setup().await;
+    app.other_admin_with_workspace(BOB, "Bob's place").await;
+    let link = invite(&app, &alice, &slug, BOB).await;
+    // Longer than any password: refused as sign-in refuses it, before any hash or throttle
+    // entry, so six of them (one more than the per-email tries) leave the account open.
+    let overlong = "x".repeat(keyward::auth::password::MAX_LEN + 1);
+    for _ in 0..=keyward::auth::throttle::MAX_PER_EMAIL {
+        let (_, res) = accept(&app, &link, &overlong).await;
+        assert_eq!(res.status(), 401);
+        assert!(res.text().await.unwrap().contains("The password is incorrect"));
+    }
+    let (_, res) = accept(&app, &link, PASSWORD).await;
+    assert_eq!(res.status(), 303, "not throttled");
+}
+
+#[tokio::test]
 async fn the_last_member_cannot_be_removed() {
     let app = TestApp::spawn().await;
     let (alice, slug) = app.setup().await;
