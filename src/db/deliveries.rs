@@ -30,6 +30,27 @@ pub struct Due {
     pub secret_sealed: Vec<u8>,
 }
 
+/// Deletes deliveries that ended (delivered or failed) and were made before `before` (Unix
+/// seconds); pending ones stay until their last attempt. Returns how many went.
+pub async fn prune(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query!(
+            "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < ?",
+            before
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+        postgres: sqlx::query!(
+            "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1",
+            before
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected(),
+    ))
+}
+
 /// Adds a delivery due now; returns its id (the `webhook-id` header).
 pub async fn insert(
     conn: Conn<'_>,

@@ -15,8 +15,16 @@ use crate::state::AppState;
 
 const DAY: i64 = 86_400;
 
-/// Runs a sweep now and then every `every` until `stop` turns true.
+/// Days a delivery that ended (delivered or failed) is kept for the endpoint's page and
+/// resending, as Stripe keeps its events.
+pub const DELIVERIES_KEPT_DAYS: i64 = 30;
+/// How often ended deliveries past [`DELIVERIES_KEPT_DAYS`] are deleted (a scan of the table).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs a sweep now and then every `every` until `stop` turns true; deletes old deliveries
+/// now and then every hour.
 pub async fn run(state: AppState, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut pruned: Option<tokio::time::Instant> = None;
     loop {
         match sweep(&state).await {
             Ok(0) => {}
@@ -26,11 +34,27 @@ pub async fn run(state: AppState, every: Duration, mut stop: watch::Receiver<boo
         if let Err(e) = super::digest::send_due(&state).await {
             tracing::warn!(error = %e, "expiry digest failed");
         }
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(tokio::time::Instant::now());
+            if let Err(e) = prune_deliveries(&state).await {
+                tracing::warn!(error = %e, "could not delete old webhook deliveries");
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Deletes deliveries that ended more than [`DELIVERIES_KEPT_DAYS`] after they were made
+/// (any server may; a second one finds nothing left). Returns how many went.
+pub async fn prune_deliveries(state: &AppState) -> Result<u64, sqlx::Error> {
+    let gone = db::deliveries::prune(&state.db, now() - DELIVERIES_KEPT_DAYS * DAY).await?;
+    if gone > 0 {
+        tracing::info!(deliveries = gone, "old webhook deliveries deleted");
+    }
+    Ok(gone)
 }
 
 /// What a token is due, given the lead times (days, any order): `(kinds to record, the one

@@ -153,7 +153,12 @@ async fn an_overlong_password_for_an_existing_account_is_refused_without_using_u
     for _ in 0..=keyward::auth::throttle::MAX_PER_EMAIL {
         let (_, res) = accept(&app, &link, &overlong).await;
         assert_eq!(res.status(), 401);
-        assert!(res.text().await.unwrap().contains("The password is incorrect"));
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("The password is incorrect")
+        );
     }
     let (_, res) = accept(&app, &link, PASSWORD).await;
     assert_eq!(res.status(), 303, "not throttled");

@@ -290,6 +290,43 @@ async fn an_endpoint_now_private_can_still_be_disabled_but_not_moved_elsewhere_p
     assert_eq!(now["data"]["description"], "old host");
 }
 
+async fn delivery_ids(db: &keyward::db::Db) -> Vec<String> {
+    let rows: Vec<(String,)> =
+        crate::backend::rows(db, "SELECT id FROM webhook_deliveries ORDER BY id").await;
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+#[tokio::test]
+async fn ended_deliveries_are_deleted_after_thirty_days_and_pending_ones_kept() {
+    let (app, _, admin) = spawn().await;
+    let hook = Receiver::start(&[]).await;
+    let (id, _) = endpoint(&app, &admin, &hook.url, json!(["webhook.test"])).await;
+    let test = format!("/api/v1/webhooks/{id}/test");
+    for _ in 0..3 {
+        assert_eq!(app.api(&admin).post(&test).await.0, 202);
+    }
+    hook.wait_for(|got| got.len() >= 3).await;
+    let db = &app.state.db;
+    let delivered = "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered'";
+    for _ in 0..100 {
+        if crate::backend::scalar(db, delivered, &[]).await == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids = delivery_ids(db).await;
+    let old = keyward::domain::now() - 31 * 86_400;
+    // One ended 31 days ago, one still pending from then, one from today.
+    let age = format!("UPDATE webhook_deliveries SET created_at = {old} WHERE id = ?");
+    crate::backend::exec(db, &age, &[&ids[0]]).await;
+    crate::backend::exec(db, &age, &[&ids[1]]).await;
+    let pending = "UPDATE webhook_deliveries SET state = 'pending', next_attempt_ms = 9000000000000000 WHERE id = ?";
+    crate::backend::exec(db, pending, &[&ids[1]]).await;
+    let gone = keyward::webhooks::expiry::prune_deliveries(&app.state).await;
+    assert_eq!(gone.unwrap(), 1);
+    assert_eq!(delivery_ids(db).await, ids[1..].to_vec());
+}
+
 #[tokio::test]
 async fn the_webhook_api_needs_admin_shows_the_secret_once_and_audits_changes() {
     let (app, slug, admin) = spawn().await;
