@@ -77,12 +77,9 @@ mod tests {
     use super::*;
 
     fn pending(count: i64, last_at: i64, ip: [u8; 4]) -> Pending {
-        Pending {
-            count,
-            last_at,
-            last_ip: Some(IpAddr::from(ip)),
-            ..Pending::default()
-        }
+        let mut p = Pending::default();
+        (p.count, p.last_at, p.last_ip) = (count, last_at, Some(IpAddr::from(ip)));
+        p
     }
 
     /// The same totals as adding each batch with [`Pending::added_to`], address as text.

@@ -1,5 +1,6 @@
 //! Property tests of the usage buffer: flushes that fail and succeed between requests.
 
+use super::batch::COMPACT_FLOOR;
 use super::*;
 use proptest::prelude::*;
 
