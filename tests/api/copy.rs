@@ -189,18 +189,7 @@ async fn a_copied_webhook_still_signs_with_its_secret() {
     let admin = seed_on(&sqlite);
     let hook = crate::receiver::Receiver::start(&[]).await;
     let server = serve_hooks(&sqlite, &dir);
-    let res = client()
-        .post(server.url("/api/v1/webhooks"))
-        .bearer_auth(&admin)
-        .json(&json!({ "url": hook.url }))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    let (id, secret) = (
-        &body["data"]["id"],
-        body["data"]["secret"].as_str().unwrap(),
-    );
+    let (id, secret) = server.add_webhook(&admin, &hook.url).await;
     drop(server);
     let pg = crate::backend::url_for(&dir.join("copy-target"));
     let out = copy(&sqlite, &pg);
@@ -216,17 +205,7 @@ async fn a_copied_webhook_still_signs_with_its_secret() {
         "{printed}"
     );
     let server = serve_hooks(&pg, &dir);
-    let test = server.url(&format!("/api/v1/webhooks/{}/test", id.as_str().unwrap()));
-    let res = client()
-        .post(test)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let got = hook.wait_for(|got| !got.is_empty()).await;
-    assert!(
-        got[0].signed_by(secret),
-        "signed with the secret shown before the copy"
-    );
+    server
+        .assert_test_event_signed(&admin, &id, &hook, &secret)
+        .await;
 }

@@ -226,20 +226,8 @@ async fn a_restored_backup_still_signs_webhooks_with_their_secrets() {
     let (dir, db) = fresh_db();
     let admin = seed_admin_token(&db);
     let hook = crate::receiver::Receiver::start(&[]).await;
-    let c = client();
     let server = Server::start(&db, &["--webhook-allow-private"]);
-    let body: Value = c
-        .post(server.url("/api/v1/webhooks"))
-        .bearer_auth(&admin)
-        .json(&json!({ "url": hook.url }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = body["data"]["id"].as_str().unwrap().to_owned();
-    let secret = body["data"]["secret"].as_str().unwrap().to_owned();
+    let (id, secret) = server.add_webhook(&admin, &hook.url).await;
     let backup = dir.join("backup.db");
     cli_ok(&db, &["backup", "--to", backup.to_str().unwrap()], "");
     assert!(server.stop("-TERM").success());
@@ -248,18 +236,9 @@ async fn a_restored_backup_still_signs_webhooks_with_their_secrets() {
     let (dir2, db2) = fresh_db();
     cli_ok(&db2, &["restore", "--from", backup.to_str().unwrap()], "");
     let restored = Server::start(&db2, &["--webhook-allow-private"]);
-    let res = c
-        .post(restored.url(&format!("/api/v1/webhooks/{id}/test")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let got = hook.wait_for(|got| !got.is_empty()).await;
-    assert!(
-        got[0].signed_by(&secret),
-        "signed with the secret shown before the backup"
-    );
+    restored
+        .assert_test_event_signed(&admin, &id, &hook, &secret)
+        .await;
     for d in [dir, dir2] {
         let _ = std::fs::remove_dir_all(d);
     }

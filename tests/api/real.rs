@@ -172,6 +172,44 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// Adds a webhook endpoint for `url` through the API (201); its id and signing secret.
+    pub async fn add_webhook(&self, admin: &str, url: &str) -> (String, String) {
+        let res = reqwest::Client::new()
+            .post(self.url("/api/v1/webhooks"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        let field = |name: &str| body["data"][name].as_str().unwrap().to_owned();
+        (field("id"), field("secret"))
+    }
+
+    /// Sends endpoint `id` a `webhook.test` (202) and waits until `hook` has it; asserts it was
+    /// signed with `secret`.
+    pub async fn assert_test_event_signed(
+        &self,
+        admin: &str,
+        id: &str,
+        hook: &crate::receiver::Receiver,
+        secret: &str,
+    ) {
+        let res = reqwest::Client::new()
+            .post(self.url(&format!("/api/v1/webhooks/{id}/test")))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        let got = hook.wait_for(|got| !got.is_empty()).await;
+        assert!(
+            got[0].signed_by(secret),
+            "signed with the secret shown at creation"
+        );
+    }
+
     /// Sends a signal (`-TERM`, `-KILL`) and waits for the exit.
     pub fn stop(mut self, signal: &str) -> std::process::ExitStatus {
         let ok = Command::new("kill")

@@ -409,24 +409,13 @@ fn serve(db: &std::path::Path) -> Server {
     )
 }
 
-async fn add_endpoint(s: &Server, admin: &str, url: &str) {
-    let res = reqwest::Client::new()
-        .post(s.url("/api/v1/webhooks"))
-        .bearer_auth(admin)
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-}
-
 #[tokio::test]
 async fn a_change_still_delivers_after_kill_9_between_the_change_and_its_delivery() {
     let (_dir, db) = fresh_db();
     let admin = seed_admin_token(&db);
     let server = serve(&db);
     let hook = Receiver::start(&[HANG]).await;
-    add_endpoint(&server, &admin, &hook.url).await;
+    server.add_webhook(&admin, &hook.url).await;
     cli_ok(
         &db,
         &["token", "revoke", "--workspace", "acme", &first_token(&db)],
@@ -460,7 +449,7 @@ async fn a_token_expiring_tomorrow_gets_one_notice_across_two_restarts() {
     let admin = seed_admin_token(&db);
     let hook = Receiver::start(&[]).await;
     let server = serve(&db);
-    add_endpoint(&server, &admin, &hook.url).await;
+    server.add_webhook(&admin, &hook.url).await;
     crate::real::create_token(&db, "soon", "chats:read", &["--expires-in-days", "1"]);
     hook.wait_for(|got| got.iter().any(|r| r.kind() == "token.expiring"))
         .await;
@@ -486,7 +475,7 @@ async fn a_stopping_server_waits_for_one_round_of_a_webhook_backlog_at_most() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", silent.local_addr().unwrap());
     for _ in 0..40 {
-        add_endpoint(&server, &admin, &url).await;
+        server.add_webhook(&admin, &url).await;
     }
     for name in ["one", "two", "three"] {
         crate::real::create_token(&db, name, "chats:read", &[]);
