@@ -27,8 +27,7 @@ const DAY: i64 = 86_400;
 pub struct Hit {
     pub at: i64,
     pub method: Method,
-    /// Shared with the token's previous request when it is the same path
-    /// ([`UsageBuffer::record`]).
+    /// Shared with the request logged before it when it is the same path ([`Batch`]).
     pub path: Arc<str>,
     pub status: u16,
     pub ip: IpAddr,
@@ -131,14 +130,14 @@ impl UsageBuffer {
     }
 
     /// The newest requests of a token not yet in the database (a flush's batch included), at
-    /// most [`RECENT_KEPT`], oldest first. Reads the whole log: for pages, not the hot path.
+    /// most [`RECENT_KEPT`], oldest first (a walk through the token's own requests).
     pub fn pending_recent(&self, token_id: &str) -> Vec<Hit> {
         let b = self.lock();
         let mut newest_first: Vec<Hit> = Vec::new();
         for batch in [&b.pending, &*b.writing] {
             if let Some(p) = batch.get(token_id) {
                 let room = (RECENT_KEPT as usize).saturating_sub(newest_first.len());
-                newest_first.extend(batch.hits_of(p.slot).rev().take(room).cloned());
+                newest_first.extend(batch.newest_of(p).take(room).cloned());
             }
         }
         newest_first.reverse();

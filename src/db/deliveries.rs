@@ -31,25 +31,41 @@ pub struct Due {
 }
 
 /// Deletes deliveries that ended (delivered or failed) and were made before `before` (Unix
-/// seconds); pending ones stay until their last attempt. Returns how many went.
+/// seconds); pending ones stay until their last attempt. In statements of [`PRUNE_BATCH`]
+/// rows, so a first pass over a long history never holds the write lock for long. Returns how
+/// many went.
 pub async fn prune(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
-    Ok(on!(db.acquire().await?.conn(), |c|
-        sqlite: sqlx::query!(
-            "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < ?",
-            before
-        )
-        .execute(&mut *c)
-        .await?
-        .rows_affected(),
-        postgres: sqlx::query!(
-            "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1",
-            before
-        )
-        .execute(&mut *c)
-        .await?
-        .rows_affected(),
-    ))
+    let mut gone = 0;
+    loop {
+        let n = on!(db.acquire().await?.conn(), |c|
+            sqlite: sqlx::query!(
+                "DELETE FROM webhook_deliveries WHERE id IN (
+                     SELECT id FROM webhook_deliveries
+                     WHERE state <> 'pending' AND created_at < ? LIMIT ?)",
+                before, PRUNE_BATCH
+            )
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+            postgres: sqlx::query!(
+                "DELETE FROM webhook_deliveries WHERE id IN (
+                     SELECT id FROM webhook_deliveries
+                     WHERE state <> 'pending' AND created_at < $1 LIMIT $2)",
+                before, PRUNE_BATCH
+            )
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        );
+        gone += n;
+        if n < PRUNE_BATCH as u64 {
+            return Ok(gone);
+        }
+    }
 }
+
+/// Rows one pruning statement deletes at most.
+const PRUNE_BATCH: i64 = 1000;
 
 /// Adds a delivery due now; returns its id (the `webhook-id` header).
 pub async fn insert(

@@ -102,23 +102,28 @@ pub async fn get(
     ))
 }
 
-/// Stores an edit; enabling clears the reason the server disabled it for.
+/// Stores an edit (`draft`) if the endpoint is still as it was read (`was`: compare and set,
+/// so an edit never overwrites one made meanwhile, nor the deliverer disabling the endpoint);
+/// enabling clears the reason the server disabled it for. Returns 0 when it was not.
 pub async fn update(
     conn: Conn<'_>,
     workspace_id: &str,
     id: &str,
-    draft: &WebhookDraft,
+    (was, draft): (&WebhookDraft, &WebhookDraft),
 ) -> Result<u64, sqlx::Error> {
     let at = now();
     let events = draft.events.to_stored();
     let enabled = i64::from(draft.enabled);
+    let (was_events, was_enabled) = (was.events.to_stored(), i64::from(was.enabled));
     Ok(on!(conn, |c|
         sqlite: sqlx::query!(
             "UPDATE webhooks SET url = ?, description = ?, events = ?, enabled = ?,
                     disabled_reason = CASE WHEN ? = 1 THEN NULL ELSE disabled_reason END,
                     updated_at = ?
-             WHERE workspace_id = ? AND id = ?",
-            draft.url, draft.description, events, enabled, enabled, at, workspace_id, id
+             WHERE workspace_id = ? AND id = ?
+               AND url = ? AND description = ? AND events = ? AND enabled = ?",
+            draft.url, draft.description, events, enabled, enabled, at, workspace_id, id,
+            was.url, was.description, was_events, was_enabled
         )
         .execute(&mut *c)
         .await?
@@ -127,8 +132,10 @@ pub async fn update(
             "UPDATE webhooks SET url = $1, description = $2, events = $3, enabled = $4,
                     disabled_reason = CASE WHEN $4::BIGINT = 1 THEN NULL ELSE disabled_reason END,
                     updated_at = $5
-             WHERE workspace_id = $6 AND id = $7",
-            draft.url, draft.description, events, enabled, at, workspace_id, id
+             WHERE workspace_id = $6 AND id = $7
+               AND url = $8 AND description = $9 AND events = $10 AND enabled = $11",
+            draft.url, draft.description, events, enabled, at, workspace_id, id,
+            was.url, was.description, was_events, was_enabled
         )
         .execute(&mut *c)
         .await?

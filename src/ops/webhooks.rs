@@ -108,24 +108,22 @@ pub async fn create(ctx: &WebhookCtx<'_>, input: WebhookInput) -> AppResult<(End
     Ok((endpoint, secret))
 }
 
-/// Attempts of an edit that another edit overtook before a 409.
+/// Attempts of an edit that another change overtook before a 409.
 const EDIT_ATTEMPTS: usize = 3;
 
 /// Edits an endpoint: `input`'s absent fields keep what is stored. The merge is checked
 /// outside the write transaction (a name lookup may take seconds) and written only if the
-/// endpoint is still as it was read; else it is made again over the newer one.
+/// endpoint is still as it was read (another edit, or the deliverer disabling it on a 410,
+/// may come in between); else it is made again over the newer one.
 pub async fn update(ctx: &WebhookCtx<'_>, id: &str, input: WebhookInput) -> AppResult<Endpoint> {
     for _ in 0..EDIT_ATTEMPTS {
         let base = draft_of(&get(ctx, id).await?);
         let draft = checked(ctx, input.clone(), base.clone()).await?;
         let mut tx = ctx.state.db.begin_write().await?;
-        let now = db::webhooks::get(tx.conn(), ctx.workspace_id, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if draft_of(&now) != base {
+        let change = (&base, &draft);
+        if db::webhooks::update(tx.conn(), ctx.workspace_id, id, change).await? == 0 {
             continue;
         }
-        db::webhooks::update(tx.conn(), ctx.workspace_id, id, &draft).await?;
         audit(tx.conn(), ctx, "webhook.updated", describe(id, &draft)).await?;
         let endpoint = db::webhooks::get(tx.conn(), ctx.workspace_id, id)
             .await?

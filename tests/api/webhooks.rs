@@ -328,6 +328,50 @@ async fn ended_deliveries_are_deleted_after_thirty_days_and_pending_ones_kept() 
 }
 
 #[tokio::test]
+async fn an_edit_read_before_the_deliverer_disabled_the_endpoint_does_not_enable_it_again() {
+    let (app, slug, admin) = spawn().await;
+    let (id, _) = endpoint(&app, &admin, "http://127.0.0.1:9/hook", json!(["*"])).await;
+    let ws = app.workspace(&slug).await.id;
+    let read = |db: keyward::db::Db| {
+        let (ws, id) = (ws.clone(), id.clone());
+        async move {
+            let mut conn = db.acquire().await.unwrap();
+            keyward::db::webhooks::get(conn.conn(), &ws, &id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    // An edit reads the endpoint (enabled); a 410 disables it before the edit is written.
+    let was = keyward::ops::webhooks::draft_of(&read(app.state.db.clone()).await);
+    keyward::db::webhooks::disable(&app.state.db, &id, "410 Gone")
+        .await
+        .unwrap();
+    let draft = keyward::domain::webhook::WebhookDraft {
+        description: "renamed".into(),
+        ..was.clone()
+    };
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    let written = keyward::db::webhooks::update(tx.conn(), &ws, &id, (&was, &draft)).await;
+    tx.commit().await.unwrap();
+    assert_eq!(written.unwrap(), 0, "not over a change made meanwhile");
+    let now = read(app.state.db.clone()).await;
+    assert_eq!((now.enabled, now.description.as_str()), (0, ""));
+    assert_eq!(now.disabled_reason.as_deref(), Some("410 Gone"));
+    // Through the API the same edit is made again over the disabled endpoint.
+    let path = format!("/api/v1/webhooks/{id}");
+    let (status, body) = app
+        .api(&admin)
+        .patch(&path, json!({"description": "renamed"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["data"]["enabled"], &body["data"]["description"]),
+        (&json!(false), &json!("renamed"))
+    );
+}
+
+#[tokio::test]
 async fn the_webhook_api_needs_admin_shows_the_secret_once_and_audits_changes() {
     let (app, slug, admin) = spawn().await;
     let (_, writer) = app.create_token(&slug, &["tokens:write"], |_| {}).await;

@@ -19,8 +19,10 @@ pub struct Pending {
     /// flush) in `more_days`.
     day: (i64, i64),
     more_days: Vec<(i64, i64)>,
-    /// The token's place in its batch's log ([`Batch::hits`]).
+    /// The token's number in its batch, which its requests in the log carry ([`Batch::hits`]).
     pub(super) slot: u32,
+    /// Where in the log its newest request is; each request there names the one before it.
+    newest: Option<u32>,
 }
 
 impl Pending {
@@ -149,35 +151,42 @@ impl Batch {
     /// most requests copy no path.
     pub(super) fn record(&mut self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
         let path = match self.hits.last() {
-            Some((_, last)) if *last.path == *path => Arc::clone(&last.path),
+            Some(last) if *last.hit.path == *path => Arc::clone(&last.hit.path),
             _ => Arc::from(path),
         };
         let hit = hit(path);
-        let pending = self.token(token_id);
+        let slot = u32::try_from(self.tokens.len()).unwrap_or(u32::MAX);
+        let pending = self.tokens.entry_ref(token_id).or_insert_with(|| Pending {
+            slot,
+            ..Pending::default()
+        });
         pending.add(&hit);
-        let slot = pending.slot;
-        self.hits.push((slot, hit));
+        let (slot, prev) = (pending.slot, pending.newest);
+        pending.newest = Some(self.hits.push(Logged { slot, prev, hit }));
         if self.hits.len() >= self.compact_at {
             self.compact();
         }
     }
 
-    /// The requests of the token in slot `slot`, oldest first.
-    pub(super) fn hits_of(&self, slot: u32) -> impl DoubleEndedIterator<Item = &Hit> {
-        self.hits
-            .iter()
-            .filter(move |(s, _)| *s == slot)
-            .map(|(_, h)| h)
+    /// A token's requests in this batch, newest first: a walk back through its own (the page
+    /// that shows them reads a hundred, never the whole log, under the buffer's lock).
+    pub(super) fn newest_of(&self, p: &Pending) -> impl Iterator<Item = &Hit> {
+        let mut at = p.newest;
+        std::iter::from_fn(move || {
+            let logged = self.hits.get(at?)?;
+            at = logged.prev;
+            Some(&logged.hit)
+        })
     }
 
     /// The newest [`RECENT_KEPT`] requests of each token, oldest first, by slot.
     pub(super) fn recent_by_slot(&self) -> Vec<VecDeque<&Hit>> {
         let mut by_slot: Vec<VecDeque<&Hit>> = vec![VecDeque::new(); self.tokens.len()];
-        for (slot, hit) in self.hits.iter().rev() {
-            if let Some(kept) = by_slot.get_mut(*slot as usize)
+        for logged in self.hits.iter().rev() {
+            if let Some(kept) = by_slot.get_mut(logged.slot as usize)
                 && (kept.len() as i64) < RECENT_KEPT
             {
-                kept.push_front(hit);
+                kept.push_front(&logged.hit);
             }
         }
         by_slot
@@ -188,8 +197,8 @@ impl Batch {
     fn compact(&mut self) {
         let mut kept = vec![0i64; self.tokens.len()];
         let mut keep = vec![false; self.hits.len()];
-        for ((slot, _), keep) in self.hits.iter().rev().zip(keep.iter_mut().rev()) {
-            if let Some(n) = kept.get_mut(*slot as usize)
+        for (logged, keep) in self.hits.iter().rev().zip(keep.iter_mut().rev()) {
+            if let Some(n) = kept.get_mut(logged.slot as usize)
                 && *n < RECENT_KEPT
             {
                 *n += 1;
@@ -197,8 +206,29 @@ impl Batch {
             }
         }
         let all = std::mem::take(&mut self.hits).into_entries();
-        self.hits = Log::from_entries(all.zip(keep).filter_map(|(e, k)| k.then_some(e)));
+        self.relog(
+            all.zip(keep)
+                .filter_map(|(e, k)| k.then_some((e.slot, e.hit))),
+        );
         self.compact_at = COMPACT_FLOOR.max(2 * self.hits.len());
+    }
+
+    /// A new log of `entries` (slot, request), oldest first, each token's newest and each
+    /// request's predecessor linked again.
+    fn relog(&mut self, entries: impl Iterator<Item = (u32, Hit)>) {
+        let mut newest: Vec<Option<u32>> = vec![None; self.tokens.len()];
+        let mut log = Log::default();
+        for (slot, hit) in entries {
+            let prev = newest.get(slot as usize).copied().flatten();
+            let at = log.push(Logged { slot, prev, hit });
+            if let Some(n) = newest.get_mut(slot as usize) {
+                *n = Some(at);
+            }
+        }
+        for p in self.tokens.values_mut() {
+            p.newest = newest.get(p.slot as usize).copied().flatten();
+        }
+        self.hits = log;
     }
 
     /// Puts `older` (a batch whose write failed) in front of this one: nothing is lost.
@@ -211,12 +241,12 @@ impl Batch {
                 *s = pending.slot;
             }
         }
-        let older = older
-            .hits
-            .into_entries()
-            .map(|(s, h)| (slots.get(s as usize).copied().unwrap_or(s), h));
+        let older = older.hits.into_entries().map(|e| {
+            let slot = slots.get(e.slot as usize).copied().unwrap_or(e.slot);
+            (slot, e.hit)
+        });
         let newer = std::mem::take(&mut self.hits).into_entries();
-        self.hits = Log::from_entries(older.chain(newer));
+        self.relog(older.chain(newer.map(|e| (e.slot, e.hit))));
         self.compact();
     }
 }
@@ -234,21 +264,30 @@ impl FromIterator<(String, Pending)> for Batch {
     }
 }
 
+/// One request in the log: its token's slot, and where that token's request before it is.
+#[derive(Clone, Debug)]
+pub(super) struct Logged {
+    slot: u32,
+    prev: Option<u32>,
+    hit: Hit,
+}
+
 /// Requests in arrival order, in chunks of [`CHUNK`]: appending never moves what is there (a
 /// log in one block, doubled by copying megabytes, held every request's `record` behind the
 /// buffer's lock), and a chunk is small enough for the allocator to reuse one an earlier
 /// batch freed, where a fresh multi-megabyte block faulted its pages in under that lock.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Log {
-    chunks: Vec<Vec<(u32, Hit)>>,
+    chunks: Vec<Vec<Logged>>,
     len: usize,
 }
 
-/// Requests per chunk of the log (≈ 48 KiB).
+/// Requests per chunk of the log (≈ 56 KiB).
 const CHUNK: usize = 512;
 
 impl Log {
-    fn push(&mut self, entry: (u32, Hit)) {
+    /// Appends a request; returns its place.
+    fn push(&mut self, entry: Logged) -> u32 {
         match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
             _ => {
@@ -258,9 +297,15 @@ impl Log {
             }
         }
         self.len += 1;
+        u32::try_from(self.len - 1).unwrap_or(u32::MAX)
     }
 
-    fn last(&self) -> Option<&(u32, Hit)> {
+    fn get(&self, at: u32) -> Option<&Logged> {
+        let at = at as usize;
+        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
+    }
+
+    fn last(&self) -> Option<&Logged> {
         self.chunks.last().and_then(|c| c.last())
     }
 
@@ -268,17 +313,11 @@ impl Log {
         self.len
     }
 
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &(u32, Hit)> {
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Logged> {
         self.chunks.iter().flatten()
     }
 
-    fn from_entries(entries: impl IntoIterator<Item = (u32, Hit)>) -> Self {
-        let mut log = Self::default();
-        entries.into_iter().for_each(|e| log.push(e));
-        log
-    }
-
-    fn into_entries(self) -> impl Iterator<Item = (u32, Hit)> {
+    fn into_entries(self) -> impl Iterator<Item = Logged> {
         self.chunks.into_iter().flatten()
     }
 }

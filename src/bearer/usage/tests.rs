@@ -163,17 +163,21 @@ fn interleaved(buffer: &UsageBuffer, ids: &[&str], from: usize, n: usize) {
 #[test]
 fn each_token_keeps_its_own_newest_requests_across_a_failed_flush() {
     let buffer = UsageBuffer::default();
-    let ids = ["a", "b", "c"];
-    interleaved(&buffer, &ids, 0, 150);
+    // The batch being written numbers its tokens x, a, b, c; the next one z, c, b, a: the
+    // failed batch's requests must follow their tokens to their new numbers.
+    interleaved(&buffer, &["x", "a", "b", "c"], 0, 150);
     buffer.take();
-    interleaved(&buffer, &ids, 150, 30);
-    // The write fails: the older batch goes back in front, each token still whole.
+    interleaved(&buffer, &["z", "c", "b", "a"], 150, 30);
     buffer.restore();
     let want: Vec<String> = (80..180).map(|i| i.to_string()).collect();
-    for id in ids {
+    for id in ["a", "b", "c"] {
         assert_eq!(buffer.pending(id).map(|p| p.count), Some(180));
         assert_eq!(recent_paths(&buffer, id), want, "{id}");
     }
+    let only_older: Vec<String> = (50..150).map(|i| i.to_string()).collect();
+    assert_eq!(recent_paths(&buffer, "x"), only_older);
+    let only_newer: Vec<String> = (150..180).map(|i| i.to_string()).collect();
+    assert_eq!(recent_paths(&buffer, "z"), only_newer);
     // A batch being written and the one after it read as one.
     buffer.take();
     interleaved(&buffer, &["b"], 180, 5);
