@@ -11,6 +11,7 @@ pub mod verify;
 pub mod webhooks;
 
 use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::{Json, Router};
@@ -56,6 +57,20 @@ pub struct Page<T> {
 
 pub fn data<T: Serialize>(value: T) -> Json<Data<T>> {
     Json(Data { data: value })
+}
+
+/// An answer that shows a secret, once: never stored by a cache (`no-store`), and, for a
+/// creation (201), where the new resource lives (`location`).
+pub fn shown_once<T: Serialize>(status: StatusCode, body: T, location: &str) -> Response {
+    let mut res = (status, data(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(location)
+    {
+        h.insert(header::LOCATION, v);
+    }
+    res
 }
 
 /// JSON bodies whose rejections are our problem details: 400 malformed, 413 too large,

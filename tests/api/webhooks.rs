@@ -26,17 +26,21 @@ async fn spawn() -> (TestApp, String, String) {
 }
 
 /// Adds an endpoint for `url` taking `events`; returns (id, secret).
+/// The answer shows the secret once: not stored by caches, and it says where the endpoint is.
 async fn endpoint(app: &TestApp, admin: &str, url: &str, events: Value) -> (String, String) {
-    let (status, body) = app
+    let body = json!({ "url": url, "events": events });
+    let res = app
         .api(admin)
-        .post_json("/api/v1/webhooks", json!({ "url": url, "events": events }))
+        .send(reqwest::Method::POST, "/api/v1/webhooks", Some(body))
         .await;
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
     let d = &body["data"];
-    (
-        d["id"].as_str().unwrap().to_owned(),
-        d["secret"].as_str().unwrap().to_owned(),
-    )
+    let id = d["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/webhooks/{id}"));
+    (id, d["secret"].as_str().unwrap().to_owned())
 }
 
 /// `GET path` until `done` holds for its body (at most 5 s); the last body.

@@ -7,8 +7,8 @@ pub mod read;
 pub mod usage;
 pub mod write;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::Routes;
@@ -108,18 +108,9 @@ pub(super) fn with_secret(
     t: &Token,
     secret: &Secret,
 ) -> Response {
-    let location = format!("/api/v1/tokens/{}", t.id);
     let body = WithSecret {
         token: object(state, t),
         secret: secret.expose().to_owned(),
     };
-    let mut res = (status, crate::api::data(body)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&location)
-    {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    res
+    super::shown_once(status, body, &format!("/api/v1/tokens/{}", t.id))
 }

@@ -4,7 +4,7 @@
 pub mod model;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 
@@ -90,13 +90,8 @@ pub(crate) async fn create(
         webhook: WebhookObject::from(&endpoint),
         secret,
     };
-    let mut res = (StatusCode::CREATED, super::data(body)).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/webhooks/{}", endpoint.id)) {
-        h.insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let location = format!("/api/v1/webhooks/{}", endpoint.id);
+    Ok(super::shown_once(StatusCode::CREATED, body, &location))
 }
 
 #[utoipa::path(
