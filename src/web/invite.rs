@@ -127,13 +127,15 @@ async fn accept(
 ) -> AppResult<Response> {
     let (invite, workspace, existing) = lookup(&state, &f.code).await?;
     let who = if let Some(admin) = existing {
-        let (status, message) = match signin::check(&state, &invite.email, &f.password, ip).await? {
-            Checked::Admin(id) if id == admin.id => (StatusCode::OK, String::new()),
+        let refused = match signin::check(&state, &invite.email, &f.password, ip).await? {
+            Checked::Admin(id) if id == admin.id => None,
             Checked::Admin(_) => return Err(AppError::Forbidden(INVALID.into())),
-            Checked::Throttled(message) => (StatusCode::TOO_MANY_REQUESTS, message),
-            Checked::Incorrect => (StatusCode::UNAUTHORIZED, "The password is incorrect".into()),
+            Checked::Throttled(message) => Some((StatusCode::TOO_MANY_REQUESTS, message)),
+            Checked::Incorrect => {
+                Some((StatusCode::UNAUTHORIZED, "The password is incorrect".into()))
+            }
         };
-        if status != StatusCode::OK {
+        if let Some((status, message)) = refused {
             let mut errors = FormErrors::default();
             errors.add("password", message);
             return show(&state, &headers, f.code, status, errors).await;

@@ -139,11 +139,7 @@ impl Batch {
 
     /// The token's entry, made with the next slot when it is new.
     pub(super) fn token(&mut self, token_id: &str) -> &mut Pending {
-        let slot = u32::try_from(self.tokens.len()).unwrap_or(u32::MAX);
-        self.tokens.entry_ref(token_id).or_insert_with(|| Pending {
-            slot,
-            ..Pending::default()
-        })
+        pending_of(&mut self.tokens, token_id)
     }
 
     /// Counts a request to `path` (made into a hit by `hit`). The path is shared with the
@@ -155,11 +151,7 @@ impl Batch {
             _ => Arc::from(path),
         };
         let hit = hit(path);
-        let slot = u32::try_from(self.tokens.len()).unwrap_or(u32::MAX);
-        let pending = self.tokens.entry_ref(token_id).or_insert_with(|| Pending {
-            slot,
-            ..Pending::default()
-        });
+        let pending = pending_of(&mut self.tokens, token_id);
         pending.add(&hit);
         let (slot, prev) = (pending.slot, pending.newest);
         pending.newest = Some(self.hits.push(Logged { slot, prev, hit }));
@@ -168,25 +160,31 @@ impl Batch {
         }
     }
 
-    /// A token's requests in this batch, newest first: a walk back through its own (the page
-    /// that shows them reads a hundred, never the whole log, under the buffer's lock).
+    /// A token's newest [`RECENT_KEPT`] requests in this batch, newest first: a walk back
+    /// through its own (the page that shows them, the flush and compaction read a hundred per
+    /// token, never the whole log).
     pub(super) fn newest_of(&self, p: &Pending) -> impl Iterator<Item = &Hit> {
+        self.places_of(p)
+            .filter_map(|at| self.hits.get(at).map(|l| &l.hit))
+    }
+
+    /// Where a token's newest [`RECENT_KEPT`] requests are in the log, newest first.
+    fn places_of(&self, p: &Pending) -> impl Iterator<Item = u32> {
         let mut at = p.newest;
         std::iter::from_fn(move || {
-            let logged = self.hits.get(at?)?;
-            at = logged.prev;
-            Some(&logged.hit)
+            let here = at?;
+            at = self.hits.get(here)?.prev;
+            Some(here)
         })
+        .take(RECENT_KEPT as usize)
     }
 
     /// The newest [`RECENT_KEPT`] requests of each token, oldest first, by slot.
     pub(super) fn recent_by_slot(&self) -> Vec<VecDeque<&Hit>> {
         let mut by_slot: Vec<VecDeque<&Hit>> = vec![VecDeque::new(); self.tokens.len()];
-        for logged in self.hits.iter().rev() {
-            if let Some(kept) = by_slot.get_mut(logged.slot as usize)
-                && (kept.len() as i64) < RECENT_KEPT
-            {
-                kept.push_front(&logged.hit);
+        for p in self.tokens.values() {
+            if let Some(kept) = by_slot.get_mut(p.slot as usize) {
+                self.newest_of(p).for_each(|hit| kept.push_front(hit));
             }
         }
         by_slot
@@ -195,14 +193,12 @@ impl Batch {
     /// Drops every request but each token's newest [`RECENT_KEPT`]; the next compaction
     /// comes when the log has doubled, so a request pays for this a bounded amount on average.
     fn compact(&mut self) {
-        let mut kept = vec![0i64; self.tokens.len()];
         let mut keep = vec![false; self.hits.len()];
-        for (logged, keep) in self.hits.iter().rev().zip(keep.iter_mut().rev()) {
-            if let Some(n) = kept.get_mut(logged.slot as usize)
-                && *n < RECENT_KEPT
-            {
-                *n += 1;
-                *keep = true;
+        for p in self.tokens.values() {
+            for at in self.places_of(p) {
+                if let Some(k) = keep.get_mut(at as usize) {
+                    *k = true;
+                }
             }
         }
         let all = std::mem::take(&mut self.hits).into_entries();
@@ -264,6 +260,18 @@ impl FromIterator<(String, Pending)> for Batch {
     }
 }
 
+/// A token's entry in `tokens`, made with the next slot when it is new.
+fn pending_of<'a>(
+    tokens: &'a mut hashbrown::HashMap<String, Pending>,
+    id: &str,
+) -> &'a mut Pending {
+    let slot = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+    tokens.entry_ref(id).or_insert_with(|| Pending {
+        slot,
+        ..Pending::default()
+    })
+}
+
 /// One request in the log: its token's slot, and where that token's request before it is.
 #[derive(Clone, Debug)]
 pub(super) struct Logged {
@@ -311,10 +319,6 @@ impl Log {
 
     pub(super) fn len(&self) -> usize {
         self.len
-    }
-
-    fn iter(&self) -> impl DoubleEndedIterator<Item = &Logged> {
-        self.chunks.iter().flatten()
     }
 
     fn into_entries(self) -> impl Iterator<Item = Logged> {
