@@ -238,7 +238,8 @@ async fn judge(
     let outcome = decide(token, body, ip, known_channel, &budget);
     let status = outcome.map_or_else(|e| e.status().as_u16(), |()| 200);
     let path = format!("/api/v1/verify (by {})", caller.token().name);
-    state.gate.usage.record(&token.id, &path, |path| Hit {
+    let slot = &entry.batch_slot;
+    state.gate.usage.record(&token.id, slot, &path, |path| Hit {
         at: now(),
         method: Method::from_bytes(b"VERIFY").unwrap_or(Method::POST),
         path,

@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 
-use super::usage::{Batch, Stored};
+use super::budget::Slot;
+use super::usage::{Batch, BatchSlot, Stored};
 use crate::config::Config;
 use crate::db::tokens::{Token, Usage, Used};
 use crate::db::workspaces::Workspace;
@@ -40,8 +42,9 @@ pub struct Entry {
     /// The hint of that secret, as recent requests record it (shared, not copied, per hit).
     pub hint: Arc<str>,
     /// The JSON of `/me` up to the fields that change per request, made on first use
-    /// (`api::me`); it depends only on the token and workspace, as the entry does.
-    pub me_json: OnceLock<Box<str>>,
+    /// (`api::me`); it depends only on the token and workspace, as the entry does. Sent as it
+    /// is, shared: no request copies it.
+    pub me_json: OnceLock<Bytes>,
     /// The token's identity as forward auth's response headers carry it (id, name,
     /// workspace, permissions), made on first use (`forward_auth::check`): encoding them is
     /// most of an allowed check's work, and they change only with the entry.
@@ -49,8 +52,14 @@ pub struct Entry {
     /// The token's rate limits as this server's tiers resolve them, on first use (a tier is
     /// found by its name, which every request would otherwise read and hash).
     limits: OnceLock<Limits>,
+    /// The token's budget slots in this server's limiter (its own, and its workspace's when
+    /// there is a workspace ceiling), taken on first use: a request spends from them without
+    /// looking its keys up.
+    slots: OnceLock<Slots>,
     /// The stored usage totals, kept current by each flush in place.
     stored: Mutex<Usage>,
+    /// Where the token's unflushed usage is in the usage buffer's batch.
+    pub batch_slot: BatchSlot,
 }
 
 impl Entry {
@@ -65,7 +74,9 @@ impl Entry {
             me_json: OnceLock::new(),
             identity: OnceLock::new(),
             limits: OnceLock::new(),
+            slots: OnceLock::new(),
             stored,
+            batch_slot: BatchSlot::default(),
         }
     }
 
@@ -78,6 +89,11 @@ impl Entry {
     /// The token's limits under `config`'s tiers (fixed for the process, like the entry).
     pub fn limits(&self, config: &Config) -> Limits {
         *self.limits.get_or_init(|| config.limits(&self.token.rate))
+    }
+
+    /// The token's budget slots, taken from the limiter by `take` on first use.
+    pub fn slots(&self, take: impl FnOnce() -> Slots) -> &Slots {
+        self.slots.get_or_init(take)
     }
 
     /// The token's stored usage, flushes since it was loaded included.
@@ -93,6 +109,10 @@ impl Stored for Entry {
         &self.token.id
     }
 
+    fn batch_slot(&self) -> &BatchSlot {
+        &self.batch_slot
+    }
+
     /// The stored usage read in place (the hot path copies no address).
     fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R {
         match self.stored.lock() {
@@ -100,6 +120,13 @@ impl Stored for Entry {
             Err(_) => f(&self.token.usage()),
         }
     }
+}
+
+/// A token's budget slots ([`Entry::slots`]).
+#[derive(Debug)]
+pub struct Slots {
+    pub own: Arc<Slot>,
+    pub workspace: Option<Arc<Slot>>,
 }
 
 pub struct TokenCache {
@@ -250,132 +277,4 @@ impl TokenCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::db::tokens::Token;
-    use crate::domain::actor::Actor;
-    use crate::domain::ip::IpAllowlist;
-    use crate::domain::permissions::PermissionSet;
-    use proptest::prelude::*;
-
-    const HASH: SecretHash = SecretHash([7; 32]);
-
-    /// The token as the database holds it: its name stands for every editable field.
-    #[derive(Clone, Debug, Default)]
-    struct Stored {
-        version: u32,
-        count: i64,
-    }
-
-    fn entry(row: &Stored) -> Entry {
-        let token = Token {
-            id: "tok_1".into(),
-            workspace_id: "ws_1".into(),
-            name: format!("v{}", row.version),
-            description: String::new(),
-            hint: String::new(),
-            permissions: PermissionSet::from_stored("chats:read"),
-            channels: None,
-            ip_allowlist: IpAllowlist::default(),
-            rate: Default::default(),
-            expires_at: None,
-            revoked_at: None,
-            created_at: 0,
-            created_by: Actor::cli(),
-            request_count: row.count,
-            last_used_at: None,
-            last_used_ip: None,
-            previous: None,
-        };
-        let workspace = Workspace {
-            id: "ws_1".into(),
-            name: "Acme".into(),
-            slug: "acme".into(),
-        };
-        Entry::new(token, workspace, Used::Current)
-    }
-
-    #[derive(Clone, Debug)]
-    enum Step {
-        /// Miss number `n` notes the generation and reads the row.
-        Read(usize),
-        /// Miss number `n` inserts what it read.
-        Insert(usize),
-        /// A token change commits…
-        Commit,
-        /// …and its code path invalidates the cache.
-        Invalidate,
-        /// A usage flush writes `n` requests and hands them to the cache.
-        Flush(i64),
-    }
-
-    fn steps() -> impl Strategy<Value = Vec<Step>> {
-        let step = prop_oneof![
-            (0..3usize).prop_map(Step::Read),
-            (0..3usize).prop_map(Step::Insert),
-            Just(Step::Commit),
-            Just(Step::Invalidate),
-            (1..5i64).prop_map(Step::Flush),
-        ];
-        prop::collection::vec(step, 1..80)
-    }
-
-    #[test]
-    fn a_previous_secrets_entry_works_only_until_its_time() {
-        let mut previous = entry(&Stored::default());
-        previous.token.previous = Some(crate::db::tokens::Previous {
-            hint: "kw_Old1…zzzz".into(),
-            expires_at: 1_000,
-        });
-        let previous = Entry::new(previous.token, previous.workspace, Used::Previous);
-        assert_eq!(&*previous.hint, "kw_Old1…zzzz");
-        assert!(previous.secret_works(999));
-        assert!(!previous.secret_works(1_000));
-        assert!(
-            entry(&Stored::default()).secret_works(i64::MAX),
-            "the current secret"
-        );
-    }
-
-    proptest! {
-        /// Misses racing changes: once a change's invalidation (or a flush) is done, the
-        /// cache serves the row as it is now, never what a slower miss read before.
-        #[test]
-        fn a_miss_that_raced_a_change_never_leaves_a_stale_entry(steps in steps()) {
-            let cache = TokenCache::with_capacity(16);
-            let mut row = Stored::default();
-            let mut reads: [Option<(u64, Stored)>; 3] = Default::default();
-            let mut uninvalidated = false;
-            for step in steps {
-                match step {
-                    Step::Read(n) => reads[n] = Some((cache.generation(), row.clone())),
-                    Step::Insert(n) => {
-                        if let Some((seen, read)) = reads[n].take() {
-                            cache.insert_if_current(seen, &HASH, entry(&read));
-                        }
-                    }
-                    Step::Commit => {
-                        row.version += 1;
-                        uninvalidated = true;
-                    }
-                    Step::Invalidate => {
-                        cache.invalidate();
-                        uninvalidated = false;
-                    }
-                    Step::Flush(n) => {
-                        row.count += n;
-                        let mut pending = super::super::usage::Pending::default();
-                        pending.count = n;
-                        cache.apply_usage(&Batch::from_iter([("tok_1".to_owned(), pending)]));
-                    }
-                }
-                if let Some(served) = cache.cached(&HASH) {
-                    prop_assert_eq!(served.usage().0, row.count, "usage totals");
-                    if !uninvalidated {
-                        prop_assert_eq!(&served.token.name, &format!("v{}", row.version));
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

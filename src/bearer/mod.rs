@@ -47,7 +47,7 @@ use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
 use budget::{Limiter, Spent};
-use cache::{Entry, TokenCache};
+use cache::{Entry, Slots, TokenCache};
 use usage::UsageBuffer;
 
 /// Everything the bearer path needs, shared by the layer, the verify endpoint and the
@@ -173,7 +173,19 @@ impl Gate {
     /// Spends one unit of every budget of a cached token and of its workspace's (or none
     /// when one refuses).
     pub fn spend(&self, entry: &Entry) -> Spent {
-        self.budgets(&entry.token, entry.limits(&self.config), true)
+        let limits = entry.limits(&self.config);
+        if self.shares.is_some() {
+            return self.budgets(&entry.token, limits, true);
+        }
+        let slots = entry.slots(|| Slots {
+            own: self.limiter.slot(&entry.token.id),
+            workspace: self
+                .config
+                .rate_limit_workspace
+                .map(|_| self.limiter.slot(&ws_key(&entry.token))),
+        });
+        let ws = (slots.workspace.as_deref()).zip(self.config.rate_limit_workspace.as_ref());
+        self.limiter.spend_slots(&slots.own, &limits, ws)
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's

@@ -179,14 +179,16 @@ pub(crate) fn count(seen: Seen, path: &str, res: &mut Response) {
     } = seen;
     let at = now();
     let status = res.status().as_u16();
-    gate.usage.record(&caller.token().id, path, |path| Hit {
-        at,
-        method,
-        path,
-        status,
-        ip: caller.ip,
-        hint: caller.entry().hint.clone(),
-    });
+    let entry = caller.entry();
+    gate.usage
+        .record(&entry.token.id, &entry.batch_slot, path, |path| Hit {
+            at,
+            method,
+            path,
+            status,
+            ip: caller.ip,
+            hint: entry.hint.clone(),
+        });
     super::headers::write(res.headers_mut(), &spent, at);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.

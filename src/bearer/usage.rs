@@ -15,7 +15,7 @@ use axum::http::Method;
 use crate::db::tokens::Usage;
 pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
-pub use batch::{Batch, Pending};
+pub use batch::{Batch, BatchSlot, Pending};
 pub use live::{LastIp, LiveUsage, Stored};
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
@@ -94,9 +94,16 @@ impl UsageBuffer {
 
     /// Counts one request to `path`, made into a hit by `hit` (in memory only; the id is
     /// copied once per token per flush), the path truncated as recent requests keep it.
-    pub fn record(&self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
+    /// `hint` is where the token's cache entry keeps its place in the batch.
+    pub fn record(
+        &self,
+        token_id: &str,
+        hint: &BatchSlot,
+        path: &str,
+        hit: impl FnOnce(Arc<str>) -> Hit,
+    ) {
         let path = truncated_path(path);
-        self.lock().pending.record(token_id, path, hit);
+        self.lock().pending.record(token_id, hint, path, hit);
     }
 
     /// `stored` totals (read while the buffer is locked, so a flush's batch is counted either

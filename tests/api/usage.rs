@@ -164,12 +164,14 @@ async fn removing_a_channel_narrows_a_cached_token_at_once() {
     assert_eq!(list["data"], json!([]));
 }
 
-/// Records a hit straight into the buffer, as the tracking layer does.
+/// Records a hit straight into the buffer, as the tracking layer does (without a cache
+/// entry's place in the batch: the token is found by its id).
 fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
+    let place = keyward::bearer::usage::BatchSlot::default();
     app.state
         .gate
         .usage
-        .record(token_id, path, |path| keyward::bearer::usage::Hit {
+        .record(token_id, &place, path, |path| keyward::bearer::usage::Hit {
             at,
             method: axum::http::Method::GET,
             path,

@@ -1,10 +1,10 @@
 //! Rate limits: GCRA per budget, with a burst of N per window (second, minute, hour, day), so
 //! a budget starts full, may be spent at once, and refills evenly. A request spends one unit
 //! of every budget that applies (each of its token's limits and each of its workspace's) or,
-//! when one of them refuses, none. Keys are token ids and workspace ids; limits are per
-//! process (see `shares` for several servers).
+//! when one of them refuses, none. Keys are token ids and workspace ids, each with its
+//! [`Slot`]; limits are per process (see `shares` for several servers).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::domain::rate::{Limit, Limits, Window};
@@ -107,13 +107,29 @@ impl Spent {
     }
 }
 
-/// A key's arrival times, one per window (nanoseconds since the limiter's epoch; at or
-/// before now = full).
-type Tats = [u128; 4];
+/// A key's arrival times, one per window (nanoseconds since the limiter's epoch, which `u64`
+/// holds for 584 years; at or before now = full).
+type Tats = [u64; 4];
+
+/// One key's budgets: its arrival times behind their own lock, in one line of memory. A
+/// cached token holds its slots (`cache::Entry`), so a request spends without looking its key
+/// up: the slot is read where it is, not found through a map's bucket and key.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Slot(Mutex<Tats>);
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tats> {
+        // Plain times: a panic elsewhere leaves them usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[derive(Default)]
 pub struct Limiter {
-    tat: Mutex<hashbrown::HashMap<String, Tats>>,
+    /// Every key's slot. Entries whose budgets are all full again carry no information; past
+    /// [`SWEEP_AT`] those nobody holds are swept.
+    slots: Mutex<hashbrown::HashMap<String, Arc<Slot>>>,
     epoch: OnceInstant,
 }
 
@@ -193,10 +209,10 @@ pub(super) fn standing_of(b: Budget) -> Budget {
 fn decide(scope: Scope, limits: &Limits, tats: &Tats, now: u128, out: &mut Spent) -> Tats {
     let mut next = *tats;
     for l in limits.iter() {
-        let (b, tat) = step(scope, l, tats[l.per.index()], now);
+        let (b, tat) = step(scope, l, u128::from(tats[l.per.index()]), now);
         out.push(b);
         if let Some(t) = tat {
-            next[l.per.index()] = t;
+            next[l.per.index()] = u64::try_from(t).unwrap_or(u64::MAX);
         }
     }
     next
@@ -207,12 +223,63 @@ impl Limiter {
         self.epoch.0.elapsed().as_nanos()
     }
 
+    /// The slot of `key` (a token id, or a workspace's key), made when it has none.
+    pub fn slot(&self, key: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get(key) {
+            return Arc::clone(slot);
+        }
+        if slots.len() >= SWEEP_AT {
+            let now = u64::try_from(self.now()).unwrap_or(u64::MAX);
+            slots.retain(|_, s| Arc::strong_count(s) > 1 || s.lock().iter().any(|t| *t > now));
+        }
+        Arc::clone(slots.entry_ref(key).or_default())
+    }
+
     /// Spends one unit of every budget of the token (`key`, `limits`) and of its workspace's
     /// (`ws`), or none when one refuses.
     pub fn spend(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
-        self.spend_at(key, limits, ws, self.now())
+        let own = self.slot(key);
+        let ws = ws.map(|(k, l)| (self.slot(k), l));
+        self.spend_slots(&own, limits, ws.as_ref().map(|(s, l)| (&**s, *l)))
     }
 
+    /// [`Limiter::spend`] on slots already at hand (a cached token's).
+    pub fn spend_slots(&self, own: &Slot, limits: &Limits, ws: Option<(&Slot, &Limits)>) -> Spent {
+        spend_at(own, limits, ws, self.now())
+    }
+
+    /// The budgets without spending (a verified token's, the detail page's).
+    pub fn peek(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
+        let now = self.now();
+        let mut out = Spent::default();
+        let tats = |k: &str| {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.get(k).map(|s| *s.lock()).unwrap_or_default()
+        };
+        let own = tats(key);
+        for l in limits.iter() {
+            out.push(standing(
+                Scope::Token,
+                l,
+                u128::from(own[l.per.index()]),
+                now,
+            ));
+        }
+        if let Some((k, limits)) = ws {
+            let theirs = tats(k);
+            for l in limits.iter() {
+                let tat = u128::from(theirs[l.per.index()]);
+                out.push(standing(Scope::Workspace, l, tat, now));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+impl Limiter {
+    /// [`Limiter::spend`] at a given time.
     fn spend_at(
         &self,
         key: &str,
@@ -220,70 +287,38 @@ impl Limiter {
         ws: Option<(&str, &Limits)>,
         now: u128,
     ) -> Spent {
-        let mut out = Spent::default();
-        let Ok(mut map) = self.tat.lock() else {
-            return out;
-        };
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, tats| tats.iter().any(|t| *t > now));
-        }
-        let Some((ws_key, ws_limits)) = ws else {
-            // The common case, one key: one hash lookup, every window's time in its entry.
-            let slot = map.get_mut(key);
-            let tats = slot.as_deref().copied().unwrap_or_default();
-            let next = decide(Scope::Token, limits, &tats, now, &mut out);
-            if !out.allowed() {
-                return standing_all(&out, |_| tats, now);
-            }
-            match slot {
-                Some(slot) => *slot = next,
-                None => {
-                    map.insert(key.to_owned(), next);
-                }
-            }
-            return out;
-        };
-        let own_tats = map.get(key).copied().unwrap_or_default();
-        let ws_tats = map.get(ws_key).copied().unwrap_or_default();
-        let own = decide(Scope::Token, limits, &own_tats, now, &mut out);
-        let theirs = decide(Scope::Workspace, ws_limits, &ws_tats, now, &mut out);
-        if !out.allowed() {
-            let of = |scope| {
-                if scope == Scope::Token {
-                    own_tats
-                } else {
-                    ws_tats
-                }
-            };
-            return standing_all(&out, of, now);
-        }
-        store(&mut map, key, own);
-        store(&mut map, ws_key, theirs);
-        out
+        let own = self.slot(key);
+        let ws = ws.map(|(k, l)| (self.slot(k), l));
+        spend_at(&own, limits, ws.as_ref().map(|(s, l)| (&**s, *l)), now)
     }
+}
 
-    /// The budgets without spending (a verified token's, the detail page's).
-    pub fn peek(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
-        let now = self.now();
-        let mut out = Spent::default();
-        let map = self.tat.lock().ok();
-        let tats = |k: &str| {
-            map.as_ref()
-                .and_then(|m| m.get(k).copied())
-                .unwrap_or_default()
-        };
-        let own = tats(key);
-        for l in limits.iter() {
-            out.push(standing(Scope::Token, l, own[l.per.index()], now));
+/// [`Limiter::spend_slots`] at `now`. With a workspace, both slots are held while deciding
+/// (the token's first: nothing takes a workspace's slot before a token's), so one request
+/// spends from both or from neither.
+fn spend_at(own: &Slot, limits: &Limits, ws: Option<(&Slot, &Limits)>, now: u128) -> Spent {
+    let mut out = Spent::default();
+    let mut own_tats = own.lock();
+    let Some((ws, ws_limits)) = ws else {
+        let next = decide(Scope::Token, limits, &own_tats, now, &mut out);
+        if !out.allowed() {
+            let tats = *own_tats;
+            return standing_all(&out, |_| tats, now);
         }
-        if let Some((k, limits)) = ws {
-            let theirs = tats(k);
-            for l in limits.iter() {
-                out.push(standing(Scope::Workspace, l, theirs[l.per.index()], now));
-            }
-        }
-        out
+        *own_tats = next;
+        return out;
+    };
+    let mut ws_tats = ws.lock();
+    let own_next = decide(Scope::Token, limits, &own_tats, now, &mut out);
+    let ws_next = decide(Scope::Workspace, ws_limits, &ws_tats, now, &mut out);
+    if !out.allowed() {
+        let (mine, theirs) = (*own_tats, *ws_tats);
+        let of = |scope| if scope == Scope::Token { mine } else { theirs };
+        return standing_all(&out, of, now);
     }
+    *own_tats = own_next;
+    *ws_tats = ws_next;
+    out
 }
 
 /// A refused request's budgets: the refusing ones as decided, the others as they stand
@@ -296,21 +331,13 @@ fn standing_all(decided: &Spent, tats: impl Fn(Scope) -> Tats, now: u128) -> Spe
             per: b.per,
         };
         shown.push(if b.allowed() {
-            standing(b.scope, l, tats(b.scope)[b.per.index()], now)
+            let tat = u128::from(tats(b.scope)[b.per.index()]);
+            standing(b.scope, l, tat, now)
         } else {
             *b
         });
     }
     shown
-}
-
-fn store(map: &mut hashbrown::HashMap<String, Tats>, key: &str, tats: Tats) {
-    match map.get_mut(key) {
-        Some(slot) => *slot = tats,
-        None => {
-            map.insert(key.to_owned(), tats);
-        }
-    }
 }
 
 /// The time one unit takes to come back: the window over `limit`, rounded up so that the

@@ -142,3 +142,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_slot_a_cached_token_holds_outlives_the_sweep_and_an_idle_full_one_does_not() {
+    let l = Limiter::default();
+    let held = l.slot("held");
+    let spent = l.spend_slots(&held, &hourly(10), None);
+    assert_eq!(spent.nearest().remaining, 9);
+    // A key spent once and let go (not full again for an hour), and one nobody spent.
+    l.spend("busy", &hourly(10), None);
+    drop(l.slot("idle"));
+    // Three keys so far: the last of these finds SWEEP_AT keys and sweeps before it goes in.
+    for i in 0..SWEEP_AT - 2 {
+        drop(l.slot(&format!("k{i}")));
+    }
+    // Only the held and the not-yet-full keys are left, and the newest.
+    let left = l.slots.lock().map(|s| s.len()).unwrap_or_default();
+    assert_eq!(left, 3, "held, busy and the newest key");
+    assert!(
+        Arc::ptr_eq(&held, &l.slot("held")),
+        "the entry's slot is still the key's"
+    );
+    assert_eq!(l.peek("held", &hourly(10), None).nearest().remaining, 9);
+    assert_eq!(l.peek("busy", &hourly(10), None).nearest().remaining, 9);
+}
+
+#[test]
+fn a_token_and_its_workspace_spend_together_from_their_slots() {
+    let l = Limiter::default();
+    let (own, ws) = (l.slot("a"), l.slot("ws:w"));
+    let ws_limit = hourly(1);
+    assert!(
+        l.spend_slots(&own, &hourly(10), Some((&ws, &ws_limit)))
+            .allowed()
+    );
+    let refused = l.spend_slots(&own, &hourly(10), Some((&ws, &ws_limit)));
+    assert!(!refused.allowed());
+    // The refusal spent nothing of the token's own budget.
+    assert_eq!(l.peek("a", &hourly(10), None).nearest().remaining, 9);
+}

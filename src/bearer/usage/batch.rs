@@ -4,6 +4,9 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use indexmap::IndexMap;
 
 use super::{DAY, Hit, RECENT_KEPT, day_of, ip_string};
 use crate::db::tokens::Usage;
@@ -93,9 +96,10 @@ impl Pending {
 /// Requests counted since a flush: totals per token, and the requests themselves in one log.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// By token id (hashbrown, to look a token up by `&str` and copy its id only when it is
-    /// new).
-    tokens: hashbrown::HashMap<String, Pending>,
+    /// By token id, in the order tokens came (a token's place is its [`Pending::slot`]).
+    tokens: IndexMap<String, Pending, hashbrown::DefaultHashBuilder>,
+    /// This batch among all batches of the process: a [`BatchSlot`] names a place in one.
+    generation: u32,
     /// Every request, oldest first, with its token's [`Pending::slot`]. One log for all
     /// tokens, appended to at its end, where a list per token wrote a line of memory of its
     /// own for each request (with 1,000 tokens in turn, a line no cache still held). Past
@@ -106,6 +110,16 @@ pub struct Batch {
     compact_at: usize,
 }
 
+/// Where a token was put in the batch that last counted it, kept by its cache entry: the
+/// next request of that batch finds the token's totals at that place instead of looking its
+/// id up (the map's bucket and the key's bytes, two lines of memory no cache still holds with
+/// a thousand tokens in turn). The batch's generation (high half) and the slot (low half).
+#[derive(Debug, Default)]
+pub struct BatchSlot(AtomicU64);
+
+/// The generation of the next batch made (0 is no batch's, so a new [`BatchSlot`] names none).
+static GENERATIONS: AtomicU32 = AtomicU32::new(1);
+
 /// The log's length below which it is never compacted: a second's requests at 100k/s and
 /// more, so a flush every second never compacts.
 pub(super) const COMPACT_FLOOR: usize = 1 << 17;
@@ -113,7 +127,8 @@ pub(super) const COMPACT_FLOOR: usize = 1 << 17;
 impl Default for Batch {
     fn default() -> Self {
         Self {
-            tokens: hashbrown::HashMap::new(),
+            tokens: IndexMap::default(),
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             hits: Log::default(),
             compact_at: COMPACT_FLOOR,
         }
@@ -123,6 +138,22 @@ impl Default for Batch {
 impl Batch {
     pub fn get(&self, token_id: &str) -> Option<&Pending> {
         self.tokens.get(token_id)
+    }
+
+    /// [`Batch::get`] at the place `hint` names when it names one in this batch.
+    pub(super) fn get_hinted(&self, token_id: &str, hint: &BatchSlot) -> Option<&Pending> {
+        match self.hinted(hint) {
+            Some(slot) => self.tokens.get_index(slot).map(|(_, p)| p),
+            None => self.get(token_id),
+        }
+    }
+
+    /// The slot `hint` names, if it is one of this batch's. Only the token's own entry sets
+    /// its hint, and a batch's slots never move, so that slot is the token's.
+    fn hinted(&self, hint: &BatchSlot) -> Option<usize> {
+        let h = hint.0.load(Ordering::Relaxed);
+        let slot = (h >> 32 == u64::from(self.generation)).then_some((h & 0xffff_ffff) as usize)?;
+        (slot < self.tokens.len()).then_some(slot)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Pending)> {
@@ -139,19 +170,59 @@ impl Batch {
 
     /// The token's entry, made with the next slot when it is new.
     pub(super) fn token(&mut self, token_id: &str) -> &mut Pending {
-        pending_of(&mut self.tokens, token_id)
+        let slot = self.slot_of(token_id);
+        &mut self.tokens[slot]
     }
 
-    /// Counts a request to `path` (made into a hit by `hit`). The path is shared with the
-    /// request before it when it is the same — clients call one endpoint over and over — so
-    /// most requests copy no path.
-    pub(super) fn record(&mut self, token_id: &str, path: &str, hit: impl FnOnce(Arc<str>) -> Hit) {
+    /// The token's slot, made next when it is new.
+    fn slot_of(&mut self, token_id: &str) -> usize {
+        if let Some(slot) = self.tokens.get_index_of(token_id) {
+            return slot;
+        }
+        let slot = self.tokens.len();
+        let pending = Pending {
+            slot: u32::try_from(slot).unwrap_or(u32::MAX),
+            ..Pending::default()
+        };
+        self.tokens.insert(token_id.to_owned(), pending);
+        slot
+    }
+
+    /// [`Batch::slot_of`] by way of `hint`, which is left naming the token's place here.
+    fn slot_hinted(&mut self, token_id: &str, hint: &BatchSlot) -> usize {
+        let slot = match self.hinted(hint) {
+            Some(slot) => slot,
+            None => {
+                let slot = self.slot_of(token_id);
+                let named = u64::from(self.generation) << 32 | slot as u64;
+                hint.0.store(named, Ordering::Relaxed);
+                slot
+            }
+        };
+        debug_assert_eq!(
+            self.tokens.get_index(slot).map(|(id, _)| &**id),
+            Some(token_id)
+        );
+        slot
+    }
+
+    /// Counts a request to `path` (made into a hit by `hit`) for the token whose place in a
+    /// batch `hint` keeps. The path is shared with the request before it when it is the same
+    /// — clients call one endpoint over and over — so most requests copy no path.
+    pub(super) fn record(
+        &mut self,
+        token_id: &str,
+        hint: &BatchSlot,
+        path: &str,
+        hit: impl FnOnce(Arc<str>) -> Hit,
+    ) {
         let path = match self.hits.last() {
             Some(last) if *last.hit.path == *path => Arc::clone(&last.hit.path),
             _ => Arc::from(path),
         };
         let hit = hit(path);
-        let pending = pending_of(&mut self.tokens, token_id);
+        let slot = self.slot_hinted(token_id, hint);
+        let pending = &mut self.tokens[slot];
         pending.add(&hit);
         let (slot, prev) = (pending.slot, pending.newest);
         pending.newest = Some(self.hits.push(Logged { slot, prev, hit }));
@@ -258,18 +329,6 @@ impl FromIterator<(String, Pending)> for Batch {
         }
         batch
     }
-}
-
-/// A token's entry in `tokens`, made with the next slot when it is new.
-fn pending_of<'a>(
-    tokens: &'a mut hashbrown::HashMap<String, Pending>,
-    id: &str,
-) -> &'a mut Pending {
-    let slot = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-    tokens.entry_ref(id).or_insert_with(|| Pending {
-        slot,
-        ..Pending::default()
-    })
 }
 
 /// One request in the log: its token's slot, and where that token's request before it is.

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{Pending, UsageBuffer};
+use super::{BatchSlot, Pending, UsageBuffer};
 use crate::db::tokens::Usage;
 
 /// A token's totals with the usage not yet flushed added.
@@ -35,6 +35,8 @@ impl LastIp {
 /// Where a token's stored totals are kept (the token cache's entry), read in place.
 pub trait Stored {
     fn token_id(&self) -> &str;
+    /// Where the token was put in the batch that last counted it.
+    fn batch_slot(&self) -> &BatchSlot;
     fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R;
 }
 
@@ -44,7 +46,10 @@ impl UsageBuffer {
     pub fn live_of(&self, entry: &impl Stored) -> LiveUsage {
         let b = self.lock();
         let id = entry.token_id();
-        let batches = [b.writing.get(id), b.pending.get(id)];
+        let batches = [
+            b.writing.get(id),
+            b.pending.get_hinted(id, entry.batch_slot()),
+        ];
         entry.with_usage(|stored| fold(stored, batches))
     }
 }

@@ -55,6 +55,8 @@ proptest! {
     #[test]
     fn failed_flushes_lose_nothing_and_readers_never_see_counts_go_back(steps in steps()) {
         let buffer = UsageBuffer::default();
+        // The token's cache entry: where it was in a batch, across takes and failed writes.
+        let cached = Cached::new("t");
         let mut stored: Usage = (0, None, None);
         let mut in_flight: Option<usize> = None;
         let mut expected = Expected::default();
@@ -64,7 +66,7 @@ proptest! {
                 Step::Hit { tick, late, ip } => {
                     clock += tick;
                     let path = expected.all.to_string();
-                    buffer.record("t", &path, |path| {
+                    buffer.record("t", &cached.slot, &path, |path| {
                         let hit = Hit {
                             at: clock - late,
                             method: Method::GET,
@@ -103,6 +105,9 @@ proptest! {
             // Read at every step, a flush in flight or not.
             let (count, last_at, last_ip) = buffer.live("t", || stored.clone());
             prop_assert_eq!(count, expected.all, "no request lost or counted twice");
+            *cached.stored.lock().unwrap_or_else(|e| e.into_inner()) = stored.clone();
+            let by_place = buffer.live_of(&cached);
+            prop_assert_eq!((by_place.count, by_place.last_at), (count, last_at), "the entry's place finds the same totals");
             prop_assert!(count >= seen.0 && last_at >= seen.1, "went back from {seen:?} to {count}, {last_at:?}");
             seen = (count, last_at);
             let newest = expected.newest.map(|(at, ip)| (Some(at), Some(ip.to_string())));
@@ -151,23 +156,66 @@ fn recent_paths(buffer: &UsageBuffer, id: &str) -> Vec<String> {
     recent.iter().map(|h| h.path.to_string()).collect()
 }
 
+/// A token's cache entry as the buffer sees it: its stored totals and its place in a batch.
+struct Cached {
+    id: &'static str,
+    stored: std::sync::Mutex<Usage>,
+    slot: BatchSlot,
+}
+
+impl Cached {
+    fn new(id: &'static str) -> Self {
+        Self {
+            id,
+            stored: std::sync::Mutex::new((0, None, None)),
+            slot: BatchSlot::default(),
+        }
+    }
+}
+
+impl Stored for Cached {
+    fn token_id(&self) -> &str {
+        self.id
+    }
+
+    fn batch_slot(&self) -> &BatchSlot {
+        &self.slot
+    }
+
+    fn with_usage<R>(&self, f: impl FnOnce(&Usage) -> R) -> R {
+        f(&self.stored.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Each token's entry, kept from one call of [`interleaved`] to the next as the cache keeps
+/// it (a debug assertion in the batch checks that a place found this way is the token's).
+#[derive(Default)]
+struct Entries(std::collections::HashMap<&'static str, BatchSlot>);
+
 /// `n` requests to paths `0`… of each of `ids` in turn, starting at path number `from`.
-fn interleaved(buffer: &UsageBuffer, ids: &[&str], from: usize, n: usize) {
+fn interleaved(
+    buffer: &UsageBuffer,
+    entries: &mut Entries,
+    ids: &[&'static str],
+    from: usize,
+    n: usize,
+) {
     for i in from..from + n {
         for id in ids {
-            buffer.record(id, &i.to_string(), |path| hit_at(START, path));
+            let slot = entries.0.entry(id).or_default();
+            buffer.record(id, slot, &i.to_string(), |path| hit_at(START, path));
         }
     }
 }
 
 #[test]
 fn each_token_keeps_its_own_newest_requests_across_a_failed_flush() {
-    let buffer = UsageBuffer::default();
+    let (buffer, mut entries) = (UsageBuffer::default(), Entries::default());
     // The batch being written numbers its tokens x, a, b, c; the next one z, c, b, a: the
     // failed batch's requests must follow their tokens to their new numbers.
-    interleaved(&buffer, &["x", "a", "b", "c"], 0, 150);
+    interleaved(&buffer, &mut entries, &["x", "a", "b", "c"], 0, 150);
     buffer.take();
-    interleaved(&buffer, &["z", "c", "b", "a"], 150, 30);
+    interleaved(&buffer, &mut entries, &["z", "c", "b", "a"], 150, 30);
     buffer.restore();
     let want: Vec<String> = (80..180).map(|i| i.to_string()).collect();
     for id in ["a", "b", "c"] {
@@ -180,7 +228,7 @@ fn each_token_keeps_its_own_newest_requests_across_a_failed_flush() {
     assert_eq!(recent_paths(&buffer, "z"), only_newer);
     // A batch being written and the one after it read as one.
     buffer.take();
-    interleaved(&buffer, &["b"], 180, 5);
+    interleaved(&buffer, &mut entries, &["b", "x"], 180, 5);
     let want: Vec<String> = (85..185).map(|i| i.to_string()).collect();
     assert_eq!(recent_paths(&buffer, "b"), want);
     assert_eq!(
@@ -191,9 +239,9 @@ fn each_token_keeps_its_own_newest_requests_across_a_failed_flush() {
 
 #[test]
 fn a_long_wait_for_a_flush_keeps_the_log_bounded_and_each_tokens_newest() {
-    let buffer = UsageBuffer::default();
+    let (buffer, mut entries) = (UsageBuffer::default(), Entries::default());
     let per_token = COMPACT_FLOOR / 2 + 10;
-    interleaved(&buffer, &["a", "b"], 0, per_token);
+    interleaved(&buffer, &mut entries, &["a", "b"], 0, per_token);
     let logged = buffer.lock().pending.hits.len();
     assert!(logged < COMPACT_FLOOR, "compacted on the way: {logged}");
     let want: Vec<String> = (per_token - 100..per_token)
@@ -209,9 +257,10 @@ fn a_long_wait_for_a_flush_keeps_the_log_bounded_and_each_tokens_newest() {
 
 #[test]
 fn the_flush_writes_each_tokens_newest_requests_in_order() {
-    let buffer = UsageBuffer::default();
-    interleaved(&buffer, &["a", "b"], 0, 120);
-    buffer.record("c", "/once", |path| hit_at(START, path));
+    let (buffer, mut entries) = (UsageBuffer::default(), Entries::default());
+    interleaved(&buffer, &mut entries, &["a", "b"], 0, 120);
+    let c = BatchSlot::default();
+    buffer.record("c", &c, "/once", |path| hit_at(START, path));
     let batch = buffer.take();
     let rows = super::flush::rows_in(&batch).unwrap_or_default();
     let ids: Vec<&str> = rows.iter().map(|r| r.token_id.as_str()).collect();
