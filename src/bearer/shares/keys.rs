@@ -71,13 +71,8 @@ pub(super) fn share<'a>(
 ) -> Option<&'a mut Share> {
     if !held.contains_key(&KeyRef(key, limit.per)) {
         let fresh = Share {
-            limit,
-            lease: 0,
-            allowance: 0,
-            idle: 0,
-            fresh: false,
             free: limit.limit,
-            tat_ns: now,
+            ..Share::empty(limit, now)
         };
         let k = BudgetKey {
             key: key.to_owned(),

@@ -41,9 +41,12 @@ const PRUNE_NS: i64 = 3_600 * 1_000_000_000;
 const IDLE_SYNCS: u8 = 10;
 
 mod keys;
+mod lease;
 
 pub use keys::{BudgetKey, keys_of};
 use keys::{KeyRef, budget_of, share};
+pub use lease::share_of;
+use lease::{interval_ns, left_of, relet};
 
 /// Budget keys with their limits.
 type Keys = Vec<(BudgetKey, Limit)>;
@@ -58,40 +61,35 @@ struct Share {
     idle: u8,
     /// Whether the lease was renewed at the last sync.
     fresh: bool,
+    /// How many servers split the budget when the lease was taken: when another joins or
+    /// one leaves, the lease is renewed at the next sync, so a server that just joined gets
+    /// its part of a busy token's budget within a sync of the others' noticing it.
+    among: u32,
     /// The installation's budget after the last sync: units free, and its arrival time.
     free: u32,
     tat_ns: i64,
+}
+
+impl Share {
+    /// No lease, nothing known free.
+    fn empty(limit: Limit, now: i64) -> Self {
+        Self {
+            limit,
+            lease: 0,
+            allowance: 0,
+            idle: 0,
+            fresh: false,
+            among: 0,
+            free: 0,
+            tat_ns: now,
+        }
+    }
 }
 
 /// How long a lease holds without being renewed (two syncs and a margin): what a server that
 /// died held is free again this long after its last sync. A server restarted on the same
 /// host and port takes its old leases over at once (they carry its name).
 const LEASE_MS: i64 = 500;
-
-/// What one server's sync does to one budget: adds what it allowed from its lease (`own`
-/// units, `unused` of them left) to the budget, and takes a new lease: its even part of what
-/// the budget has left (free units and other servers' leases) over `n` servers, never more
-/// than is free (`n` 0 takes none: a server shutting down). Returns the budget's new arrival
-/// time and the new lease.
-fn relet(
-    limit: Limit,
-    stored: db::budgets::Stored,
-    (own, unused): (u32, u32),
-    (n, rank): (u32, u32),
-    now: i64,
-) -> (i64, u32) {
-    let interval = interval_ns(limit);
-    let allowed = own.saturating_sub(unused);
-    let tat = stored.tat_ns.max(now) + i64::from(allowed) * interval;
-    let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
-    let free = left_of(limit, tat, now).saturating_sub(others);
-    let lease = if n == 0 {
-        0
-    } else {
-        share_of(free.saturating_add(others), n, rank).min(free)
-    };
-    (tat, lease)
-}
 
 /// One server's side of the shared budgets.
 pub struct Shares {
@@ -101,30 +99,10 @@ pub struct Shares {
     held: Mutex<HashMap<BudgetKey, Share>>,
 }
 
-/// The in-memory limiter's refill interval (the window over `limit`, rounded up), as `i64`.
-fn interval_ns(limit: Limit) -> i64 {
-    i64::try_from(budget::interval(limit)).unwrap_or(i64::MAX)
-}
-
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-/// Units a budget of `limit` has left at `now` when its arrival time is `tat`.
-fn left_of(limit: Limit, tat: i64, now: i64) -> u32 {
-    let interval = interval_ns(limit);
-    let ahead = (tat - now).max(0);
-    let used = ahead / interval + i64::from(ahead % interval != 0);
-    let n = i64::from(limit.limit);
-    u32::try_from((n - used).clamp(0, n)).unwrap_or(0)
-}
-
-/// This server's part of `left` units split between `n` servers, it being number `rank`.
-pub fn share_of(left: u32, n: u32, rank: u32) -> u32 {
-    let n = n.max(1);
-    left / n + u32::from(rank < left % n)
 }
 
 /// Seconds, rounded up, in `ns` nanoseconds from now (none when past).
@@ -267,15 +245,7 @@ impl Shares {
         let mut held = self.lock();
         let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
         for ((((key, limit), (tat, lease)), stored), (_, unused)) in rows {
-            let s = held.entry(key).or_insert(Share {
-                limit,
-                lease: 0,
-                allowance: 0,
-                idle: 0,
-                fresh: false,
-                free: 0,
-                tat_ns: now,
-            });
+            let s = held.entry(key).or_insert(Share::empty(limit, now));
             // Allowed since `unused` was read: out of the new lease, added next time.
             let spent_meanwhile = unused.saturating_sub(s.allowance);
             s.lease = lease;
@@ -286,14 +256,16 @@ impl Shares {
                 .saturating_sub(lease);
             s.tat_ns = tat;
             s.fresh = true;
+            s.among = peers.0;
         }
         Ok(())
     }
 
     /// The keys held, with their limits: those to relet now (in use, and either not renewed
-    /// at the last sync or past half their lease), and those idle for [`IDLE_SYNCS`] syncs (to
-    /// give back and forget).
+    /// at the last sync, past half their lease, or leased when another number of servers
+    /// split the budgets), and those idle for [`IDLE_SYNCS`] syncs (to give back and forget).
     fn split_idle(&self) -> (Keys, Keys) {
+        let (among, _) = self.peers();
         let mut held = self.lock();
         let (mut busy, mut idle) = (Vec::new(), Vec::new());
         for (key, s) in held.iter_mut() {
@@ -305,10 +277,11 @@ impl Shares {
             let entry = (key.clone(), s.limit);
             if s.idle >= IDLE_SYNCS {
                 idle.push(entry);
-            } else if s.fresh && s.allowance >= s.lease / 2 && s.lease > 0 {
+            } else if s.fresh && s.allowance >= s.lease / 2 && s.lease > 0 && s.among == among {
                 // Renewed last time and half its lease left: renewed next time, still
                 // within the lease's life (two syncs and a margin). Halves the writes of a
-                // steady load.
+                // steady load. Not when the servers changed: the lease was cut for another
+                // number of them.
                 s.fresh = false;
             } else {
                 busy.push(entry);

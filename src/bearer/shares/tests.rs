@@ -110,3 +110,28 @@ fn a_key_without_requests_for_ten_syncs_is_given_back_and_forgotten() {
     let (busy, idle) = shares.split_idle();
     assert_eq!((busy.len(), idle.len()), (0, 1));
 }
+
+#[test]
+fn a_lease_taken_for_fewer_servers_is_renewed_at_the_next_sync() {
+    let shares = Shares::new();
+    let lease = Share {
+        lease: 100,
+        allowance: 80,
+        fresh: true,
+        among: 1,
+        ..Share::empty(h(100), 0)
+    };
+    let key = BudgetKey {
+        key: "k".into(),
+        per: Window::Hour,
+    };
+    shares.lock().insert(key.clone(), lease.clone());
+    // Alone, renewed last time and most of it left: it waits a sync (halves the writes).
+    let (busy, idle) = shares.split_idle();
+    assert_eq!((busy.len(), idle.len()), (0, 0));
+    // A second server joined: the lease holds the whole budget, so it is cut now.
+    shares.lock().insert(key, lease);
+    shares.peers.store(2 << 32, Ordering::Relaxed);
+    let (busy, idle) = shares.split_idle();
+    assert_eq!((busy.len(), idle.len()), (1, 0));
+}
