@@ -126,8 +126,8 @@ pub async fn take(
     ))
 }
 
-/// Deletes a workspace's invitations for `email` (a new one replaces them), and every
-/// expired invitation (nothing else deletes those).
+/// Deletes a workspace's invitations for `email` (a new one replaces them) and its expired
+/// ones. Other workspaces' expired invitations go with the hourly [`prune`].
 pub async fn delete_replaced(
     conn: Conn<'_>,
     workspace_id: &str,
@@ -136,18 +136,33 @@ pub async fn delete_replaced(
 ) -> Result<u64, sqlx::Error> {
     Ok(on!(conn, |c|
         sqlite: sqlx::query!(
-            "DELETE FROM invites WHERE (workspace_id = ? AND email = ?) OR expires_at <= ?",
+            "DELETE FROM invites WHERE workspace_id = ? AND (email = ? OR expires_at <= ?)",
             workspace_id, email, now
         )
         .execute(&mut *c)
         .await?
         .rows_affected(),
         postgres: sqlx::query!(
-            "DELETE FROM invites WHERE (workspace_id = $1 AND email = $2) OR expires_at <= $3",
+            "DELETE FROM invites WHERE workspace_id = $1 AND (email = $2 OR expires_at <= $3)",
             workspace_id, email, now
         )
         .execute(&mut *c)
         .await?
         .rows_affected(),
+    ))
+}
+
+/// Deletes every invitation expired by `now`, in all workspaces (housekeeping: an expired
+/// link is refused anyway). Returns how many went.
+pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query!("DELETE FROM invites WHERE expires_at <= ?", now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        postgres: sqlx::query!("DELETE FROM invites WHERE expires_at <= $1", now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
     ))
 }

@@ -22,7 +22,7 @@ pub const DELIVERIES_KEPT_DAYS: i64 = 30;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs a sweep now and then every `every` until `stop` turns true; deletes old deliveries
-/// now and then every hour.
+/// and expired invitations now and then every hour.
 pub async fn run(state: AppState, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut pruned: Option<tokio::time::Instant> = None;
     loop {
@@ -39,6 +39,9 @@ pub async fn run(state: AppState, every: Duration, mut stop: watch::Receiver<boo
             if let Err(e) = prune_deliveries(&state).await {
                 tracing::warn!(error = %e, "could not delete old webhook deliveries");
             }
+            if let Err(e) = prune_invitations(&state).await {
+                tracing::warn!(error = %e, "could not delete expired invitations");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -53,6 +56,16 @@ pub async fn prune_deliveries(state: &AppState) -> Result<u64, sqlx::Error> {
     let gone = db::deliveries::prune(&state.db, now() - DELIVERIES_KEPT_DAYS * DAY).await?;
     if gone > 0 {
         tracing::info!(deliveries = gone, "old webhook deliveries deleted");
+    }
+    Ok(gone)
+}
+
+/// Deletes invitations whose link has expired, in every workspace (a new invitation deletes
+/// its own workspace's). Returns how many went.
+pub async fn prune_invitations(state: &AppState) -> Result<u64, sqlx::Error> {
+    let gone = db::invites::prune(&state.db, now()).await?;
+    if gone > 0 {
+        tracing::info!(invitations = gone, "expired invitations deleted");
     }
     Ok(gone)
 }

@@ -114,6 +114,29 @@ async fn an_expired_or_revoked_invitation_is_refused() {
 }
 
 #[tokio::test]
+async fn an_invitation_deletes_only_its_own_workspaces_expired_ones_and_the_hourly_pass_the_rest() {
+    let app = TestApp::spawn().await;
+    let (alice, slug) = app.setup().await;
+    let other = app
+        .other_admin_with_workspace("zoe@globex.io", "Globex")
+        .await;
+    let (zoe, _) = app.login("zoe@globex.io", PASSWORD).await;
+    invite(&app, &zoe, &other, BOB).await;
+    let past = "UPDATE invites SET expires_at = created_at - 1";
+    crate::backend::exec(&app.state.db, past, &[]).await;
+    invite(&app, &alice, &slug, "carol@acme.io").await;
+    let all = "SELECT COUNT(*) FROM invites WHERE email = ?";
+    let globex = crate::backend::scalar(&app.state.db, all, &[BOB]).await;
+    assert_eq!(globex, 1, "Acme's invitation leaves Globex's rows alone");
+    let gone = keyward::webhooks::expiry::prune_invitations(&app.state).await;
+    assert_eq!(gone.ok(), Some(1));
+    let globex = crate::backend::scalar(&app.state.db, all, &[BOB]).await;
+    assert_eq!(globex, 0);
+    let carol = crate::backend::scalar(&app.state.db, all, &["carol@acme.io"]).await;
+    assert_eq!(carol, 1, "a pending invitation stays");
+}
+
+#[tokio::test]
 async fn a_new_password_shorter_than_twelve_characters_is_refused_and_the_link_still_works() {
     let app = TestApp::spawn().await;
     let (alice, slug) = app.setup().await;
