@@ -159,11 +159,9 @@ pub fn app(
 /// `{"status":"ok"}` as JSON, a fixed body (what `Json(json!({"status": "ok"}))` wrote,
 /// without building and serialising a map per request).
 async fn healthz() -> impl IntoResponse {
+    const JSON: axum::http::HeaderValue = axum::http::HeaderValue::from_static("application/json");
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
+        [(axum::http::header::CONTENT_TYPE, JSON)],
         r#"{"status":"ok"}"#,
     )
 }

@@ -74,7 +74,8 @@ pub(crate) async fn me(
     // Room from the start for the headers added on the way out (rate limit, length,
     // security): the map is allocated once and never grows.
     let mut headers = HeaderMap::with_capacity(12);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
+    headers.insert(CONTENT_TYPE, JSON);
     let mut res = Response::new(Body::new(Parts {
         open: Some(open),
         tail: Some(tail(&live)),

@@ -91,7 +91,7 @@ templates:read=Access templates,templates:send=Send template messages";
             errors.push("choose at least one permission".to_owned());
         }
         if errors.is_empty() {
-            Ok(PermissionSet(set))
+            Ok(PermissionSet::of(set))
         } else {
             Err(errors)
         }
@@ -114,44 +114,56 @@ fn valid_code(code: &str) -> bool {
         })
 }
 
-/// A token's permissions, sorted and unique.
+/// A token's permissions, sorted and unique: their stored form (codes joined by spaces) in
+/// one block, read in one place by the bearer path's check, with `admin` known without a
+/// search.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PermissionSet(BTreeSet<String>);
+pub struct PermissionSet {
+    codes: Box<str>,
+    admin: bool,
+}
 
 impl PermissionSet {
     /// Reads the stored form (space-separated).
     pub fn from_stored(s: &str) -> Self {
-        Self(s.split_whitespace().map(str::to_owned).collect())
+        Self::of(s.split_whitespace().map(str::to_owned).collect())
+    }
+
+    fn of(set: BTreeSet<String>) -> Self {
+        Self {
+            admin: set.contains(ADMIN),
+            codes: set.into_iter().collect::<Vec<_>>().join(" ").into(),
+        }
     }
 
     pub fn to_stored(&self) -> String {
-        self.iter().collect::<Vec<_>>().join(" ")
+        self.codes.to_string()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.codes.split(' ').filter(|c| !c.is_empty())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.codes.is_empty()
     }
 
     pub fn is_admin(&self) -> bool {
-        self.0.contains(ADMIN)
+        self.admin
     }
 
     /// Whether a holder of this set may act with `permission` (`admin` grants everything).
     pub fn allows(&self, permission: &str) -> bool {
-        self.is_admin() || self.0.contains(permission)
+        self.admin || self.iter().any(|c| c == permission)
     }
 
     /// Whether every permission of `self` is granted by `outer`.
     pub fn within(&self, outer: &Self) -> bool {
-        outer.is_admin() || self.0.is_subset(&outer.0)
+        outer.admin || self.iter().all(|c| outer.allows(c))
     }
 }
 
@@ -187,6 +199,21 @@ mod tests {
         assert!(admin.allows("tokens:delete"));
         assert!(small.within(&both) && !both.within(&small));
         assert!(both.within(&admin) && !admin.within(&both));
+    }
+
+    #[test]
+    fn the_stored_form_is_sorted_and_unique_and_a_code_matches_only_whole() {
+        let set = PermissionSet::from_stored("  messages:send chats:read messages:send ");
+        assert_eq!(set.to_stored(), "chats:read messages:send");
+        assert_eq!(set.len(), 2);
+        assert_eq!(set, PermissionSet::from_stored("chats:read messages:send"));
+        assert!(set.allows("chats:read") && set.allows("messages:send"));
+        assert!(!set.allows("chats") && !set.allows("read") && !set.allows(""));
+        assert!(!set.allows("chats:read messages:send"));
+        assert!(!set.is_admin() && PermissionSet::from_stored("x admin").is_admin());
+        assert!(
+            PermissionSet::default().is_empty() && PermissionSet::default().iter().next().is_none()
+        );
     }
 
     #[test]
