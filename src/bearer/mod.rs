@@ -42,7 +42,7 @@ use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::now;
-use crate::domain::rate::{Limit, Limits};
+use crate::domain::rate::Limit;
 use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
@@ -173,37 +173,30 @@ impl Gate {
     /// Spends one unit of every budget of a cached token and of its workspace's (or none
     /// when one refuses).
     pub fn spend(&self, entry: &Entry) -> Spent {
-        let limits = entry.limits(&self.config);
-        if self.shares.is_some() {
-            return self.budgets(&entry.token, limits, true);
-        }
-        let slots = entry.slots(|| Slots {
-            own: self.limiter.slot(&entry.token.id),
-            workspace: self
-                .config
-                .rate_limit_workspace
-                .map(|_| self.limiter.slot(&ws_key(&entry.token))),
-        });
-        let ws = (slots.workspace.as_deref()).zip(self.config.rate_limit_workspace.as_ref());
-        self.limiter.spend_slots(&slots.own, &limits, ws)
+        let (token, limits) = (&entry.token, entry.limits(&self.config));
+        let ws_limits = self.config.rate_limit_workspace.as_ref();
+        let Some(shares) = &self.shares else {
+            let slots = entry.slots(|| Slots {
+                own: self.limiter.slot(&token.id),
+                workspace: ws_limits.map(|_| self.limiter.slot(&ws_key(token))),
+            });
+            let ws = slots.workspace.as_deref().zip(ws_limits);
+            return self.limiter.spend_slots(&slots.own, &limits, ws);
+        };
+        let ws_key = ws_limits.map(|_| ws_key(token));
+        shares.spend(&token.id, &limits, ws_key.as_deref().zip(ws_limits))
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's
     /// report).
     pub fn peek(&self, token: &Token) -> Spent {
-        self.budgets(token, self.config.limits(&token.rate), false)
-    }
-
-    fn budgets(&self, token: &Token, limits: Limits, spending: bool) -> Spent {
-        let ws_key = self.config.rate_limit_workspace.map(|_| ws_key(token));
-        let ws = ws_key
-            .as_deref()
-            .zip(self.config.rate_limit_workspace.as_ref());
-        match (&self.shares, spending) {
-            (Some(shares), true) => shares.spend(&token.id, &limits, ws),
-            (Some(shares), false) => shares.peek(&token.id, &limits, ws),
-            (None, true) => self.limiter.spend(&token.id, &limits, ws),
-            (None, false) => self.limiter.peek(&token.id, &limits, ws),
+        let limits = self.config.limits(&token.rate);
+        let ws_limits = self.config.rate_limit_workspace.as_ref();
+        let ws_key = ws_limits.map(|_| ws_key(token));
+        let ws = ws_key.as_deref().zip(ws_limits);
+        match &self.shares {
+            Some(shares) => shares.peek(&token.id, &limits, ws),
+            None => self.limiter.peek(&token.id, &limits, ws),
         }
     }
 

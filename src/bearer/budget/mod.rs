@@ -236,15 +236,9 @@ impl Limiter {
         Arc::clone(slots.entry_ref(key).or_default())
     }
 
-    /// Spends one unit of every budget of the token (`key`, `limits`) and of its workspace's
-    /// (`ws`), or none when one refuses.
-    pub fn spend(&self, key: &str, limits: &Limits, ws: Option<(&str, &Limits)>) -> Spent {
-        let own = self.slot(key);
-        let ws = ws.map(|(k, l)| (self.slot(k), l));
-        self.spend_slots(&own, limits, ws.as_ref().map(|(s, l)| (&**s, *l)))
-    }
-
-    /// [`Limiter::spend`] on slots already at hand (a cached token's).
+    /// Spends one unit of every budget of a token (its slot `own`, `limits`) and of its
+    /// workspace's (`ws`), or none when one refuses. A cached token holds its slots
+    /// ([`Limiter::slot`]).
     pub fn spend_slots(&self, own: &Slot, limits: &Limits, ws: Option<(&Slot, &Limits)>) -> Spent {
         spend_at(own, limits, ws, self.now())
     }
@@ -279,7 +273,7 @@ impl Limiter {
 
 #[cfg(test)]
 impl Limiter {
-    /// [`Limiter::spend`] at a given time.
+    /// [`Limiter::spend_slots`] by key, at a given time.
     fn spend_at(
         &self,
         key: &str,

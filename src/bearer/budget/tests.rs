@@ -150,7 +150,7 @@ fn a_slot_a_cached_token_holds_outlives_the_sweep_and_an_idle_full_one_does_not(
     let spent = l.spend_slots(&held, &hourly(10), None);
     assert_eq!(spent.nearest().remaining, 9);
     // A key spent once and let go (not full again for an hour), and one nobody spent.
-    l.spend("busy", &hourly(10), None);
+    l.spend_at("busy", &hourly(10), None, l.now());
     drop(l.slot("idle"));
     // Three keys so far: the last of these finds SWEEP_AT keys and sweeps before it goes in.
     for i in 0..SWEEP_AT - 2 {
