@@ -30,36 +30,40 @@ use prometheus_client::metrics::counter::Counter;
 pub const CAPACITY: usize = 20_000;
 pub const EPOCH_POLL: Duration = Duration::from_millis(250);
 
-/// A token as the bearer check needs it.
+/// A token as the bearer check needs it. In C layout, the fields every request reads first
+/// (after the reference counts), then the token with its own such fields first: with a
+/// thousand tokens in turn an entry is rarely in the core's caches, and a request then reads
+/// a few adjacent lines of it rather than one here and one there.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Entry {
-    /// The token as loaded; its usage totals are those of that moment (see [`Entry::usage`]).
-    pub token: Token,
-    pub workspace: Workspace,
     /// Which of the token's secrets this entry's hash is: a previous one works only until its
     /// time, which [`Entry::secret_works`] checks on every hit (no sweep needed).
     pub used: Used,
+    /// Where the token's unflushed usage is in the usage buffer's batch.
+    pub batch_slot: BatchSlot,
+    /// The token's budget slots in this server's limiter (its own, and its workspace's when
+    /// there is a workspace ceiling), taken on first use: a request spends from them without
+    /// looking its keys up.
+    slots: OnceLock<Slots>,
+    /// The token's rate limits as this server's tiers resolve them, on first use (a tier is
+    /// found by its name, which every request would otherwise read and hash).
+    limits: OnceLock<Limits>,
     /// The hint of that secret, as recent requests record it (shared, not copied, per hit).
     pub hint: Arc<str>,
     /// The JSON of `/me` up to the fields that change per request, made on first use
     /// (`api::me`); it depends only on the token and workspace, as the entry does. Sent as it
     /// is, shared: no request copies it.
     pub me_json: OnceLock<Bytes>,
+    /// The stored usage totals, kept current by each flush in place.
+    stored: Mutex<Usage>,
+    /// The token as loaded; its usage totals are those of that moment (see [`Entry::usage`]).
+    pub token: Token,
+    pub workspace: Workspace,
     /// The token's identity as forward auth's response headers carry it (id, name,
     /// workspace, permissions), made on first use (`forward_auth::check`): encoding them is
     /// most of an allowed check's work, and they change only with the entry.
     pub identity: OnceLock<[HeaderValue; 4]>,
-    /// The token's rate limits as this server's tiers resolve them, on first use (a tier is
-    /// found by its name, which every request would otherwise read and hash).
-    limits: OnceLock<Limits>,
-    /// The token's budget slots in this server's limiter (its own, and its workspace's when
-    /// there is a workspace ceiling), taken on first use: a request spends from them without
-    /// looking its keys up.
-    slots: OnceLock<Slots>,
-    /// The stored usage totals, kept current by each flush in place.
-    stored: Mutex<Usage>,
-    /// Where the token's unflushed usage is in the usage buffer's batch.
-    pub batch_slot: BatchSlot,
 }
 
 impl Entry {

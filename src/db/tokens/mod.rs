@@ -18,28 +18,31 @@ use crate::domain::rate::{RatePolicy, Tiers};
 use crate::domain::status::Status;
 use crate::domain::token::TokenDraft;
 
-/// A stored token (never the secret).
+/// A stored token (never the secret). In C layout, what the bearer check reads on every
+/// request first: its state, its previous secret, its allowlist and permissions
+/// (`bearer::cache::Entry` holds it after its own such fields).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Token {
+    pub revoked_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    /// The previous secret during an overlap (SPEC §12): its hint, and when it stops working.
+    pub previous: Option<Previous>,
+    pub ip_allowlist: IpAllowlist,
+    pub permissions: PermissionSet,
+    /// `None` = all channels; `Some` = only these (id, name), possibly none left.
+    pub channels: Option<Vec<ChannelRef>>,
     pub id: String,
     pub workspace_id: String,
     pub name: String,
     pub description: String,
     pub hint: String,
-    pub permissions: PermissionSet,
-    /// `None` = all channels; `Some` = only these (id, name), possibly none left.
-    pub channels: Option<Vec<ChannelRef>>,
-    pub ip_allowlist: IpAllowlist,
     pub rate: RatePolicy,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub created_by: Actor,
     pub request_count: i64,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
-    /// The previous secret during an overlap (SPEC §12): its hint, and when it stops working.
-    pub previous: Option<Previous>,
 }
 
 /// A previous secret that authenticates as its token until `expires_at` (the row may keep
