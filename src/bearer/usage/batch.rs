@@ -99,7 +99,7 @@ pub struct Batch {
     /// By token id, in the order tokens came (a token's place is its [`Pending::slot`]).
     tokens: IndexMap<String, Pending, hashbrown::DefaultHashBuilder>,
     /// This batch among all batches of the process: a [`BatchSlot`] names a place in one.
-    generation: u32,
+    generation: u64,
     /// Every request, oldest first, with its token's [`Pending::slot`]. One log for all
     /// tokens, appended to at its end, where a list per token wrote a line of memory of its
     /// own for each request (with 1,000 tokens in turn, a line no cache still held). Past
@@ -113,12 +113,17 @@ pub struct Batch {
 /// Where a token was put in the batch that last counted it, kept by its cache entry: the
 /// next request of that batch finds the token's totals at that place instead of looking its
 /// id up (the map's bucket and the key's bytes, two lines of memory no cache still holds with
-/// a thousand tokens in turn). The batch's generation (high half) and the slot (low half).
+/// a thousand tokens in turn). Read and written only under the usage buffer's lock.
 #[derive(Debug, Default)]
-pub struct BatchSlot(AtomicU64);
+pub struct BatchSlot {
+    /// The batch's generation (0: none yet).
+    generation: AtomicU64,
+    slot: AtomicU32,
+}
 
-/// The generation of the next batch made (0 is no batch's, so a new [`BatchSlot`] names none).
-static GENERATIONS: AtomicU32 = AtomicU32::new(1);
+/// The generation of the next batch made: 64 bits, so no two batches of a process ever share
+/// one (0 is no batch's, so a new [`BatchSlot`] names none).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// The log's length below which it is never compacted: a second's requests at 100k/s and
 /// more, so a flush every second never compacts.
@@ -149,10 +154,13 @@ impl Batch {
     }
 
     /// The slot `hint` names, if it is one of this batch's. Only the token's own entry sets
-    /// its hint, and a batch's slots never move, so that slot is the token's.
+    /// its hint, no two batches share a generation, and a batch's slots never move, so that
+    /// slot is the token's.
     fn hinted(&self, hint: &BatchSlot) -> Option<usize> {
-        let h = hint.0.load(Ordering::Relaxed);
-        let slot = (h >> 32 == u64::from(self.generation)).then_some((h & 0xffff_ffff) as usize)?;
+        if hint.generation.load(Ordering::Relaxed) != self.generation {
+            return None;
+        }
+        let slot = hint.slot.load(Ordering::Relaxed) as usize;
         (slot < self.tokens.len()).then_some(slot)
     }
 
@@ -194,8 +202,10 @@ impl Batch {
             Some(slot) => slot,
             None => {
                 let slot = self.slot_of(token_id);
-                let named = u64::from(self.generation) << 32 | slot as u64;
-                hint.0.store(named, Ordering::Relaxed);
+                if let Ok(place) = u32::try_from(slot) {
+                    hint.slot.store(place, Ordering::Relaxed);
+                    hint.generation.store(self.generation, Ordering::Relaxed);
+                }
                 slot
             }
         };
