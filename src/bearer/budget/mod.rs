@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::domain::rate::{Limit, Limits, Window};
 
 /// Entries whose budgets are all full again carry no information; they are swept past this
-/// size.
+/// size (and then each time the map has doubled since, so a map of many busy keys is not
+/// swept again at every new key).
 const SWEEP_AT: usize = 100_000;
 const SEC_NANOS: u128 = 1_000_000_000;
 
@@ -126,10 +127,16 @@ impl Slot {
 }
 
 #[derive(Default)]
+struct SlotMap {
+    by_key: hashbrown::HashMap<String, Arc<Slot>>,
+    sweep_at: usize,
+}
+
+#[derive(Default)]
 pub struct Limiter {
-    /// Every key's slot. Entries whose budgets are all full again carry no information; past
-    /// [`SWEEP_AT`] those nobody holds are swept.
-    slots: Mutex<hashbrown::HashMap<String, Arc<Slot>>>,
+    /// Every key's slot, and the size at which the next sweep comes. Entries whose budgets
+    /// are all full again carry no information; past [`SWEEP_AT`] those nobody holds are swept.
+    slots: Mutex<SlotMap>,
     epoch: OnceInstant,
 }
 
@@ -226,14 +233,17 @@ impl Limiter {
     /// The slot of `key` (a token id, or a workspace's key), made when it has none.
     pub fn slot(&self, key: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = slots.get(key) {
+        if let Some(slot) = slots.by_key.get(key) {
             return Arc::clone(slot);
         }
-        if slots.len() >= SWEEP_AT {
+        if slots.by_key.len() >= slots.sweep_at.max(SWEEP_AT) {
             let now = u64::try_from(self.now()).unwrap_or(u64::MAX);
-            slots.retain(|_, s| Arc::strong_count(s) > 1 || s.lock().iter().any(|t| *t > now));
+            let held_or_busy =
+                |s: &Arc<Slot>| Arc::strong_count(s) > 1 || s.lock().iter().any(|t| *t > now);
+            slots.by_key.retain(|_, s| held_or_busy(s));
+            slots.sweep_at = 2 * slots.by_key.len();
         }
-        Arc::clone(slots.entry_ref(key).or_default())
+        Arc::clone(slots.by_key.entry_ref(key).or_default())
     }
 
     /// Spends one unit of every budget of a token (its slot `own`, `limits`) and of its
@@ -249,7 +259,7 @@ impl Limiter {
         let mut out = Spent::default();
         let tats = |k: &str| {
             let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.get(k).map(|s| *s.lock()).unwrap_or_default()
+            slots.by_key.get(k).map(|s| *s.lock()).unwrap_or_default()
         };
         let own = tats(key);
         for l in limits.iter() {

@@ -157,7 +157,7 @@ fn a_slot_a_cached_token_holds_outlives_the_sweep_and_an_idle_full_one_does_not(
         drop(l.slot(&format!("k{i}")));
     }
     // Only the held and the not-yet-full keys are left, and the newest.
-    let left = l.slots.lock().map(|s| s.len()).unwrap_or_default();
+    let left = l.slots.lock().map(|s| s.by_key.len()).unwrap_or_default();
     assert_eq!(left, 3, "held, busy and the newest key");
     assert!(
         Arc::ptr_eq(&held, &l.slot("held")),
@@ -180,4 +180,22 @@ fn a_token_and_its_workspace_spend_together_from_their_slots() {
     assert!(!refused.allowed());
     // The refusal spent nothing of the token's own budget.
     assert_eq!(l.peek("a", &hourly(10), None).nearest().remaining, 9);
+}
+
+#[test]
+fn when_most_keys_are_busy_the_next_sweep_waits_for_the_map_to_double() {
+    let l = Limiter::default();
+    // SWEEP_AT keys spent once: none full again for an hour, so a sweep keeps them all.
+    for i in 0..SWEEP_AT {
+        l.spend_at(&format!("k{i}"), &hourly(10), None, l.now());
+    }
+    let sweep_at = |l: &Limiter| l.slots.lock().map(|s| s.sweep_at).unwrap_or_default();
+    drop(l.slot("one more"));
+    assert_eq!(sweep_at(&l), 2 * SWEEP_AT, "swept once, nothing to drop");
+    drop(l.slot("and another"));
+    assert_eq!(
+        sweep_at(&l),
+        2 * SWEEP_AT,
+        "not swept again at the next new key"
+    );
 }
