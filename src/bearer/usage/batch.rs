@@ -22,8 +22,6 @@ pub struct Pending {
     /// flush) in `more_days`.
     day: (i64, i64),
     more_days: Vec<(i64, i64)>,
-    /// The token's number in its batch, which its requests in the log carry ([`Batch::hits`]).
-    pub(super) slot: u32,
     /// Where in the log its newest request is; each request there names the one before it.
     newest: Option<u32>,
 }
@@ -96,11 +94,12 @@ impl Pending {
 /// Requests counted since a flush: totals per token, and the requests themselves in one log.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// By token id, in the order tokens came (a token's place is its [`Pending::slot`]).
+    /// By token id, in the order tokens came: a token's place here is its slot, which its
+    /// requests in the log carry.
     tokens: IndexMap<String, Pending, hashbrown::DefaultHashBuilder>,
     /// This batch among all batches of the process: a [`BatchSlot`] names a place in one.
     generation: u64,
-    /// Every request, oldest first, with its token's [`Pending::slot`]. One log for all
+    /// Every request, oldest first, with its token's slot. One log for all
     /// tokens, appended to at its end, where a list per token wrote a line of memory of its
     /// own for each request (with 1,000 tokens in turn, a line no cache still held). Past
     /// [`Batch::compact_at`] it keeps only each token's newest [`RECENT_KEPT`], as the
@@ -176,24 +175,13 @@ impl Batch {
         self.tokens.is_empty()
     }
 
-    /// The token's entry, made with the next slot when it is new.
-    pub(super) fn token(&mut self, token_id: &str) -> &mut Pending {
-        let slot = self.slot_of(token_id);
-        &mut self.tokens[slot]
-    }
-
     /// The token's slot, made next when it is new.
     fn slot_of(&mut self, token_id: &str) -> usize {
         if let Some(slot) = self.tokens.get_index_of(token_id) {
             return slot;
         }
-        let slot = self.tokens.len();
-        let pending = Pending {
-            slot: u32::try_from(slot).unwrap_or(u32::MAX),
-            ..Pending::default()
-        };
-        self.tokens.insert(token_id.to_owned(), pending);
-        slot
+        self.tokens.insert(token_id.to_owned(), Pending::default());
+        self.tokens.len() - 1
     }
 
     /// [`Batch::slot_of`] by way of `hint`, which is left naming the token's place here.
@@ -231,10 +219,11 @@ impl Batch {
             _ => Arc::from(path),
         };
         let hit = hit(path);
-        let slot = self.slot_hinted(token_id, hint);
-        let pending = &mut self.tokens[slot];
+        let place = self.slot_hinted(token_id, hint);
+        let slot = u32::try_from(place).unwrap_or(u32::MAX);
+        let pending = &mut self.tokens[place];
         pending.add(&hit);
-        let (slot, prev) = (pending.slot, pending.newest);
+        let prev = pending.newest;
         pending.newest = Some(self.hits.push(Logged { slot, prev, hit }));
         if self.hits.len() >= self.compact_at {
             self.compact();
@@ -260,15 +249,16 @@ impl Batch {
         .take(RECENT_KEPT as usize)
     }
 
-    /// The newest [`RECENT_KEPT`] requests of each token, oldest first, by slot.
+    /// The newest [`RECENT_KEPT`] requests of each token, oldest first, in [`Batch::iter`]'s
+    /// order.
     pub(super) fn recent_by_slot(&self) -> Vec<VecDeque<&Hit>> {
-        let mut by_slot: Vec<VecDeque<&Hit>> = vec![VecDeque::new(); self.tokens.len()];
-        for p in self.tokens.values() {
-            if let Some(kept) = by_slot.get_mut(p.slot as usize) {
-                self.newest_of(p).for_each(|hit| kept.push_front(hit));
-            }
-        }
-        by_slot
+        let oldest_first = |p| {
+            self.newest_of(p).fold(VecDeque::new(), |mut kept, hit| {
+                kept.push_front(hit);
+                kept
+            })
+        };
+        self.tokens.values().map(oldest_first).collect()
     }
 
     /// Drops every request but each token's newest [`RECENT_KEPT`]; the next compaction
@@ -302,21 +292,20 @@ impl Batch {
                 *n = Some(at);
             }
         }
-        for p in self.tokens.values_mut() {
-            p.newest = newest.get(p.slot as usize).copied().flatten();
+        for (p, newest) in self.tokens.values_mut().zip(newest) {
+            p.newest = newest;
         }
         self.hits = log;
     }
 
     /// Puts `older` (a batch whose write failed) in front of this one: nothing is lost.
     pub(super) fn prepend(&mut self, older: Batch) {
-        let mut slots = vec![0u32; older.tokens.len()];
+        // Each older slot's slot here.
+        let mut slots = Vec::with_capacity(older.tokens.len());
         for (id, p) in &older.tokens {
-            let pending = self.token(id);
-            pending.prepend(p);
-            if let Some(s) = slots.get_mut(p.slot as usize) {
-                *s = pending.slot;
-            }
+            let slot = self.slot_of(id);
+            self.tokens[slot].prepend(p);
+            slots.push(u32::try_from(slot).unwrap_or(u32::MAX));
         }
         let older = older.hits.into_entries().map(|e| {
             let slot = slots.get(e.slot as usize).copied().unwrap_or(e.slot);
@@ -334,8 +323,8 @@ impl FromIterator<(String, Pending)> for Batch {
     fn from_iter<I: IntoIterator<Item = (String, Pending)>>(iter: I) -> Self {
         let mut batch = Batch::default();
         for (id, p) in iter {
-            let slot = batch.token(&id).slot;
-            *batch.token(&id) = Pending { slot, ..p };
+            let slot = batch.slot_of(&id);
+            batch.tokens[slot] = p;
         }
         batch
     }

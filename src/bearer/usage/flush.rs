@@ -87,14 +87,15 @@ pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx:
     let recent = batch.recent_by_slot();
     let mut rows = batch
         .iter()
-        .map(|(id, p)| {
+        .zip(&recent)
+        .map(|((id, p), recent)| {
             Ok(db::usage::TokenUsage {
                 token_id: id.clone(),
                 count: p.count,
                 last_at: p.last_at,
                 last_ip: p.last_ip.map(ip_string),
                 days: p.days().collect(),
-                recent: chunk_json(recent.get(p.slot as usize))?,
+                recent: chunk_json(recent)?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -103,14 +104,13 @@ pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx:
 }
 
 /// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`.
-fn chunk_json(recent: Option<&VecDeque<&Hit>>) -> Result<String, sqlx::Error> {
-    struct Rows<'a>(Option<&'a VecDeque<&'a Hit>>);
+fn chunk_json(recent: &VecDeque<&Hit>) -> Result<String, sqlx::Error> {
+    struct Rows<'a>(&'a VecDeque<&'a Hit>);
     impl serde::Serialize for Rows<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(
                 self.0
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip, &*h.hint)),
             )
         }
