@@ -2,7 +2,7 @@
 //! our own `AppError`s and the framework's bare 404/405/413 responses alike.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{ErrorInfo, problem};
@@ -99,7 +99,7 @@ pub fn render(api: bool, res: Response) -> Response {
     }
     if !api {
         out.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            .insert(header::CACHE_CONTROL, crate::web::headers::NO_STORE);
     }
     out
 }

@@ -15,13 +15,13 @@ form-action 'self'; frame-ancestors 'none'";
 /// auth's empty answers, scripts and styles) is nothing a browser should render or run
 /// anything for: the strictest policy, as GitHub's API sends (and OWASP's REST guidance), and
 /// a short one on the hot path.
-pub const JSON_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+pub const STRICT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 // The values made once, at compile time: `HeaderValue::from_static` called at run time checks
 // every byte of its text, per response (the page policy's 260 bytes were a tenth of a forward
 // auth check's work).
 const PAGE_POLICY: HeaderValue = HeaderValue::from_static(CSP);
-const STRICT_POLICY: HeaderValue = HeaderValue::from_static(JSON_CSP);
+const STRICT_POLICY: HeaderValue = HeaderValue::from_static(STRICT_CSP);
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
 const DENY: HeaderValue = HeaderValue::from_static("DENY");

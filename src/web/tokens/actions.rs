@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -170,7 +170,7 @@ async fn detail_page(
     };
     let mut res = Html(render(&page)?).into_response();
     res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        .insert(header::CACHE_CONTROL, crate::web::headers::NO_STORE);
     Ok(res)
 }
 
@@ -201,7 +201,7 @@ pub async fn reveal_page(
         };
         let mut res = (StatusCode::GONE, Html(render(&page)?)).into_response();
         res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            .insert(header::CACHE_CONTROL, crate::web::headers::NO_STORE);
         res.headers_mut().append(header::SET_COOKIE, clear);
         return Ok(res);
     };
