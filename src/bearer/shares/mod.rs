@@ -71,6 +71,16 @@ struct Share {
 }
 
 impl Share {
+    /// Takes the lease `lease` written at a sync that read `unused` units left of the old
+    /// one. What was allowed since the read comes out of the new lease; past it (always,
+    /// when giving back: `lease` 0) it stays owed, counted in `self.lease` with no allowance,
+    /// so the next sync adds it to the budget like any unit spent.
+    fn renew(&mut self, lease: u32, unused: u32) {
+        let spent_meanwhile = unused.saturating_sub(self.allowance);
+        self.lease = lease.max(spent_meanwhile);
+        self.allowance = lease.saturating_sub(spent_meanwhile);
+    }
+
     /// No lease, nothing known free.
     fn empty(limit: Limit, now: i64) -> Self {
         Self {
@@ -215,7 +225,9 @@ impl Shares {
     }
 
     /// Gives back what is unused of the leases of `keys` and takes new ones, in one
-    /// transaction.
+    /// transaction. Without `taking`, a key given back with nothing owed is forgotten (under
+    /// the same lock, so no request sees it with an empty lease); one whose request came
+    /// during the transaction is kept, owing that unit, for the next sync.
     async fn relet_all(&self, db: &Db, mut keys: Keys, taking: bool) -> Result<(), sqlx::Error> {
         keys.sort();
         let names: Vec<String> = keys.iter().map(|(k, _)| k.stored()).collect();
@@ -245,11 +257,13 @@ impl Shares {
         let mut held = self.lock();
         let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
         for ((((key, limit), (tat, lease)), stored), (_, unused)) in rows {
-            let s = held.entry(key).or_insert(Share::empty(limit, now));
-            // Allowed since `unused` was read: out of the new lease, added next time.
-            let spent_meanwhile = unused.saturating_sub(s.allowance);
-            s.lease = lease;
-            s.allowance = lease.saturating_sub(spent_meanwhile);
+            let mut entry = held.entry(key).or_insert_entry(Share::empty(limit, now));
+            entry.get_mut().renew(lease, unused);
+            if !taking && entry.get().lease == 0 {
+                entry.remove();
+                continue;
+            }
+            let s = entry.into_mut();
             let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
             s.free = left_of(limit, tat, now)
                 .saturating_sub(others)
@@ -309,13 +323,6 @@ impl Shares {
         }
         for batch in idle.chunks(1_000) {
             self.relet_all(db, batch.to_vec(), false).await?;
-            let mut held = self.lock();
-            for (key, _) in batch {
-                // Forgotten unless a request came meanwhile.
-                if held.get(key).is_some_and(|s| s.allowance == s.lease) {
-                    held.remove(key);
-                }
-            }
         }
         if now_ms % 60_000 < i64::try_from(SYNC.as_millis()).unwrap_or(0) {
             let mut pooled = db.acquire().await?;
