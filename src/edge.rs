@@ -2,10 +2,10 @@
 //! clone and box it on every request): error pages, security headers, request metrics and the
 //! request log, in one service with its own future.
 //!
-//! The log names the route template, never the raw path: routes copy their `MatchedPath` onto
-//! the response ([`keep_route`], or the bearer layer for API routes, inside its
-//! [`CountedToken`]), the router's fallback marks [`Unmatched`], and the health checks are their
-//! own templates.
+//! The log names the route template, never the raw path: the API's and forward auth's routes
+//! name their own (the bearer layer's [`CountedToken`], or a [`RouteName`]), the others copy
+//! their `MatchedPath` onto the response ([`keep_route`]), the router's fallback marks
+//! [`Unmatched`], and the health checks are their own templates.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,7 +25,7 @@ use tracing::instrument::Instrumented;
 
 use crate::error::ErrorInfo;
 use crate::metrics::route_group;
-use crate::request_log::{self, CountedToken};
+use crate::request_log::{self, CountedToken, RouteName};
 use crate::state::AppState;
 use crate::web::{errors, headers};
 
@@ -150,12 +150,13 @@ fn route_of(res: &Response) -> Option<Route> {
     if res.status() == StatusCode::METHOD_NOT_ALLOWED {
         return Some(Route::Fixed("(method not allowed)"));
     }
-    let counted = res.extensions().get::<CountedToken>();
-    counted
-        .and_then(|c| c.route.as_ref())
-        .or_else(|| res.extensions().get::<MatchedPath>())
-        .cloned()
-        .map(Route::Matched)
+    let ext = res.extensions();
+    let named = ext.get::<CountedToken>().map(|c| c.route);
+    let named = named.or_else(|| ext.get::<RouteName>().map(|r| r.0));
+    match named {
+        Some(route) => Some(Route::Fixed(route)),
+        None => ext.get::<MatchedPath>().cloned().map(Route::Matched),
+    }
 }
 
 /// A route name for the log: a fixed one, or the template (shared, not copied).

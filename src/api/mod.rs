@@ -27,7 +27,7 @@ pub type Routes = Vec<(&'static str, MethodRouter<AppState>)>;
 /// Every API route behind the bearer tracking layer. It wraps each method's handler, not the
 /// route's 405 fallback, so a wrong method is 405 with or without a token.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let track = crate::bearer::track::TrackLayer(state.gate.clone());
+    let gate = &state.gate;
     [
         me::routes(),
         tokens::routes(),
@@ -38,7 +38,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     .into_iter()
     .flatten()
     .fold(Router::new(), |router, (path, handlers)| {
-        router.route(path, handlers.route_layer(track.clone()))
+        let track = crate::bearer::track::TrackLayer::new(gate.clone(), path);
+        router.route(path, handlers.route_layer(track))
     })
 }
 

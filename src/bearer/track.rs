@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
@@ -22,10 +22,20 @@ use super::usage::Hit;
 use super::{Admitted, Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
-use crate::request_log::{self, CountedToken};
+use crate::request_log::{self, CountedToken, RouteName};
 
+/// The layer around one route, `route` its template (for the request log).
 #[derive(Clone)]
-pub struct TrackLayer(pub Gate);
+pub struct TrackLayer {
+    gate: Gate,
+    route: &'static str,
+}
+
+impl TrackLayer {
+    pub fn new(gate: Gate, route: &'static str) -> Self {
+        Self { gate, route }
+    }
+}
 
 impl<S> Layer<S> for TrackLayer {
     type Service = Track<S>;
@@ -33,7 +43,8 @@ impl<S> Layer<S> for TrackLayer {
     fn layer(&self, inner: S) -> Track<S> {
         Track {
             inner,
-            gate: self.0.clone(),
+            gate: self.gate.clone(),
+            route: self.route,
         }
     }
 }
@@ -42,6 +53,7 @@ impl<S> Layer<S> for TrackLayer {
 pub struct Track<S> {
     inner: S,
     gate: Gate,
+    route: &'static str,
 }
 
 /// What the layer needs after the handler to count the request (forward auth fills it with
@@ -51,8 +63,8 @@ pub(crate) struct Seen {
     pub spent: Spent,
     pub method: Method,
     pub gate: Gate,
-    /// The route template, for the request log (only when that log is on).
-    pub route: Option<MatchedPath>,
+    /// The route template, for the request log.
+    pub route: &'static str,
 }
 
 type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -71,21 +83,21 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let peer = peer_of(&req);
+        let (peer, route) = (peer_of(&req), self.route);
         match self.gate.authenticate(req.headers(), peer) {
             Authentication::Done(Ok(admission)) => {
-                admitted(&mut self.inner, &self.gate, req, admission)
+                admitted(&mut self.inner, &self.gate, route, req, admission)
             }
             Authentication::Done(Err(refused)) => TrackFuture::Refused {
-                res: Some(refusal(&req, refused)),
+                res: Some(refusal(route, refused)),
             },
             Authentication::Miss(hash) => {
                 // A cache miss: read the token, then go on as a hit would.
                 let (mut inner, gate) = (self.inner.clone(), self.gate.clone());
                 let miss: Boxed = Box::pin(async move {
                     match gate.authenticate_miss(&hash, req.headers(), peer).await {
-                        Ok(admission) => admitted(&mut inner, &gate, req, admission).await,
-                        Err(refused) => Ok(refusal(&req, refused)),
+                        Ok(admission) => admitted(&mut inner, &gate, route, req, admission).await,
+                        Err(refused) => Ok(refusal(route, refused)),
                     }
                 });
                 TrackFuture::Miss { miss }
@@ -95,10 +107,10 @@ where
 }
 
 /// A 401 answered here, carrying the route template for the request log like any response.
-fn refusal(req: &Request, refused: AppError) -> Response {
+fn refusal(route: &'static str, refused: AppError) -> Response {
     let mut res = refused.into_response();
-    if let Some(route) = request_log::route_of(req) {
-        res.extensions_mut().insert(route);
+    if request_log::enabled() {
+        res.extensions_mut().insert(RouteName(route));
     }
     res
 }
@@ -115,6 +127,7 @@ pub(crate) fn peer_of(req: &Request) -> IpAddr {
 fn admitted<S>(
     inner: &mut S,
     gate: &Gate,
+    route: &'static str,
     mut req: Request,
     Admitted { caller, spent }: Admitted,
 ) -> TrackFuture<S::Future>
@@ -126,7 +139,7 @@ where
         spent,
         method: req.method().clone(),
         gate: gate.clone(),
-        route: request_log::route_of(&req),
+        route,
     };
     // The path for usage, kept as the request's `Uri`: its clone shares the request's bytes.
     let uri = req.uri().clone();

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, HOST, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::bearer::track::{self, Seen};
 use crate::bearer::{Admitted, Authentication, Caller, Gate};
 use crate::error::{AppError, BearerError, problem};
-use crate::request_log;
+use crate::request_log::{self, RouteName};
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-keyward-token-id");
 pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name");
@@ -81,18 +81,27 @@ impl From<BearerError> for Refusal {
     }
 }
 
+impl Face {
+    /// The endpoint's route, as the request log names it.
+    pub fn route(self) -> &'static str {
+        match self {
+            Face::Forward => "/api/v1/forward-auth",
+            Face::Nginx => "/api/v1/auth-request",
+        }
+    }
+}
+
 /// The whole check for one request to either endpoint; the response carries its route for
 /// the request log.
 pub async fn run(judge: &Judge, req: Request, face: Face) -> Response {
-    let route = request_log::route_of(&req);
-    let mut res = check(judge, req, face, route.clone()).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(route);
+    let mut res = check(judge, req, face).await;
+    if request_log::enabled() {
+        res.extensions_mut().insert(RouteName(face.route()));
     }
     res
 }
 
-async fn check(judge: &Judge, req: Request, face: Face, route: Option<MatchedPath>) -> Response {
+async fn check(judge: &Judge, req: Request, face: Face) -> Response {
     let read = Read::of(req.headers(), face);
     let params = params(req.uri().query());
     let rules = judge.rules.current();
@@ -126,7 +135,7 @@ async fn check(judge: &Judge, req: Request, face: Face, route: Option<MatchedPat
         spent,
         method,
         gate: judge.gate.clone(),
-        route,
+        route: face.route(),
     };
     track::count(seen, target, &mut res);
     res

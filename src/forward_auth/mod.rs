@@ -38,8 +38,8 @@ pub struct Judge {
 /// token: each check takes the bearer path itself ([`check`]).
 pub fn router<S: Clone + Send + Sync + 'static>(judge: Judge) -> Router<S> {
     Router::new()
-        .route("/api/v1/forward-auth", get(forward_auth))
-        .route("/api/v1/auth-request", get(auth_request))
+        .route(Face::Forward.route(), get(forward_auth))
+        .route(Face::Nginx.route(), get(auth_request))
         .with_state(judge)
 }
 

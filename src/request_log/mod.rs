@@ -28,8 +28,14 @@ use crate::log_sink::Sink;
 #[derive(Clone)]
 pub struct CountedToken {
     pub caller: Caller,
-    pub route: Option<MatchedPath>,
+    pub route: &'static str,
 }
+
+/// The route template of a route that knows its own (the API's, forward auth's), left on a
+/// response that counted no token: unlike axum's [`MatchedPath`], taking it counts no
+/// reference (a count every request on every core would write).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteName(pub &'static str);
 
 impl CountedToken {
     pub fn id(&self) -> &str {
