@@ -265,9 +265,10 @@ impl Shares {
             }
             let s = entry.into_mut();
             let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
+            // Owed units (in `s.lease` past the stored lease) are spent too.
             s.free = left_of(limit, tat, now)
                 .saturating_sub(others)
-                .saturating_sub(lease);
+                .saturating_sub(s.lease);
             s.tat_ns = tat;
             s.fresh = true;
             s.among = peers.0;
@@ -291,7 +292,11 @@ impl Shares {
             let entry = (key.clone(), s.limit);
             if s.idle >= IDLE_SYNCS {
                 idle.push(entry);
-            } else if s.fresh && s.allowance >= s.lease / 2 && s.lease > 0 && s.among == among {
+            } else if s.fresh
+                && 2 * u64::from(s.allowance) >= u64::from(s.lease)
+                && s.lease > 0
+                && s.among == among
+            {
                 // Renewed last time and half its lease left: renewed next time, still
                 // within the lease's life (two syncs and a margin). Halves the writes of a
                 // steady load. Not when the servers changed: the lease was cut for another
