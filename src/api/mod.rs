@@ -65,7 +65,7 @@ pub fn data<T: Serialize>(value: T) -> Json<Data<T>> {
 pub fn shown_once<T: Serialize>(status: StatusCode, body: T, location: &str) -> Response {
     let mut res = (status, data(body)).into_response();
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CACHE_CONTROL, crate::web::headers::NO_STORE);
     if status == StatusCode::CREATED
         && let Ok(v) = HeaderValue::from_str(location)
     {

@@ -22,6 +22,7 @@ use crate::bearer::track::{self, Seen};
 use crate::bearer::{Admitted, Authentication, Caller, Gate};
 use crate::error::{AppError, BearerError, problem};
 use crate::request_log::{self, RouteName};
+use crate::web::headers::NO_STORE;
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-keyward-token-id");
 pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name");
@@ -38,7 +39,6 @@ const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 /// headers): the map is allocated once and never grows.
 const ANSWER_HEADERS: usize = 16;
 // Made at compile time (at run time `HeaderValue::from_static` checks its text per call).
-const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const EMPTY: HeaderValue = HeaderValue::from_static("");
 
 /// Which proxy's endpoint: its headers are read first, and nginx gets only 200, 401 or 403.

@@ -138,35 +138,31 @@ fn a_lease_taken_for_fewer_servers_is_renewed_at_the_next_sync() {
 
 #[test]
 fn requests_allowed_while_a_sync_writes_come_out_of_the_new_lease_or_stay_owed() {
-    let read_at = |allowance| Share {
-        lease: 10,
-        allowance,
-        ..Share::empty(h(300), 0)
+    // A lease of 10 with `allowance` left when the sync read 4 unused, renewed with `lease`:
+    // the (lease, allowance) it holds then.
+    let renewed = |allowance, lease| {
+        let mut s = Share {
+            lease: 10,
+            allowance,
+            ..Share::empty(h(300), 0)
+        };
+        s.renew(lease, 4);
+        (s.lease, s.allowance)
     };
-    // The sync read 4 units unused; 3 requests were allowed before it committed.
-    let mut renewed = read_at(1);
-    renewed.renew(20, 4);
-    assert_eq!(
-        (renewed.lease, renewed.allowance),
-        (20, 17),
-        "out of the new lease"
-    );
-    let mut short = read_at(1);
-    short.renew(2, 4);
-    assert_eq!(
-        (short.lease, short.allowance),
-        (3, 0),
-        "one past the new lease, owed"
-    );
+    // 3 requests were allowed before the sync committed.
+    assert_eq!(renewed(1, 20), (20, 17), "out of the new lease");
+    assert_eq!(renewed(1, 2), (3, 0), "one past the new lease, owed");
     // Given back (no new lease): the 3 stay owed, and the next sync adds them to the budget.
-    let mut given_back = read_at(1);
-    given_back.renew(0, 4);
-    assert_eq!((given_back.lease, given_back.allowance), (3, 0));
-    let own = (given_back.lease, given_back.allowance);
-    let (tat, _) = relet(h(300), db::budgets::Stored::default(), own, (1, 0), 0);
+    let given_back = renewed(1, 0);
+    assert_eq!(given_back, (3, 0));
+    let (tat, _) = relet(
+        h(300),
+        db::budgets::Stored::default(),
+        given_back,
+        (1, 0),
+        0,
+    );
     assert_eq!(tat, 3 * interval_ns(h(300)));
     // Nothing allowed meanwhile: nothing owed, and the key can be forgotten.
-    let mut idle = read_at(4);
-    idle.renew(0, 4);
-    assert_eq!((idle.lease, idle.allowance), (0, 0));
+    assert_eq!(renewed(4, 0), (0, 0));
 }
