@@ -1,7 +1,6 @@
 //! What a stretch of requests used, until a flush writes it: totals per token ([`Pending`])
 //! and the requests themselves, in arrival order, in one log.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -249,16 +248,40 @@ impl Batch {
         .take(RECENT_KEPT as usize)
     }
 
-    /// The newest [`RECENT_KEPT`] requests of each token, oldest first, in [`Batch::iter`]'s
-    /// order.
-    pub(super) fn recent_by_slot(&self) -> Vec<VecDeque<&Hit>> {
-        let oldest_first = |p| {
-            self.newest_of(p).fold(VecDeque::new(), |mut kept, hit| {
-                kept.push_front(hit);
-                kept
+    /// Each token's newest [`RECENT_KEPT`] requests, oldest first, in [`Batch::iter`]'s
+    /// order, each written by `write` into its token's buffer. Two passes over the log in
+    /// order (how many each token has, then the requests past each token's older ones), where
+    /// walking each token's requests newest first jumped a token's worth of log each step.
+    pub(super) fn recent_by_slot(&self, mut write: impl FnMut(&Hit, &mut Vec<u8>)) -> Vec<Vec<u8>> {
+        let mut older = vec![0usize; self.tokens.len()];
+        for e in self.hits.entries() {
+            if let Some(n) = older.get_mut(e.slot as usize) {
+                *n += 1;
+            }
+        }
+        let mut out: Vec<Vec<u8>> = older
+            .iter_mut()
+            .map(|n| {
+                let kept = (*n).min(RECENT_KEPT as usize);
+                *n -= kept;
+                Vec::with_capacity(kept * 96)
             })
-        };
-        self.tokens.values().map(oldest_first).collect()
+            .collect();
+        for e in self.hits.entries() {
+            let slot = e.slot as usize;
+            match older.get_mut(slot) {
+                Some(0) => {}
+                Some(n) => {
+                    *n -= 1;
+                    continue;
+                }
+                None => continue,
+            }
+            if let Some(buf) = out.get_mut(slot) {
+                write(&e.hit, buf);
+            }
+        }
+        out
     }
 
     /// Drops every request but each token's newest [`RECENT_KEPT`]; the next compaction
@@ -377,6 +400,10 @@ impl Log {
 
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Logged> {
+        self.chunks.iter().flatten()
     }
 
     fn into_entries(self) -> impl Iterator<Item = Logged> {

@@ -2,7 +2,6 @@
 //! batch leaves the buffer shared (never copied under its lock) and is serialised and freed on
 //! a blocking thread, so a busy second's batch never holds a request thread or the lock.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -10,6 +9,7 @@ use std::time::Instant;
 use super::{Batch, DAY, DAYS_KEPT, Hit, UsageBuffer, day_of, ip_string};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
+use crate::request_log::json_str;
 
 impl UsageBuffer {
     /// Writes everything pending in one transaction; the commit and `apply` (the cache taking
@@ -84,10 +84,13 @@ async fn rows_of(batch: Arc<Batch>) -> Result<Vec<db::usage::TokenUsage>, sqlx::
 }
 
 pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx::Error> {
-    let recent = batch.recent_by_slot();
+    let recent = batch.recent_by_slot(|hit, buf| {
+        buf.push(if buf.is_empty() { b'[' } else { b',' });
+        hit_json(hit, buf);
+    });
     let mut rows = batch
         .iter()
-        .zip(&recent)
+        .zip(recent)
         .map(|((id, p), recent)| {
             Ok(db::usage::TokenUsage {
                 token_id: id.clone(),
@@ -95,7 +98,7 @@ pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx:
                 last_at: p.last_at,
                 last_ip: p.last_ip.map(ip_string),
                 days: p.days().collect(),
-                recent: chunk_json(recent)?,
+                recent: chunk(recent)?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -103,17 +106,32 @@ pub(super) fn rows_in(batch: &Batch) -> Result<Vec<db::usage::TokenUsage>, sqlx:
     Ok(rows)
 }
 
-/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`.
-fn chunk_json(recent: &VecDeque<&Hit>) -> Result<String, sqlx::Error> {
-    struct Rows<'a>(&'a VecDeque<&'a Hit>);
-    impl serde::Serialize for Rows<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(
-                self.0
-                    .iter()
-                    .map(|h| (h.at, h.method.as_str(), &*h.path, h.status, h.ip, &*h.hint)),
-            )
-        }
+/// A chunk of recent requests, oldest first: `[[at, method, path, status, ip, hint], …]`
+/// (`hits`: the requests, each after a `[` or `,`).
+fn chunk(mut hits: Vec<u8>) -> Result<String, sqlx::Error> {
+    if hits.is_empty() {
+        hits.push(b'[');
     }
-    serde_json::to_string(&Rows(recent)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+    hits.push(b']');
+    String::from_utf8(hits).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// A request as `[at, method, path, status, ip, hint]`: the bytes `serde_json` writes for
+/// that tuple (tested), without its machinery — a busy second's flush writes tens of
+/// thousands.
+pub(super) fn hit_json(h: &Hit, buf: &mut Vec<u8>) {
+    let mut digits = itoa::Buffer::new();
+    buf.push(b'[');
+    buf.extend_from_slice(digits.format(h.at).as_bytes());
+    buf.push(b',');
+    json_str(h.method.as_str(), buf);
+    buf.push(b',');
+    json_str(&h.path, buf);
+    buf.push(b',');
+    buf.extend_from_slice(digits.format(h.status).as_bytes());
+    buf.extend_from_slice(b",\"");
+    crate::domain::client_ip::write(h.ip, buf);
+    buf.extend_from_slice(b"\",");
+    json_str(&h.hint, buf);
+    buf.push(b']');
 }

@@ -281,3 +281,53 @@ fn the_flush_writes_each_tokens_newest_requests_in_order() {
     }
     assert!(rows[2].recent.contains("/once"));
 }
+
+#[test]
+fn a_flushed_chunk_is_what_serde_json_writes_for_the_same_requests() {
+    let buffer = UsageBuffer::default();
+    let slot = BatchSlot::default();
+    let odd = [
+        ("/api/v1/me", "kw_AbCd…wxyz", "10.0.0.1", Method::GET, 200),
+        (
+            "/a\"quoted\\path\n\t",
+            "kw_\u{1}x",
+            "2001:db8::1",
+            Method::POST,
+            403,
+        ),
+        (
+            "/café/ünï?q=ß&r=\u{7f}",
+            "",
+            "::ffff:1.2.3.4",
+            Method::DELETE,
+            429,
+        ),
+        (
+            "/x",
+            "h",
+            "255.255.255.255",
+            Method::from_bytes(b"PURGE").unwrap_or_default(),
+            599,
+        ),
+    ];
+    let mut want = Vec::new();
+    for (i, (path, hint, ip, method, status)) in odd.iter().enumerate() {
+        let ip: IpAddr = ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let at = START + i as i64;
+        buffer.record("t", &slot, path, |path| Hit {
+            at,
+            method: method.clone(),
+            path,
+            status: *status,
+            ip,
+            hint: (*hint).into(),
+        });
+        want.push((at, method.as_str(), *path, *status, ip, *hint));
+    }
+    let rows = super::flush::rows_in(&buffer.take()).unwrap_or_default();
+    let want = serde_json::to_string(&want).unwrap_or_default();
+    assert_eq!(
+        rows.iter().map(|r| r.recent.as_str()).collect::<Vec<_>>(),
+        [want]
+    );
+}
