@@ -21,7 +21,7 @@
 
 use hashbrown::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::budget::{self, Scope, Spent};
@@ -107,6 +107,8 @@ pub struct Shares {
     /// `n << 32 | rank`: how many servers split budgets, and this one's place among them.
     peers: AtomicU64,
     held: Mutex<HashMap<BudgetKey, Share>>,
+    /// Set when the server stops: no lease is taken from then on.
+    closed: AtomicBool,
 }
 
 fn now_ns() -> i64 {
@@ -126,6 +128,7 @@ impl Shares {
             id: std::sync::OnceLock::new(),
             peers: AtomicU64::new(1 << 32),
             held: Mutex::default(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -209,8 +212,13 @@ impl Shares {
     }
 
     /// Takes this server's first leases of `keys` (with their limits), for keys it does not
-    /// hold yet (the cache miss before a token's first request here).
+    /// hold yet (the cache miss before a token's first request here). Once the server stops,
+    /// nothing: a request still in flight then is refused rather than take budget that no
+    /// sync would account for; a lease taken while it stopped is given back at once.
     pub async fn load(&self, db: &Db, keys: &[(BudgetKey, Limit)]) -> Result<(), sqlx::Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let missing: Keys = {
             let held = self.lock();
             keys.iter()
@@ -219,7 +227,10 @@ impl Shares {
                 .collect()
         };
         if !missing.is_empty() {
-            self.relet_all(db, missing, true).await?;
+            self.relet_all(db, missing.clone(), true).await?;
+            if self.closed.load(Ordering::Acquire) {
+                self.relet_all(db, missing, false).await?;
+            }
         }
         Ok(())
     }
@@ -349,20 +360,30 @@ impl Shares {
                 tracing::warn!(error = %e, "rate budget sync failed; will retry");
             }
         }
-        // What this server leaves unused goes back, so a restart takes no budget with it.
-        let held: Keys = self
-            .lock()
-            .iter()
-            .map(|(k, s)| (k.clone(), s.limit))
-            .collect();
-        for batch in held.chunks(1_000) {
-            if let Err(e) = self.relet_all(&db, batch.to_vec(), false).await {
-                tracing::warn!(error = %e, "could not give back unused rate budget");
-            }
-        }
+        self.give_back(&db).await;
         let left = async { db::budgets::leave(db.acquire().await?.conn(), self.id()).await };
         if let Err(e) = left.await {
             tracing::warn!(error = %e, "could not leave the servers' list");
+        }
+    }
+
+    /// What this server leaves unused goes back, so a restart takes no budget with it. No
+    /// lease is taken from here on; units a request spent during the first pass are owed,
+    /// and a second pass adds them to the budgets (nothing can be spent by then: no lease
+    /// is left).
+    async fn give_back(&self, db: &Db) {
+        self.closed.store(true, Ordering::Release);
+        for _ in 0..2 {
+            let held: Keys = self
+                .lock()
+                .iter()
+                .map(|(k, s)| (k.clone(), s.limit))
+                .collect();
+            for batch in held.chunks(1_000) {
+                if let Err(e) = self.relet_all(db, batch.to_vec(), false).await {
+                    tracing::warn!(error = %e, "could not give back unused rate budget");
+                }
+            }
         }
     }
 }

@@ -166,3 +166,20 @@ fn requests_allowed_while_a_sync_writes_come_out_of_the_new_lease_or_stay_owed()
     // Nothing allowed meanwhile: nothing owed, and the key can be forgotten.
     assert_eq!(renewed(4, 0), (0, 0));
 }
+
+#[tokio::test]
+async fn a_stopped_server_takes_no_lease_for_a_request_still_in_flight() {
+    let Ok(db) = crate::db::connect("sqlite::memory:").await else {
+        panic!("an in-memory database opens");
+    };
+    let shares = Shares::new();
+    shares.closed.store(true, Ordering::Release);
+    let key = BudgetKey {
+        key: "k".into(),
+        per: Window::Hour,
+    };
+    assert!(shares.load(&db, &[(key, h(100))]).await.is_ok());
+    assert!(!shares.holds("k", &Limits::hourly(100)));
+    let spent = shares.spend("k", &Limits::hourly(100), None);
+    assert!(!spent.allowed(), "refused: no lease to spend from");
+}
