@@ -42,7 +42,7 @@ use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::{self, Db};
 use crate::domain::now;
-use crate::domain::rate::Limit;
+use crate::domain::rate::{Limit, Limits};
 use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
@@ -165,9 +165,15 @@ impl Gate {
     /// when there is a workspace ceiling.
     fn budget_keys(&self, entry: &Entry) -> Vec<(shares::BudgetKey, Limit)> {
         let token = &entry.token;
-        let ws = self.config.rate_limit_workspace.map(|l| (ws_key(token), l));
-        let ws = ws.as_ref().map(|(k, l)| (k.as_str(), l));
-        shares::keys_of(&token.id, &entry.limits(&self.config), ws)
+        let ws = self.workspace_budget(token);
+        shares::keys_of(&token.id, &entry.limits(&self.config), as_ref(&ws))
+    }
+
+    /// The key and limits of the token's workspace budget, when there is a workspace
+    /// ceiling.
+    fn workspace_budget(&self, token: &Token) -> Option<(String, Limits)> {
+        let limits = self.config.rate_limit_workspace?;
+        Some((ws_key(token), limits))
     }
 
     /// Spends one unit of every budget of a cached token and of its workspace's (or none
@@ -183,17 +189,15 @@ impl Gate {
             let ws = slots.workspace.as_deref().zip(ws_limits);
             return self.limiter.spend_slots(&slots.own, &limits, ws);
         };
-        let ws_key = ws_limits.map(|_| ws_key(token));
-        shares.spend(&token.id, &limits, ws_key.as_deref().zip(ws_limits))
+        shares.spend(&token.id, &limits, as_ref(&self.workspace_budget(token)))
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's
     /// report).
     pub fn peek(&self, token: &Token) -> Spent {
         let limits = self.config.limits(&token.rate);
-        let ws_limits = self.config.rate_limit_workspace.as_ref();
-        let ws_key = ws_limits.map(|_| ws_key(token));
-        let ws = ws_key.as_deref().zip(ws_limits);
+        let ws = self.workspace_budget(token);
+        let ws = as_ref(&ws);
         match &self.shares {
             Some(shares) => shares.peek(&token.id, &limits, ws),
             None => self.limiter.peek(&token.id, &limits, ws),
@@ -278,6 +282,11 @@ pub enum Authentication {
 /// The key of a workspace's budgets.
 fn ws_key(token: &Token) -> String {
     format!("ws:{}", token.workspace_id)
+}
+
+/// A workspace budget as the budget stores take it.
+fn as_ref(ws: &Option<(String, Limits)>) -> Option<(&str, &Limits)> {
+    ws.as_ref().map(|(k, l)| (k.as_str(), l))
 }
 
 /// A secret that still works (a previous one only within its overlap: `invalid_token` once
