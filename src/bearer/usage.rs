@@ -5,6 +5,7 @@
 mod batch;
 mod flush;
 mod live;
+mod log;
 
 use std::net::IpAddr;
 use std::sync::atomic::AtomicI64;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use indexmap::IndexMap;
 
+use super::log::{Log, Logged};
 use super::{DAY, Hit, RECENT_KEPT, day_of, ip_string};
 use crate::db::tokens::Usage;
 
@@ -350,63 +351,5 @@ impl FromIterator<(String, Pending)> for Batch {
             batch.tokens[slot] = p;
         }
         batch
-    }
-}
-
-/// One request in the log: its token's slot, and where that token's request before it is.
-#[derive(Clone, Debug)]
-pub(super) struct Logged {
-    slot: u32,
-    prev: Option<u32>,
-    hit: Hit,
-}
-
-/// Requests in arrival order, in chunks of [`CHUNK`]: appending never moves what is there (a
-/// log in one block, doubled by copying megabytes, held every request's `record` behind the
-/// buffer's lock), and a chunk is small enough for the allocator to reuse one an earlier
-/// batch freed, where a fresh multi-megabyte block faulted its pages in under that lock.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Log {
-    chunks: Vec<Vec<Logged>>,
-    len: usize,
-}
-
-/// Requests per chunk of the log (≈ 56 KiB).
-const CHUNK: usize = 512;
-
-impl Log {
-    /// Appends a request; returns its place.
-    fn push(&mut self, entry: Logged) -> u32 {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
-            _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
-                chunk.push(entry);
-                self.chunks.push(chunk);
-            }
-        }
-        self.len += 1;
-        u32::try_from(self.len - 1).unwrap_or(u32::MAX)
-    }
-
-    fn get(&self, at: u32) -> Option<&Logged> {
-        let at = at as usize;
-        self.chunks.get(at / CHUNK)?.get(at % CHUNK)
-    }
-
-    fn last(&self) -> Option<&Logged> {
-        self.chunks.last().and_then(|c| c.last())
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.len
-    }
-
-    fn entries(&self) -> impl Iterator<Item = &Logged> {
-        self.chunks.iter().flatten()
-    }
-
-    fn into_entries(self) -> impl Iterator<Item = Logged> {
-        self.chunks.into_iter().flatten()
     }
 }
