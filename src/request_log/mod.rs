@@ -181,16 +181,34 @@ fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
 
 /// A string as `{:?}` writes it; printable ASCII without quotes or backslashes is copied.
 fn debug_str(s: &str, buf: &mut Vec<u8>) {
+    quoted(
+        s,
+        buf,
+        |b| (b' '..=b'~').contains(&b),
+        |s, buf| {
+            let _ = write!(buf, "{s:?}");
+        },
+    );
+}
+
+/// `s` in double quotes when every byte is `plain` and none is a quote or a backslash, else as
+/// `escaped` writes it.
+fn quoted(
+    s: &str,
+    buf: &mut Vec<u8>,
+    plain: impl Fn(u8) -> bool,
+    escaped: impl FnOnce(&str, &mut Vec<u8>),
+) {
     // Every byte checked, without stopping at the first bad one: the loop vectorises.
-    let plain = s.bytes().fold(true, |ok, b| {
-        ok & ((b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    });
-    if plain {
+    let copy = s
+        .bytes()
+        .fold(true, |ok, b| ok & (plain(b) && b != b'"' && b != b'\\'));
+    if copy {
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');
     } else {
-        let _ = write!(buf, "{s:?}");
+        escaped(s, buf);
     }
 }
 
@@ -208,17 +226,14 @@ fn debug_f64(v: f64, buf: &mut Vec<u8>) {
 /// A JSON string as `serde_json` writes it; one that needs no escape (no `"`, `\\` or
 /// control character) is copied.
 pub(crate) fn json_str(s: &str, buf: &mut Vec<u8>) {
-    // Every byte checked, without stopping at the first bad one: the loop vectorises.
-    let plain = s
-        .bytes()
-        .fold(true, |ok, b| ok & (b >= b' ' && b != b'"' && b != b'\\'));
-    if plain {
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-    } else {
-        let _ = serde_json::to_writer(&mut *buf, s);
-    }
+    quoted(
+        s,
+        buf,
+        |b| b >= b' ',
+        |s, buf| {
+            let _ = serde_json::to_writer(&mut *buf, s);
+        },
+    );
 }
 
 /// The timestamp as `tracing-subscriber` writes it (UTC, microseconds:

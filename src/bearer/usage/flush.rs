@@ -119,7 +119,7 @@ fn chunk(mut hits: Vec<u8>) -> Result<String, sqlx::Error> {
 /// A request as `[at, method, path, status, ip, hint]`: the bytes `serde_json` writes for
 /// that tuple (tested), without its machinery — a busy second's flush writes tens of
 /// thousands.
-pub(super) fn hit_json(h: &Hit, buf: &mut Vec<u8>) {
+fn hit_json(h: &Hit, buf: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
     buf.push(b'[');
     buf.extend_from_slice(digits.format(h.at).as_bytes());
