@@ -9,13 +9,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::db::Db;
+pub use spread::Count;
+
+mod spread;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -41,14 +43,14 @@ pub struct StateLabels {
 /// Every metric keyward keeps. Cloning shares the same counters.
 #[derive(Clone)]
 pub struct Metrics {
-    pub requests: Family<RequestLabels, Counter>,
-    pub refusals: Family<CodeLabels, Counter>,
-    pub rate_limited: Family<GroupLabels, Counter>,
-    pub cache_hits: Counter,
-    pub cache_misses: Counter,
+    pub requests: Family<RequestLabels, Count>,
+    pub refusals: Family<CodeLabels, Count>,
+    pub rate_limited: Family<GroupLabels, Count>,
+    pub cache_hits: Count,
+    pub cache_misses: Count,
     /// `requests`' counters by route group and status (100–599), each looked up in the family
     /// once: counting a request is then an index and an atomic add, not a lock and a hash.
-    request_counters: std::sync::Arc<[std::sync::OnceLock<Counter>]>,
+    request_counters: std::sync::Arc<[std::sync::OnceLock<Count>]>,
     pub flush_seconds: Histogram,
     pub flush_tokens: Histogram,
     pub pool_acquire_seconds: Histogram,
@@ -72,8 +74,8 @@ impl Default for Metrics {
             requests: Family::default(),
             refusals: Family::default(),
             rate_limited: Family::default(),
-            cache_hits: Counter::default(),
-            cache_misses: Counter::default(),
+            cache_hits: Count::default(),
+            cache_misses: Count::default(),
             request_counters: (0..GROUPS.len() * STATUSES)
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),

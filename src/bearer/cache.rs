@@ -5,7 +5,8 @@
 //! (`ops`, channel removal), before the response returns; changes by other processes (the CLI)
 //! move `meta.token_epoch` through triggers, which a poller notices within
 //! [`EPOCH_POLL`]. A generation counter stops a lookup that raced an invalidation from
-//! re-inserting what it read before the change.
+//! re-inserting what it read before the change. Each request thread keeps the entries it
+//! found lately in a front of its own ([`front`]), good until the next change.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,7 +24,7 @@ use crate::db::workspaces::Workspace;
 use crate::db::{self, Db};
 use crate::domain::rate::Limits;
 use crate::domain::secret::SecretHash;
-use prometheus_client::metrics::counter::Counter;
+use crate::metrics::Count;
 
 /// Entries kept (each a token with its workspace, under 1 KiB, plus ≈ 1 KiB of `/me` JSON once
 /// that endpoint was called with it).
@@ -139,10 +140,13 @@ pub struct TokenCache {
     /// flushed usage to them.
     hash_of: Cache<String, [Option<[u8; 32]>; 2]>,
     generation: AtomicU64,
+    /// Which entries the threads' fronts may serve ([`front`]): moved after every change to
+    /// what a hash finds here.
+    epoch: AtomicU64,
     /// Serialises inserts against invalidations (hits never take it).
     write: Mutex<()>,
-    hits: Counter,
-    misses: Counter,
+    hits: Count,
+    misses: Count,
 }
 
 impl Default for TokenCache {
@@ -157,14 +161,15 @@ impl TokenCache {
             by_hash: Cache::new(capacity),
             hash_of: Cache::new(capacity),
             generation: AtomicU64::new(0),
+            epoch: AtomicU64::new(front::new_epoch()),
             write: Mutex::new(()),
-            hits: Counter::default(),
-            misses: Counter::default(),
+            hits: Count::default(),
+            misses: Count::default(),
         }
     }
 
     /// Counts hits and misses into these (shared) counters.
-    pub fn counting(mut self, hits: Counter, misses: Counter) -> Self {
+    pub fn counting(mut self, hits: Count, misses: Count) -> Self {
         self.hits = hits;
         self.misses = misses;
         self
@@ -172,9 +177,24 @@ impl TokenCache {
 
     /// The cached entry for a secret's hash, if there is one (no waiting).
     pub fn cached(&self, hash: &SecretHash) -> Option<Arc<Entry>> {
-        let hit = self.by_hash.get(&hash.0)?;
+        // The epoch before the lookup: an entry found here just before a change is kept
+        // under the epoch the change leaves behind.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let hit = match front::get(epoch, &hash.0) {
+            Some(hit) => hit,
+            None => {
+                let hit = self.by_hash.get(&hash.0)?;
+                front::keep(epoch, &hash.0, &hit);
+                hit
+            }
+        };
         self.hits.inc();
         Some(hit)
+    }
+
+    /// What a hash finds has changed (it is done): no thread's front serves what it kept.
+    fn changed(&self) {
+        self.epoch.store(front::new_epoch(), Ordering::Release);
     }
 
     /// The token for a secret's hash: from the cache, else one indexed lookup.
@@ -218,6 +238,8 @@ impl TokenCache {
             hashes[slot] = Some(hash.0);
             self.hash_of.insert(entry.token.id.clone(), hashes);
             self.by_hash.insert(hash.0, entry.clone());
+            // It may replace or evict an entry a front keeps.
+            self.changed();
         }
         entry
     }
@@ -228,6 +250,7 @@ impl TokenCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.by_hash.clear();
         self.hash_of.clear();
+        self.changed();
     }
 
     /// Adds a just-flushed usage batch to the cached totals (in place), so they stay exact.
@@ -280,5 +303,6 @@ impl TokenCache {
     }
 }
 
+mod front;
 #[cfg(test)]
 mod tests;

@@ -127,3 +127,59 @@ proptest! {
         }
     }
 }
+
+fn other_hash(i: u8) -> SecretHash {
+    SecretHash([i; 32])
+}
+
+/// A thread's front never serves an entry the cache let go: after an invalidation nothing,
+/// and after the entry was evicted and read again, the new one, which flushes keep current.
+#[test]
+fn a_threads_front_serves_only_what_the_cache_holds_now() {
+    let cache = TokenCache::with_capacity(2);
+    let first = cache.insert_if_current(cache.generation(), &HASH, entry(&Stored::default()));
+    let Some(served) = cache.cached(&HASH) else {
+        panic!("the entry just cached")
+    };
+    assert!(Arc::ptr_eq(&served, &first));
+    cache.invalidate();
+    assert!(cache.cached(&HASH).is_none(), "served after invalidation");
+
+    cache.insert_if_current(cache.generation(), &HASH, entry(&Stored::default()));
+    assert!(cache.cached(&HASH).is_some());
+    // Others push it out; it is read again, as a newer row.
+    for i in 10..40 {
+        cache.insert_if_current(
+            cache.generation(),
+            &other_hash(i),
+            entry(&Stored::default()),
+        );
+    }
+    let newer = Stored {
+        version: 2,
+        count: 0,
+    };
+    let second = cache.insert_if_current(cache.generation(), &HASH, entry(&newer));
+    let mut pending = super::super::usage::Pending::default();
+    pending.count = 5;
+    cache.apply_usage(&Batch::from_iter([("tok_1".to_owned(), pending)]));
+    let Some(served) = cache.cached(&HASH) else {
+        panic!("the entry read again")
+    };
+    assert!(
+        Arc::ptr_eq(&served, &second),
+        "the front kept the evicted entry"
+    );
+    assert_eq!(served.token.name, "v2");
+    assert_eq!(served.usage().0, 5);
+}
+
+/// Two caches in one thread (two servers in one test process) never see each other's
+/// entries through the thread's front.
+#[test]
+fn a_front_never_mixes_two_caches() {
+    let (one, two) = (TokenCache::with_capacity(4), TokenCache::with_capacity(4));
+    one.insert_if_current(one.generation(), &HASH, entry(&Stored::default()));
+    assert!(one.cached(&HASH).is_some());
+    assert!(two.cached(&HASH).is_none());
+}
