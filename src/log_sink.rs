@@ -1,10 +1,11 @@
 //! The log writer: request threads append finished lines to one shared buffer (a short lock
 //! and a copy, no allocation per line) and a writer thread takes the whole buffer at once and
-//! writes it to standard error in one call. The writer sleeps a millisecond after each write so
-//! lines gather into batches under load, and is woken only when it has gone idle — not once per
-//! line. At most [`LOG_BUFFER_LINES`](crate::LOG_BUFFER_LINES) lines wait; past that, new lines
-//! are dropped and counted (`keyward_log_lines_dropped`), so the request path never waits for
-//! standard error.
+//! writes it to standard error in one call. The writer sleeps ten milliseconds after each write
+//! so lines gather into batches under load (at most a hundred writes a second), and is woken
+//! only when it has gone idle — not once per line. At most
+//! [`LOG_BUFFER_LINES`](crate::LOG_BUFFER_LINES) lines wait; past that, new lines are dropped
+//! and counted (`keyward_log_lines_dropped`), so the request path never waits for standard
+//! error.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use std::thread::{self, JoinHandle, Thread};
 use std::time::Duration;
 
 /// After writing a batch, the writer waits this long before taking the next one.
-const GATHER: Duration = Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(10);
 
 /// A batch buffer grown past this by a burst is given back after the burst is written.
 const KEEP_CAPACITY: usize = 1024 * 1024;
