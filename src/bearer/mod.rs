@@ -166,7 +166,7 @@ impl Gate {
     fn budget_keys(&self, entry: &Entry) -> Vec<(shares::BudgetKey, Limit)> {
         let token = &entry.token;
         let ws = self.workspace_budget(token);
-        shares::keys_of(&token.id, &entry.limits(&self.config), as_ref(&ws))
+        shares::keys_of(&token.id, &entry.limits(&self.config), ws_ref(&ws))
     }
 
     /// The key and limits of the token's workspace budget, when there is a workspace
@@ -189,7 +189,7 @@ impl Gate {
             let ws = slots.workspace.as_deref().zip(ws_limits);
             return self.limiter.spend_slots(&slots.own, &limits, ws);
         };
-        shares.spend(&token.id, &limits, as_ref(&self.workspace_budget(token)))
+        shares.spend(&token.id, &limits, ws_ref(&self.workspace_budget(token)))
     }
 
     /// The token's budgets as they stand, without spending (verify's and the detail page's
@@ -197,7 +197,7 @@ impl Gate {
     pub fn peek(&self, token: &Token) -> Spent {
         let limits = self.config.limits(&token.rate);
         let ws = self.workspace_budget(token);
-        let ws = as_ref(&ws);
+        let ws = ws_ref(&ws);
         match &self.shares {
             Some(shares) => shares.peek(&token.id, &limits, ws),
             None => self.limiter.peek(&token.id, &limits, ws),
@@ -285,7 +285,7 @@ fn ws_key(token: &Token) -> String {
 }
 
 /// A workspace budget as the budget stores take it.
-fn as_ref(ws: &Option<(String, Limits)>) -> Option<(&str, &Limits)> {
+fn ws_ref(ws: &Option<(String, Limits)>) -> Option<(&str, &Limits)> {
     ws.as_ref().map(|(k, l)| (k.as_str(), l))
 }
 

@@ -224,6 +224,39 @@ pub async fn list(
     ))
 }
 
+/// The newest delivery of each endpoint of the workspace that has one, in one statement (an
+/// index lookup per endpoint), for the endpoint list.
+pub async fn latest_of_each(db: &Db, workspace_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
+    Ok(on!(db.acquire().await?.conn(), |c|
+        sqlite: sqlx::query_as!(
+            Delivery,
+            "SELECT d.id, d.webhook_id, d.event, d.created_at, d.state, d.attempts,
+                    d.next_attempt_ms, d.last_status, d.last_error, d.last_attempt_at
+             FROM webhooks w JOIN webhook_deliveries d ON d.id = (
+                 SELECT n.id FROM webhook_deliveries n
+                 WHERE n.webhook_id = w.id AND n.workspace_id = w.workspace_id
+                 ORDER BY n.created_at DESC, n.id DESC LIMIT 1)
+             WHERE w.workspace_id = ?",
+            workspace_id
+        )
+        .fetch_all(&mut *c)
+        .await?,
+        postgres: sqlx::query_as!(
+            Delivery,
+            "SELECT d.id, d.webhook_id, d.event, d.created_at, d.state, d.attempts,
+                    d.next_attempt_ms, d.last_status, d.last_error, d.last_attempt_at
+             FROM webhooks w JOIN webhook_deliveries d ON d.id = (
+                 SELECT n.id FROM webhook_deliveries n
+                 WHERE n.webhook_id = w.id AND n.workspace_id = w.workspace_id
+                 ORDER BY n.created_at DESC, n.id DESC LIMIT 1)
+             WHERE w.workspace_id = $1",
+            workspace_id
+        )
+        .fetch_all(&mut *c)
+        .await?,
+    ))
+}
+
 /// Makes a delivery of the workspace due again now, keeping its id (receivers that already
 /// processed it can tell); returns whether there was one.
 pub async fn resend(

@@ -137,6 +137,45 @@ async fn editing_and_deleting_an_endpoint_in_the_dashboard() {
     assert!(app.page(&c, &base).await.contains("No endpoints yet"));
 }
 
+/// The list's row for the endpoint at `url`.
+fn row_of<'a>(list: &'a str, url: &str) -> &'a str {
+    list.split("<tr>")
+        .find(|row| row.contains(url))
+        .unwrap_or_else(|| panic!("no row for {url}: {list}"))
+}
+
+#[tokio::test]
+async fn the_list_shows_each_endpoints_own_newest_delivery() {
+    let (app, c, base) = signed_in(true).await;
+    let quiet = Receiver::start(&[]).await;
+    let flaky = Receiver::start(&[200, 503]).await;
+    add(&app, &c, &base, &quiet.url).await;
+    add(&app, &c, &base, &flaky.url).await;
+    let list = app.page(&c, &base).await;
+    let id = row_of(&list, &flaky.url)
+        .split(&format!("{base}/"))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let detail = format!("{base}/{id}");
+    for n in 1..=2 {
+        let res = app
+            .post_form(&c, &detail, &format!("{detail}/test"), &[])
+            .await;
+        assert_eq!(res.status(), 303);
+        flaky.wait_for(|got| got.len() == n).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let list = app.page(&c, &base).await;
+    let row = row_of(&list, &flaky.url);
+    assert!(
+        row.contains("503 · retry") && row.contains("Failing"),
+        "{row}"
+    );
+    assert!(row_of(&list, &quiet.url).contains("None yet"), "{list}");
+}
+
 #[tokio::test]
 async fn the_tokens_page_says_how_many_tokens_expire_within_7_days() {
     let app = TestApp::spawn().await;

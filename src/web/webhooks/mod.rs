@@ -122,11 +122,15 @@ async fn list_page(
     created: Option<(String, String)>,
 ) -> AppResult<String> {
     let now = now();
-    let mut endpoints = Vec::new();
-    for e in db::webhooks::list(&state.db, &m.workspace.id).await? {
-        let last = db::deliveries::list(&state.db, &m.workspace.id, &e.id, 1).await?;
-        endpoints.push(EndpointView::new(&e, last.first(), now));
-    }
+    let latest = db::deliveries::latest_of_each(&state.db, &m.workspace.id).await?;
+    let endpoints = db::webhooks::list(&state.db, &m.workspace.id)
+        .await?
+        .iter()
+        .map(|e| {
+            let last = latest.iter().find(|d| d.webhook_id == e.id);
+            EndpointView::new(e, last, now)
+        })
+        .collect();
     render(&ListPage {
         frame: m.frame(state, "webhooks").await?,
         base: m.url(PAGE),
