@@ -68,6 +68,10 @@ struct Share {
     /// The installation's budget after the last sync: units free, and its arrival time.
     free: u32,
     tat_ns: i64,
+    /// Given back with units still owed (a request came during the give-back): kept only
+    /// for the next sync to add them. Not held: the key's next request takes a new lease,
+    /// like a key never seen, instead of being refused until that sync.
+    given_back: bool,
 }
 
 impl Share {
@@ -92,6 +96,7 @@ impl Share {
             among: 0,
             free: 0,
             tat_ns: now,
+            given_back: false,
         }
     }
 }
@@ -208,7 +213,7 @@ impl Shares {
         let held = self.lock();
         limits
             .iter()
-            .all(|l| held.contains_key(&KeyRef(key, l.per)))
+            .all(|l| held.get(&KeyRef(key, l.per)).is_some_and(|s| !s.given_back))
     }
 
     /// Takes this server's first leases of `keys` (with their limits), for keys it does not
@@ -222,7 +227,7 @@ impl Shares {
         let missing: Keys = {
             let held = self.lock();
             keys.iter()
-                .filter(|(k, _)| held.get(k).is_none_or(|s| s.lease == 0))
+                .filter(|(k, _)| held.get(k).is_none_or(|s| s.lease == 0 || s.given_back))
                 .cloned()
                 .collect()
         };
@@ -238,7 +243,8 @@ impl Shares {
     /// Gives back what is unused of the leases of `keys` and takes new ones, in one
     /// transaction. Without `taking`, a key given back with nothing owed is forgotten (under
     /// the same lock, so no request sees it with an empty lease); one whose request came
-    /// during the transaction is kept, owing that unit, for the next sync.
+    /// during the transaction is kept, owing that unit, for the next sync, and is no longer
+    /// held (its next request takes a lease, adding what it owes).
     async fn relet_all(&self, db: &Db, mut keys: Keys, taking: bool) -> Result<(), sqlx::Error> {
         keys.sort();
         let names: Vec<String> = keys.iter().map(|(k, _)| k.stored()).collect();
@@ -275,6 +281,7 @@ impl Shares {
                 continue;
             }
             let s = entry.into_mut();
+            s.given_back = !taking;
             let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
             // Owed units (in `s.lease` past the stored lease) are spent too.
             s.free = left_of(limit, tat, now)
