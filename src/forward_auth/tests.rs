@@ -205,3 +205,53 @@ fn explain_names_the_rule_the_normalised_path_and_the_needs() {
     let out = super::explain::explain(&r, "POST", "/channels/c9/messages");
     assert!(out.contains("channel scope includes \"c9\""), "{out}");
 }
+
+#[test]
+fn every_thread_checks_with_the_rules_of_the_last_reload() {
+    let dir = std::env::temp_dir().join(format!("keyward-rulebook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.toml");
+    let public = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("[[rule]]\npath = \"/p{i}\"\npublic = true\n\n"))
+            .collect()
+    };
+    std::fs::write(&file, public(1)).unwrap();
+    let mut config = crate::Config::for_tests();
+    config.forward_auth_rules = Some(file.clone());
+    let book = super::RuleBook::load(&config).unwrap();
+    let count = |b: &super::RuleBook| b.current().map(|r| r.rules.len());
+    // A thread that keeps its copy between checks, asked to check on demand.
+    let (ask, asked) = std::sync::mpsc::channel::<()>();
+    let (tell, told) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let book = &book;
+        s.spawn(move || {
+            while asked.recv().is_ok() {
+                tell.send(count(book)).unwrap();
+            }
+        });
+        let other = || {
+            ask.send(()).unwrap();
+            told.recv().unwrap()
+        };
+        assert_eq!((count(book), other()), (Some(1), Some(1)));
+        std::fs::write(&file, public(2)).unwrap();
+        assert_eq!(book.reload(&config).unwrap(), 2);
+        assert_eq!((count(book), other()), (Some(2), Some(2)));
+        std::fs::write(&file, "[[rule]]\npath = \"/x\"\n").unwrap();
+        assert!(book.reload(&config).is_err(), "a bad file");
+        assert_eq!((count(book), other()), (Some(2), Some(2)), "kept");
+        drop(ask);
+    });
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_book_without_a_file_has_no_rules_on_any_thread() {
+    let book = super::RuleBook::default();
+    assert!(book.current().is_none());
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(book.current().is_none()));
+    });
+}

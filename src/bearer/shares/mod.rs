@@ -42,64 +42,16 @@ const IDLE_SYNCS: u8 = 10;
 
 mod keys;
 mod lease;
+mod share;
 
 pub use keys::{BudgetKey, keys_of};
 use keys::{KeyRef, budget_of, share};
 pub use lease::share_of;
-use lease::{interval_ns, left_of, relet};
+use lease::{interval_ns, relet};
+use share::{Decided, Share, settle};
 
 /// Budget keys with their limits.
 type Keys = Vec<(BudgetKey, Limit)>;
-
-#[derive(Clone, Debug)]
-struct Share {
-    limit: Limit,
-    /// The units taken at the last sync, and what is left of them.
-    lease: u32,
-    allowance: u32,
-    /// Syncs in a row without a request here.
-    idle: u8,
-    /// Whether the lease was renewed at the last sync.
-    fresh: bool,
-    /// How many servers split the budget when the lease was taken: when another joins or
-    /// one leaves, the lease is renewed at the next sync, so a server that just joined gets
-    /// its part of a busy token's budget within a sync of the others' noticing it.
-    among: u32,
-    /// The installation's budget after the last sync: units free, and its arrival time.
-    free: u32,
-    tat_ns: i64,
-    /// Given back with units still owed (a request came during the give-back): kept only
-    /// for the next sync to add them. Not held: the key's next request takes a new lease,
-    /// like a key never seen, instead of being refused until that sync.
-    given_back: bool,
-}
-
-impl Share {
-    /// Takes the lease `lease` written at a sync that read `unused` units left of the old
-    /// one. What was allowed since the read comes out of the new lease; past it (always,
-    /// when giving back: `lease` 0) it stays owed, counted in `self.lease` with no allowance,
-    /// so the next sync adds it to the budget like any unit spent.
-    fn renew(&mut self, lease: u32, unused: u32) {
-        let spent_meanwhile = unused.saturating_sub(self.allowance);
-        self.lease = lease.max(spent_meanwhile);
-        self.allowance = lease.saturating_sub(spent_meanwhile);
-    }
-
-    /// No lease, nothing known free.
-    fn empty(limit: Limit, now: i64) -> Self {
-        Self {
-            limit,
-            lease: 0,
-            allowance: 0,
-            idle: 0,
-            fresh: false,
-            among: 0,
-            free: 0,
-            tat_ns: now,
-            given_back: false,
-        }
-    }
-}
 
 /// How long a lease holds without being renewed (two syncs and a margin): what a server that
 /// died held is free again this long after its last sync. A server restarted on the same
@@ -254,16 +206,11 @@ impl Shares {
         let stored = db::budgets::lock(tx.conn(), &names, self.id(), now).await?;
         // What each lease has unused now; spending goes on meanwhile and is taken off the
         // new lease below (and added to the budget at the next sync).
-        let held_now: Vec<(u32, u32)> = {
-            let held = self.lock();
-            keys.iter()
-                .map(|(k, _)| held.get(k).map_or((0, 0), |s| (s.lease, s.allowance)))
-                .collect()
-        };
+        let unused = self.unused_of(&keys);
         let relet: Vec<(i64, u32)> = keys
             .iter()
             .zip(&stored)
-            .zip(&held_now)
+            .zip(&unused)
             .map(|(((_, limit), stored), own)| relet(*limit, *stored, *own, peers, now))
             .collect();
         let tats: Vec<i64> = relet.iter().map(|(t, _)| *t).collect();
@@ -271,27 +218,27 @@ impl Shares {
         let expires = now / 1_000_000 + LEASE_MS;
         db::budgets::store(tx.conn(), &names, &tats, self.id(), &leases, expires).await?;
         tx.commit().await?;
-        let mut held = self.lock();
-        let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
-        for ((((key, limit), (tat, lease)), stored), (_, unused)) in rows {
-            let mut entry = held.entry(key).or_insert_entry(Share::empty(limit, now));
-            entry.get_mut().renew(lease, unused);
-            if !taking && entry.get().lease == 0 {
-                entry.remove();
-                continue;
-            }
-            let s = entry.into_mut();
-            s.given_back = !taking;
-            let others = u32::try_from(stored.others.max(0)).unwrap_or(u32::MAX);
-            // Owed units (in `s.lease` past the stored lease) are spent too.
-            s.free = left_of(limit, tat, now)
-                .saturating_sub(others)
-                .saturating_sub(s.lease);
-            s.tat_ns = tat;
-            s.fresh = true;
-            s.among = peers.0;
-        }
+        let rows = keys.into_iter().zip(relet).zip(stored).zip(unused);
+        let decided = rows.map(
+            |((((key, limit), (tat, lease)), stored), (_, unused))| Decided {
+                key,
+                limit,
+                tat,
+                lease,
+                others: stored.others,
+                unused,
+            },
+        );
+        settle(&mut self.lock(), decided, taking, peers.0, now);
         Ok(())
+    }
+
+    /// Each key's lease and what is left of it (none: `(0, 0)`).
+    fn unused_of(&self, keys: &Keys) -> Vec<(u32, u32)> {
+        let held = self.lock();
+        keys.iter()
+            .map(|(k, _)| held.get(k).map_or((0, 0), |s| (s.lease, s.allowance)))
+            .collect()
     }
 
     /// The keys held, with their limits: those to relet now (in use, and either not renewed

@@ -1,3 +1,4 @@
+use super::lease::left_of;
 use super::*;
 use crate::domain::rate::Window;
 
@@ -184,32 +185,6 @@ async fn a_stopped_server_takes_no_lease_for_a_request_still_in_flight() {
     assert!(!spent.allowed(), "refused: no lease to spend from");
 }
 
-/// A budget the spending in [`give_back_while_spending`] never runs out of.
-const BIG: u32 = 100_000_000;
-
-/// Gives `key`'s lease back while requests keep spending from it, a unit per turn; returns
-/// the share's (lease, allowance) after, if it was kept.
-async fn give_back_while_spending(shares: &Shares, db: &Db, key: &BudgetKey) -> Option<(u32, u32)> {
-    let limits = Limits::hourly(BIG);
-    let done = AtomicBool::new(false);
-    let give_back = async {
-        let r = shares
-            .relet_all(db, vec![(key.clone(), h(BIG))], false)
-            .await;
-        done.store(true, Ordering::Release);
-        r
-    };
-    let spend = async {
-        while !done.load(Ordering::Acquire) {
-            let _ = shares.spend("k", &limits, None);
-            tokio::task::yield_now().await;
-        }
-    };
-    let (given, ()) = tokio::join!(give_back, spend);
-    assert!(given.is_ok());
-    shares.lock().get(key).map(|s| (s.lease, s.allowance))
-}
-
 #[tokio::test]
 async fn a_key_given_back_while_a_request_spent_takes_a_new_lease_at_its_next_request() {
     let Ok(db) = crate::db::connect("sqlite::memory:").await else {
@@ -217,26 +192,31 @@ async fn a_key_given_back_while_a_request_spent_takes_a_new_lease_at_its_next_re
     };
     assert!(crate::db::migrate(&db).await.is_ok());
     let shares = Shares::new();
-    let limits = Limits::hourly(BIG);
+    let limits = Limits::hourly(1_000);
     let key = BudgetKey {
         key: "k".into(),
         per: Window::Hour,
     };
-    // Whether a request lands between the give-back's read and its end is up to the
-    // scheduler: try until one does (a try where none did forgets the key).
-    let mut owed = None;
-    for _ in 0..100 {
-        assert!(shares.load(&db, &[(key.clone(), h(BIG))]).await.is_ok());
-        assert!(shares.holds("k", &limits));
-        owed = give_back_while_spending(&shares, &db, &key).await;
-        if owed.is_some() {
-            break;
-        }
-    }
-    assert!(owed.is_some_and(|(l, a)| l > 0 && a == 0), "{owed:?}");
+    let keys = vec![(key.clone(), h(1_000))];
+    assert!(shares.load(&db, &keys).await.is_ok());
+    assert!(shares.holds("k", &limits));
+    // A give-back (no new lease) reads the lease; a request spends before it ends.
+    let unused = shares.unused_of(&keys);
+    assert!(shares.spend("k", &limits, None).allowed());
+    let given_back = Decided {
+        key: key.clone(),
+        limit: h(1_000),
+        tat: 0,
+        lease: 0,
+        others: 0,
+        unused: unused[0].1,
+    };
+    settle(&mut shares.lock(), [given_back], false, 0, 0);
+    let owed = shares.lock().get(&key).map(|s| (s.lease, s.allowance));
+    assert_eq!(owed, Some((1, 0)), "kept, owing the unit");
     assert!(!shares.holds("k", &limits), "owing, not held");
     // The next request takes the slow path, which takes a lease: allowed, not refused.
-    assert!(shares.load(&db, &[(key.clone(), h(BIG))]).await.is_ok());
+    assert!(shares.load(&db, &keys).await.is_ok());
     assert!(shares.holds("k", &limits));
     assert!(shares.spend("k", &limits, None).allowed());
 }
