@@ -21,6 +21,14 @@ async fn add(app: &TestApp, c: &reqwest::Client, base: &str, url: &str) -> (u16,
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
+/// The id of the first endpoint `html` links to under `base`.
+fn endpoint_id<'a>(html: &'a str, base: &str) -> &'a str {
+    html.split(&format!("{base}/"))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no endpoint link under {base}: {html}"))
+}
+
 fn secret_in(html: &str) -> Option<String> {
     let at = html.find("whsec_")?;
     let s: String = html[at..]
@@ -43,14 +51,7 @@ async fn adding_an_endpoint_in_the_dashboard_shows_its_secret_once() {
         "{list}"
     );
     assert!(!list.contains(&secret), "never shown again");
-    let id = list
-        .split(&format!("{base}/"))
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let detail = format!("{base}/{id}");
+    let detail = format!("{base}/{}", endpoint_id(&list, &base));
     assert!(!app.page(&c, &detail).await.contains(&secret));
     let res = app
         .post_form(&c, &detail, &format!("{detail}/test"), &[])
@@ -100,15 +101,7 @@ async fn editing_and_deleting_an_endpoint_in_the_dashboard() {
     let (app, c, base) = signed_in(true).await;
     add(&app, &c, &base, "https://hooks.example.com/a").await;
     let list = app.page(&c, &base).await;
-    let id = list
-        .split(&format!("{base}/"))
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let detail = format!("{base}/{id}");
+    let detail = format!("{base}/{}", endpoint_id(&list, &base));
     let fields = [
         ("url", "https://hooks.example.com/b"),
         ("events", "token.revoked"),
@@ -152,13 +145,7 @@ async fn the_list_shows_each_endpoints_own_newest_delivery() {
     add(&app, &c, &base, &quiet.url).await;
     add(&app, &c, &base, &flaky.url).await;
     let list = app.page(&c, &base).await;
-    let id = row_of(&list, &flaky.url)
-        .split(&format!("{base}/"))
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let detail = format!("{base}/{id}");
+    let detail = format!("{base}/{}", endpoint_id(row_of(&list, &flaky.url), &base));
     for n in 1..=2 {
         let res = app
             .post_form(&c, &detail, &format!("{detail}/test"), &[])

@@ -206,11 +206,11 @@ impl Shares {
         let stored = db::budgets::lock(tx.conn(), &names, self.id(), now).await?;
         // What each lease has unused now; spending goes on meanwhile and is taken off the
         // new lease below (and added to the budget at the next sync).
-        let unused = self.unused_of(&keys);
+        let held_now = self.leases_of(&keys);
         let relet: Vec<(i64, u32)> = keys
             .iter()
             .zip(&stored)
-            .zip(&unused)
+            .zip(&held_now)
             .map(|(((_, limit), stored), own)| relet(*limit, *stored, *own, peers, now))
             .collect();
         let tats: Vec<i64> = relet.iter().map(|(t, _)| *t).collect();
@@ -218,7 +218,7 @@ impl Shares {
         let expires = now / 1_000_000 + LEASE_MS;
         db::budgets::store(tx.conn(), &names, &tats, self.id(), &leases, expires).await?;
         tx.commit().await?;
-        let rows = keys.into_iter().zip(relet).zip(stored).zip(unused);
+        let rows = keys.into_iter().zip(relet).zip(stored).zip(held_now);
         let decided = rows.map(
             |((((key, limit), (tat, lease)), stored), (_, unused))| Decided {
                 key,
@@ -234,7 +234,7 @@ impl Shares {
     }
 
     /// Each key's lease and what is left of it (none: `(0, 0)`).
-    fn unused_of(&self, keys: &Keys) -> Vec<(u32, u32)> {
+    fn leases_of(&self, keys: &Keys) -> Vec<(u32, u32)> {
         let held = self.lock();
         keys.iter()
             .map(|(k, _)| held.get(k).map_or((0, 0), |s| (s.lease, s.allowance)))

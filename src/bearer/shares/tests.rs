@@ -201,7 +201,7 @@ async fn a_key_given_back_while_a_request_spent_takes_a_new_lease_at_its_next_re
     assert!(shares.load(&db, &keys).await.is_ok());
     assert!(shares.holds("k", &limits));
     // A give-back (no new lease) reads the lease; a request spends before it ends.
-    let unused = shares.unused_of(&keys);
+    let held_now = shares.leases_of(&keys);
     assert!(shares.spend("k", &limits, None).allowed());
     let given_back = Decided {
         key: key.clone(),
@@ -209,7 +209,7 @@ async fn a_key_given_back_while_a_request_spent_takes_a_new_lease_at_its_next_re
         tat: 0,
         lease: 0,
         others: 0,
-        unused: unused[0].1,
+        unused: held_now[0].1,
     };
     settle(&mut shares.lock(), [given_back], false, 0, 0);
     let owed = shares.lock().get(&key).map(|s| (s.lease, s.allowance));
