@@ -1,6 +1,8 @@
 //! The physical limit for `bench/run`: a bare hyper server that answers every request with
 //! `/healthz`'s body — no router, no layers, no logging; the same hyper, the same allocator
-//! (mimalloc) and the same HTTP/1.1 settings as keyward's accept loop.
+//! (mimalloc) and the same HTTP/1.1 settings as keyward's accept loop. It runs on tokio's
+//! shared runtime, not on a thread per core as keyward does: served that way it measured
+//! 0.93–0.99 of this (BENCHMARKS.md, eleventh pass), and the limit is the faster of the two.
 //!
 //!     cargo run --release --example hello -- 127.0.0.1:8081
 

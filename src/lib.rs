@@ -230,7 +230,16 @@ pub async fn serve(
         header_timeout: Duration::from_secs(state.config.header_timeout),
     };
     let drain = Duration::from_secs(state.config.shutdown_timeout);
-    server::serve(listener, app(state.clone()), limits, shutdown, drain).await;
+    let workers = server::Workers::start()?;
+    server::serve(
+        listener,
+        &workers,
+        app(state.clone()),
+        limits,
+        shutdown,
+        drain,
+    )
+    .await;
     cleanup.abort();
     // Usage counted by the last requests is written before the process exits.
     let _ = stop_flusher.send(true);
@@ -242,6 +251,7 @@ pub async fn serve(
         let _ = sync.await;
     }
     state.db.close().await;
+    drop(workers);
     Ok(())
 }
 

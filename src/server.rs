@@ -2,11 +2,19 @@
 //! `--max-connections` open at once (further ones wait in the listen backlog), request
 //! headers must arrive within `--header-timeout` (idle keep-alive connections included),
 //! headers are capped at 16 KiB (431), and shutdown drains in-flight requests gracefully.
+//!
+//! Each accepted connection is handed, in turn, to one of [`Workers`]: a thread per core,
+//! each with a single-threaded runtime, that serves it until it closes. A connection's
+//! requests never move between threads, and no request wakes a second thread to steal work
+//! (BENCHMARKS.md, eleventh pass: `/me` 1.04–1.08×, `/healthz` 1.00–1.01× against the
+//! shared work-stealing runtime). Background work (the flusher, webhooks, sweeps) stays on
+//! the main runtime.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
 
 use std::convert::Infallible;
@@ -21,7 +29,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
 /// Request head limit: hyper answers 431 above it.
@@ -32,10 +41,55 @@ pub struct ConnLimits {
     pub header_timeout: Duration,
 }
 
+/// Work handed to a worker: run on its thread, inside its runtime.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One thread per core, each running a single-threaded runtime that serves the connections
+/// handed to it. Dropping this lets each thread finish its runtime (any connection still
+/// open is closed). Kept until the server's last database work is done: a connection to
+/// PostgreSQL opened by a request is driven by the runtime it was opened on.
+pub struct Workers {
+    queues: Vec<UnboundedSender<Job>>,
+}
+
+impl Workers {
+    /// One worker per core the process may use (`std::thread::available_parallelism`, which
+    /// counts a container's CPU quota).
+    pub fn start() -> std::io::Result<Self> {
+        let n = thread::available_parallelism().map_or(1, |n| n.get());
+        let mut queues = Vec::with_capacity(n);
+        for i in 0..n {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (queue, mut jobs) = unbounded_channel::<Job>();
+            thread::Builder::new()
+                .name(format!("keyward-worker-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        while let Some(job) = jobs.recv().await {
+                            job();
+                        }
+                    });
+                })?;
+            queues.push(queue);
+        }
+        Ok(Self { queues })
+    }
+
+    /// Runs `job` on worker `n` (modulo their number). False if that worker has stopped.
+    fn run(&self, n: usize, job: Job) -> bool {
+        self.queues
+            .get(n % self.queues.len().max(1))
+            .is_some_and(|queue| queue.send(job).is_ok())
+    }
+}
+
 /// Serves `app` until `shutdown` resolves, then lets in-flight requests finish for at most
 /// `drain`. Returns whether everything drained in time.
 pub async fn serve<S>(
     listener: TcpListener,
+    workers: &Workers,
     app: S,
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
@@ -52,6 +106,7 @@ where
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     let mut shutdown = pin!(shutdown);
+    let mut turn = 0usize;
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -73,24 +128,54 @@ where
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = app
-            .clone()
-            .map_request(move |req: hyper::Request<Incoming>| {
-                let mut req = req.map(Body::new);
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            });
+        let Ok(job) = connection(stream, peer, app.clone(), &http, &graceful, permit) else {
+            continue;
+        };
+        if !workers.run(turn, job) {
+            // Only a panic outside any request stops a worker: stop rather than limp on.
+            tracing::error!("a connection worker has stopped; shutting down");
+            break;
+        }
+        turn = turn.wrapping_add(1);
+    }
+    drop(listener);
+    finish(graceful, drain).await
+}
+
+/// The job that serves one accepted connection on a worker: the stream leaves the accept
+/// loop's runtime here and is registered with the worker's when the job runs.
+fn connection<S>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: S,
+    http: &http1::Builder,
+    graceful: &GracefulShutdown,
+    permit: OwnedSemaphorePermit,
+) -> std::io::Result<Job>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    let stream = stream.into_std()?;
+    let (http, watcher) = (http.clone(), graceful.watcher());
+    Ok(Box::new(move || {
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            return;
+        };
+        let service = app.map_request(move |req: hyper::Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req
+        });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
+        let conn = watcher.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
             drop(permit);
         });
-    }
-    drop(listener);
-    finish(graceful, drain).await
+    }))
 }
 
 /// Lets in-flight requests finish for at most `drain`; whether they all did.
@@ -101,6 +186,35 @@ async fn finish(graceful: GracefulShutdown, drain: Duration) -> bool {
         () = tokio::time::sleep(drain) => {
             tracing::warn!("shutdown timeout reached; closing remaining connections");
             false
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Connections go to each worker in turn, and a job runs inside its worker's runtime
+    /// (it can spawn the connection's task there).
+    #[test]
+    fn each_worker_in_turn_runs_a_job_inside_its_own_runtime() {
+        let workers = Workers::start().unwrap();
+        let n = workers.queues.len();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for turn in 0..3 * n {
+            let tx = tx.clone();
+            let job: Job = Box::new(move || {
+                let thread = thread::current().name().map(str::to_owned);
+                tokio::spawn(async move { tx.send((turn, thread)).unwrap() });
+            });
+            assert!(workers.run(turn, job));
+        }
+        let mut ran: Vec<_> = rx.iter().take(3 * n).collect();
+        ran.sort();
+        assert_eq!(ran.len(), 3 * n);
+        for (turn, thread) in ran {
+            assert_eq!(thread, Some(format!("keyward-worker-{}", turn % n)));
         }
     }
 }
