@@ -191,68 +191,80 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let cleanup = tokio::spawn(auth::store::delete_expired_every(
-        state.db.clone(),
-        Duration::from_secs(300),
-    ));
-    let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
-    let flusher = {
-        let gate = state.gate.clone();
-        let every = Duration::from_millis(state.config.usage_flush_ms);
-        tokio::spawn(async move { gate.run_flusher(every, flusher_stop).await })
-    };
-    let epoch_watch = {
-        let (cache, db, stop) = (
-            state.gate.tokens.clone(),
-            state.db.clone(),
-            stop_flusher.subscribe(),
-        );
-        tokio::spawn(async move { cache.watch_epoch(db, stop).await })
-    };
-    let budget_sync = state.gate.shares.clone().map(|shares| {
-        if let Ok(addr) = listener.local_addr() {
-            shares.identify(addr);
-        }
-        let (db, stop) = (state.db.clone(), stop_flusher.subscribe());
-        tokio::spawn(async move { shares.run(db, stop).await })
-    });
-    let deliverer = tokio::spawn(webhooks::deliver::run(
-        state.clone(),
-        stop_flusher.subscribe(),
-    ));
-    let sweeper = tokio::spawn(webhooks::expiry::run(
-        state.clone(),
-        Duration::from_millis(state.config.expiry_sweep_ms),
-        stop_flusher.subscribe(),
-    ));
+    let workers = server::Workers::start()?;
+    let background = Background::start(&state, &listener);
     let limits = server::ConnLimits {
         max_connections: state.config.max_connections as usize,
         header_timeout: Duration::from_secs(state.config.header_timeout),
     };
     let drain = Duration::from_secs(state.config.shutdown_timeout);
-    let workers = server::Workers::start()?;
-    server::serve(
-        listener,
-        &workers,
-        app(state.clone()),
-        limits,
-        shutdown,
-        drain,
-    )
-    .await;
-    cleanup.abort();
-    // Usage counted by the last requests is written before the process exits.
-    let _ = stop_flusher.send(true);
-    let _ = flusher.await;
-    let _ = epoch_watch.await;
-    let _ = deliverer.await;
-    let _ = sweeper.await;
-    if let Some(sync) = budget_sync {
-        let _ = sync.await;
-    }
+    let app = app(state.clone());
+    server::serve(listener, &workers, app, limits, shutdown, drain).await;
+    background.finish().await;
     state.db.close().await;
+    // Only now: a PostgreSQL connection a request opened is driven by that worker's runtime.
     drop(workers);
     Ok(())
+}
+
+/// The server's background tasks: started with it, stopped once it stops serving.
+struct Background {
+    cleanup: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The usage flusher first: the rest are awaited after it.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(state: &AppState, listener: &TcpListener) -> Self {
+        let cleanup = tokio::spawn(auth::store::delete_expired_every(
+            state.db.clone(),
+            Duration::from_secs(300),
+        ));
+        let (stop, flusher_stop) = tokio::sync::watch::channel(false);
+        let flusher = {
+            let gate = state.gate.clone();
+            let every = Duration::from_millis(state.config.usage_flush_ms);
+            tokio::spawn(async move { gate.run_flusher(every, flusher_stop).await })
+        };
+        let epoch_watch = {
+            let (cache, db, stop) = (
+                state.gate.tokens.clone(),
+                state.db.clone(),
+                stop.subscribe(),
+            );
+            tokio::spawn(async move { cache.watch_epoch(db, stop).await })
+        };
+        let deliverer = tokio::spawn(webhooks::deliver::run(state.clone(), stop.subscribe()));
+        let sweeper = tokio::spawn(webhooks::expiry::run(
+            state.clone(),
+            Duration::from_millis(state.config.expiry_sweep_ms),
+            stop.subscribe(),
+        ));
+        let mut tasks = vec![flusher, epoch_watch, deliverer, sweeper];
+        if let Some(shares) = state.gate.shares.clone() {
+            if let Ok(addr) = listener.local_addr() {
+                shares.identify(addr);
+            }
+            let (db, stop) = (state.db.clone(), stop.subscribe());
+            tasks.push(tokio::spawn(async move { shares.run(db, stop).await }));
+        }
+        Self {
+            cleanup,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Stops every task and waits for them: usage counted by the last requests is written
+    /// before the process exits.
+    async fn finish(self) {
+        self.cleanup.abort();
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is

@@ -1,6 +1,9 @@
 //! Dashboard changes to a token the bearer path has cached: the very next API request sees
 //! them (the change's own code path invalidates the cache before it answers).
 
+use std::time::{Duration, Instant};
+
+use keyward::bearer::cache::EPOCH_POLL;
 use keyward::domain::secret::Secret;
 use reqwest::{Client, Method};
 
@@ -20,9 +23,20 @@ async fn cached_token(app: &TestApp, permissions: &[&str]) -> (Client, String, S
     ];
     form.extend(permissions.iter().map(|p| ("permissions", *p)));
     let (id, secret) = create_token(app, &c, &slug, &form).await;
-    assert_eq!(app.me_status(&secret).await, 200);
+    // The server also hears of the create through its epoch watch (at once from PostgreSQL's
+    // change feed, within a poll otherwise), which empties the cache: let that pass, so the
+    // entry the next request caches stays.
+    tokio::time::sleep(EPOCH_POLL * 2).await;
     let hash = Secret::parse(&secret).unwrap().hash();
-    assert!(app.state.gate.tokens.cached(&hash).is_some(), "cached");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert_eq!(app.me_status(&secret).await, 200);
+        if app.state.gate.tokens.cached(&hash).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the token never stayed cached");
+        tokio::time::sleep(EPOCH_POLL).await;
+    }
     (c, format!("{}/{id}", tokens_url(&slug)), secret)
 }
 
