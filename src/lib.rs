@@ -199,11 +199,13 @@ pub async fn serve(
     };
     let drain = Duration::from_secs(state.config.shutdown_timeout);
     let app = app(state.clone());
-    server::serve(listener, &workers, app, limits, shutdown, drain).await;
+    let served = server::serve(listener, &workers, app, limits, shutdown, drain).await;
+    // Even when serving failed: usage counted by the last requests is written.
     background.finish().await;
     state.db.close().await;
     // Only now: a PostgreSQL connection a request opened is driven by that worker's runtime.
     drop(workers);
+    served?;
     Ok(())
 }
 

@@ -86,7 +86,8 @@ impl Workers {
 }
 
 /// Serves `app` until `shutdown` resolves, then lets in-flight requests finish for at most
-/// `drain`. Returns whether everything drained in time.
+/// `drain`. Returns whether everything drained in time; an error if it stopped because a
+/// worker had (after draining the rest all the same).
 pub async fn serve<S>(
     listener: TcpListener,
     workers: &Workers,
@@ -94,7 +95,7 @@ pub async fn serve<S>(
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
-) -> bool
+) -> std::io::Result<bool>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
@@ -106,7 +107,7 @@ where
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     let mut shutdown = pin!(shutdown);
-    let mut turn = 0usize;
+    let (mut turn, mut worker_stopped) = (0usize, false);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -134,12 +135,17 @@ where
         if !workers.run(turn, job) {
             // Only a panic outside any request stops a worker: stop rather than limp on.
             tracing::error!("a connection worker has stopped; shutting down");
+            worker_stopped = true;
             break;
         }
         turn = turn.wrapping_add(1);
     }
     drop(listener);
-    finish(graceful, drain).await
+    let drained = finish(graceful, drain).await;
+    if worker_stopped {
+        return Err(std::io::Error::other("a connection worker has stopped"));
+    }
+    Ok(drained)
 }
 
 /// The job that serves one accepted connection on a worker: the stream leaves the accept
