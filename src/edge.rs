@@ -20,8 +20,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
-use tracing::Instrument;
 use tracing::instrument::Instrumented;
+use tracing::{Instrument, Span};
 
 use crate::error::ErrorInfo;
 use crate::metrics::route_group;
@@ -64,7 +64,7 @@ pub struct Edge<S> {
 }
 
 /// What the request looked like, for after the response.
-struct Seen {
+pub(crate) struct Seen {
     started: Instant,
     api: bool,
     group: &'static str,
@@ -87,30 +87,46 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let path = req.uri().path();
-        let log = request_log::enabled().then(|| {
-            let peer = req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip());
-            let trusted = &self.state.config.trusted_proxies;
-            let ip = peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted));
-            (req.method().clone(), plain_route(path), ip)
-        });
-        // The span names the path only: a query string can carry the one-time setup code.
-        let span = tracing::debug_span!("http", method = %req.method(), path = %path);
-        let seen = Seen {
-            started: Instant::now(),
-            api: path == "/api" || path.starts_with("/api/"),
-            group: route_group(path),
-            state: self.state.clone(),
-            log,
-        };
+        let (seen, span) = begin(&req, &self.state);
         EdgeFuture {
             inner: self.inner.call(req).instrument(span),
             seen: Some(seen),
         }
     }
+}
+
+/// What the edge notes of a request before it is answered, and the span it is answered in
+/// (named by path only: a query string can carry the one-time setup code).
+pub(crate) fn begin(req: &Request, state: &AppState) -> (Seen, Span) {
+    let path = req.uri().path();
+    let log = request_log::enabled().then(|| {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let trusted = &state.config.trusted_proxies;
+        let ip = peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted));
+        (req.method().clone(), plain_route(path), ip)
+    });
+    let span = tracing::debug_span!("http", method = %req.method(), path = %path);
+    let seen = Seen {
+        started: Instant::now(),
+        api: path == "/api" || path.starts_with("/api/"),
+        group: route_group(path),
+        state: state.clone(),
+        log,
+    };
+    (seen, span)
+}
+
+/// The edge's work on a response: the error page or problem body, the security headers,
+/// the metrics and the log line.
+pub(crate) fn finish(seen: Seen, res: Response) -> Response {
+    let route = seen.log.is_some().then(|| route_of(&res)).flatten();
+    let mut res = errors::render(seen.api, res);
+    headers::secure(&mut res);
+    observe(seen, route, &res);
+    res
 }
 
 pin_project! {
@@ -133,11 +149,7 @@ where
         let Some(seen) = this.seen.take() else {
             return Poll::Ready(Ok(res));
         };
-        let route = seen.log.is_some().then(|| route_of(&res)).flatten();
-        let mut res = errors::render(seen.api, res);
-        headers::secure(&mut res);
-        observe(seen, route, &res);
-        Poll::Ready(Ok(res))
+        Poll::Ready(Ok(finish(seen, res)))
     }
 }
 

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod forward_auth;
+pub mod lane;
 pub mod log_sink;
 pub mod maintenance;
 pub mod metrics;
@@ -131,9 +132,10 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The whole application: the routes inside the app-wide layers, applied once around the
-/// router rather than to each route — a timeout (408), the body limit (413), and the edge
-/// layer (error pages, security headers, metrics, request log).
+/// The whole application: the hot bearer routes' lane (answered there when nothing needs
+/// waiting for), then the routes inside the app-wide layers, applied once around the router
+/// rather than to each route — a timeout (408), the body limit (413), and the edge layer
+/// (error pages, security headers, metrics, request log).
 pub fn app(
     state: AppState,
 ) -> impl Service<
@@ -147,6 +149,7 @@ pub fn app(
 + 'static {
     let timeout = Duration::from_secs(state.config.request_timeout);
     ServiceBuilder::new()
+        .layer(lane::LaneLayer(state.clone()))
         .layer(timeout::TimeoutLayer {
             timeout,
             status: StatusCode::REQUEST_TIMEOUT,

@@ -39,6 +39,8 @@ mod helpers;
 mod hostile;
 #[path = "api/instances.rs"]
 mod instances;
+#[path = "api/lane.rs"]
+mod lane;
 #[path = "api/leaks.rs"]
 mod leaks;
 #[path = "api/members.rs"]

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::api::Data;
 
 use super::model::{Live, TokenObject};
-use crate::bearer::{AnyToken, Bearer};
+use crate::bearer::{AnyToken, Bearer, Caller};
 use crate::config::Config;
 use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
@@ -51,6 +51,12 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<AnyToken>,
 ) -> Response {
+    respond(&state, &caller)
+}
+
+/// `/me`'s answer for a caller past every check (also answered before the router on a cache
+/// hit: `crate::lane`).
+pub(crate) fn respond(state: &AppState, caller: &Caller) -> Response {
     // The hot path's body: the cached JSON of everything fixed, then status and usage.
     let t = caller.token();
     let now = now();

@@ -18,7 +18,8 @@
 //! Nothing on this path touches the database once the token is cached. Forward auth
 //! (`crate::forward_auth::check`) answers public routes before any token, so it sits outside
 //! the layer and makes the same calls itself: [`Gate::authenticate`], the `Caller` checks,
-//! [`track::count`].
+//! [`track::count`]. While a token is cached, `/me` and forward auth are answered before the
+//! router (`crate::lane`): steps 1–3 in one call, [`track::at_once`], for `/me`.
 
 pub mod budget;
 pub mod cache;

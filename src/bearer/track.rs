@@ -180,6 +180,40 @@ where
     }
 }
 
+/// A bearer route whose handler never waits, answered in one step while its token is cached:
+/// SPEC §6's order — the 401 checks and spending, IP allowlist, `permission`, rate limit —
+/// then the handler (`respond`) and the counting, as the layer and the extractor do them in
+/// turn. `None` on a cache miss, left to the layer.
+pub(crate) fn at_once(
+    gate: &Gate,
+    route: &'static str,
+    req: &Request,
+    permission: Option<&str>,
+    respond: impl FnOnce(&Caller) -> Response,
+) -> Option<Response> {
+    let Admitted { caller, spent } = match gate.authenticate(req.headers(), peer_of(req)) {
+        Authentication::Done(Ok(admission)) => admission,
+        Authentication::Done(Err(refused)) => return Some(refusal(route, refused)),
+        Authentication::Miss(_) => return None,
+    };
+    let checked = caller
+        .authorize(permission)
+        .and_then(|()| caller.check_rate());
+    let mut res = match checked {
+        Ok(()) => respond(&caller),
+        Err(refused) => AppError::from(refused).into_response(),
+    };
+    let seen = Seen {
+        caller,
+        spent,
+        method: req.method().clone(),
+        gate: gate.clone(),
+        route,
+    };
+    count(seen, req.uri().path(), &mut res);
+    Some(res)
+}
+
 /// Counts a request to `path` that passed the 401 checks, with its response's status, and
 /// adds the rate-limit headers.
 pub(crate) fn count(seen: Seen, path: &str, res: &mut Response) {

@@ -1,4 +1,4 @@
-//! One forward-auth check, in the order it runs ([`check`]): read the original request from
+//! One forward-auth check, in the order it runs ([`decide`]): read the original request from
 //! the proxy's headers, normalise its path, find what it needs (rules file and query
 //! parameters); a public route is answered at once. Everything else takes the API's bearer
 //! path — the [`Gate`](crate::bearer::Gate)'s 401 checks and budget spending — then an
@@ -6,20 +6,17 @@
 //! permissions, the channel and the rate limit; and it is counted like an API request
 //! ([`track::count`]), under the original method and path.
 
-use std::borrow::Cow;
-use std::net::IpAddr;
-
 use axum::body::Bytes;
 use axum::extract::Request;
-use axum::http::header::{CACHE_CONTROL, HOST, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::Judge;
-use super::path::normalise;
+use super::original::{Face, Original, Read, Unreadable};
 use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::bearer::track::{self, Seen};
-use crate::bearer::{Admitted, Authentication, Caller, Gate};
+use crate::bearer::{Admitted, Authentication, Caller};
 use crate::error::{AppError, BearerError, problem};
 use crate::request_log::{self, RouteName};
 use crate::web::headers::NO_STORE;
@@ -29,34 +26,12 @@ pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-keyward-token-name
 pub const WORKSPACE: HeaderName = HeaderName::from_static("x-keyward-workspace");
 pub const PERMISSIONS: HeaderName = HeaderName::from_static("x-keyward-permissions");
 pub const CODE: HeaderName = HeaderName::from_static("x-keyward-code");
-const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
-const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
-const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 
 /// Room for every header an answer carries (its own, the rate limit's, the security
 /// headers): the map is allocated once and never grows.
 const ANSWER_HEADERS: usize = 16;
 // Made at compile time (at run time `HeaderValue::from_static` checks its text per call).
 const EMPTY: HeaderValue = HeaderValue::from_static("");
-
-/// Which proxy's endpoint: its headers are read first, and nginx gets only 200, 401 or 403.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Face {
-    /// `/api/v1/forward-auth`: Caddy, Traefik (`X-Forwarded-*` first).
-    Forward,
-    /// `/api/v1/auth-request`: nginx (`X-Original-*` first).
-    Nginx,
-}
-
-/// The request the proxy asks about, read in place from the proxy's headers.
-struct Original<'h> {
-    method: Method,
-    /// As the proxy sent it, without the query (what usage records).
-    target: &'h str,
-    host: Option<&'h str>,
-}
 
 /// What the original request needs.
 enum Needs<'a> {
@@ -72,7 +47,7 @@ enum Needs<'a> {
 enum Refusal {
     App(AppError),
     NoMatchingRule,
-    Invalid { code: &'static str, detail: String },
+    Invalid(Unreadable),
 }
 
 impl From<BearerError> for Refusal {
@@ -81,27 +56,50 @@ impl From<BearerError> for Refusal {
     }
 }
 
-impl Face {
-    /// The endpoint's route, as the request log names it.
-    pub fn route(self) -> &'static str {
-        match self {
-            Face::Forward => "/api/v1/forward-auth",
-            Face::Nginx => "/api/v1/auth-request",
-        }
-    }
-}
-
 /// The whole check for one request to either endpoint; the response carries its route for
 /// the request log.
 pub async fn run(judge: &Judge, req: Request, face: Face) -> Response {
-    let mut res = check(judge, req, face).await;
+    if let Some(res) = at_once(judge, &req, face) {
+        return res;
+    }
+    // The token is not cached: read it, then decide with it (reading the original request
+    // again, which changes nothing).
+    let peer = track::peer_of(&req);
+    let gate = &judge.gate;
+    let admission = match gate.authenticate(req.headers(), peer) {
+        Authentication::Done(admission) => admission,
+        Authentication::Miss(hash) => gate.authenticate_miss(&hash, req.headers(), peer).await,
+    };
+    let res = decide(judge, &req, face, || Some(admission));
+    named(res.unwrap_or_default(), face)
+}
+
+/// The check when it needs no waiting: a public route, a token refused before any lookup,
+/// a cached token. `None` when the token must be read first, having changed nothing.
+pub fn at_once(judge: &Judge, req: &Request, face: Face) -> Option<Response> {
+    let admit = || match judge.gate.authenticate(req.headers(), track::peer_of(req)) {
+        Authentication::Done(admission) => Some(admission),
+        Authentication::Miss(_) => None,
+    };
+    decide(judge, req, face, admit).map(|res| named(res, face))
+}
+
+/// The response, with its route for the request log.
+fn named(mut res: Response, face: Face) -> Response {
     if request_log::enabled() {
         res.extensions_mut().insert(RouteName(face.route()));
     }
     res
 }
 
-async fn check(judge: &Judge, req: Request, face: Face) -> Response {
+/// The check in its order, with the token's admission (the 401 checks and the spending)
+/// from `admit`, asked only past a public route: `None` when it has none yet.
+fn decide(
+    judge: &Judge,
+    req: &Request,
+    face: Face,
+    admit: impl FnOnce() -> Option<Result<Admitted, AppError>>,
+) -> Option<Response> {
     let read = Read::of(req.headers(), face);
     let params = params(req.uri().query());
     let rules = judge.rules.current();
@@ -111,15 +109,14 @@ async fn check(judge: &Judge, req: Request, face: Face) -> Response {
         _ => Needs::NoMatchingRule,
     };
     if matches!(needs, Needs::Public) {
-        return allowed(None);
+        return Some(allowed(None));
     }
-    let peer = track::peer_of(&req);
-    let Admitted { caller, spent } = match authenticate(&judge.gate, req.headers(), peer).await {
+    let Admitted { caller, spent } = match admit()? {
         Ok(admission) => admission,
-        Err(refused) => return refuse(Refusal::App(refused), face),
+        Err(refused) => return Some(refuse(Refusal::App(refused), face)),
     };
     let verdict = match read.refusal {
-        Some(refused) => Err(refused),
+        Some(refused) => Err(Refusal::Invalid(refused)),
         None => authorize(&caller, &needs),
     };
     let mut res = match verdict {
@@ -138,112 +135,7 @@ async fn check(judge: &Judge, req: Request, face: Face) -> Response {
         route: face.route(),
     };
     track::count(seen, target, &mut res);
-    res
-}
-
-/// SPEC §6's 401 checks and the spending, on the API's bearer path.
-async fn authenticate(
-    gate: &Gate,
-    headers: &HeaderMap,
-    peer: IpAddr,
-) -> Result<Admitted, AppError> {
-    match gate.authenticate(headers, peer) {
-        Authentication::Done(admission) => admission,
-        Authentication::Miss(hash) => gate.authenticate_miss(&hash, headers, peer).await,
-    }
-}
-
-/// The original request as the proxy described it, its normalised path, and why it cannot
-/// be judged when it cannot (refused after the 401 checks, so a missing token is always 401).
-struct Read<'h> {
-    original: Option<Original<'h>>,
-    path: Option<Cow<'h, str>>,
-    refusal: Option<Refusal>,
-}
-
-impl<'h> Read<'h> {
-    fn of(headers: &'h HeaderMap, face: Face) -> Self {
-        let original = match Original::of(headers, face) {
-            Ok(o) => o,
-            Err(refused) => {
-                return Self {
-                    original: None,
-                    path: None,
-                    refusal: Some(refused),
-                };
-            }
-        };
-        match normalise(original.target) {
-            Ok(path) => Self {
-                original: Some(original),
-                path: Some(path),
-                refusal: None,
-            },
-            Err(e) => Self {
-                original: Some(original),
-                path: None,
-                refusal: Some(Refusal::Invalid {
-                    code: "invalid_path",
-                    detail: format!("The original request's path is refused: {e}."),
-                }),
-            },
-        }
-    }
-}
-
-impl<'h> Original<'h> {
-    /// The method, target and host from the proxy's headers: `X-Forwarded-Method`/`-Uri`/
-    /// `-Host` (Caddy, Traefik) or `X-Original-Method`/`-URI` with `Host` (nginx), the set of
-    /// the endpoint's own proxy first. Both sets naming different requests are refused: a
-    /// client's copy of the set its proxy does not send can never pass for the original.
-    fn of(headers: &'h HeaderMap, face: Face) -> Result<Self, Refusal> {
-        let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        let forwarded = (text(&X_FORWARDED_METHOD), text(&X_FORWARDED_URI));
-        let original = (text(&X_ORIGINAL_METHOD), text(&X_ORIGINAL_URI));
-        let invalid = |detail: &str| Refusal::Invalid {
-            code: "invalid_original_request",
-            detail: detail.to_owned(),
-        };
-        if forwarded.1.is_some() && original.1.is_some() && forwarded != original {
-            return Err(invalid(
-                "X-Forwarded-Method/-Uri and X-Original-Method/-URI name different requests.",
-            ));
-        }
-        let from_forwarded = match face {
-            Face::Forward => forwarded.1.is_some(),
-            Face::Nginx => original.1.is_none(),
-        };
-        let (method, uri) = if from_forwarded { forwarded } else { original };
-        let uri = uri.ok_or_else(|| {
-            invalid("Send the original request as X-Forwarded-Method and X-Forwarded-Uri, or X-Original-Method and X-Original-URI.")
-        })?;
-        let method = method
-            .map(str::trim)
-            .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
-            .and_then(method_of)
-            .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
-        // nginx's original host is its subrequest's Host; X-Forwarded-Host comes with the
-        // X-Forwarded set.
-        let host = from_forwarded
-            .then(|| text(&X_FORWARDED_HOST))
-            .flatten()
-            .or_else(|| text(&HOST));
-        Ok(Self {
-            method,
-            target: uri.split('?').next().unwrap_or_default(),
-            host,
-        })
-    }
-}
-
-/// A method in any case (`get` is `GET`); upper case as proxies send it is read without a
-/// copy.
-fn method_of(m: &str) -> Option<Method> {
-    if m.bytes().all(|b| b.is_ascii_uppercase()) {
-        Method::from_bytes(m.as_bytes()).ok()
-    } else {
-        Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()
-    }
+    Some(res)
 }
 
 /// `?permission=P` (repeatable) and `?channel=ID` from the endpoint's own query string.
@@ -373,7 +265,7 @@ fn refuse(refusal: Refusal, face: Face) -> Response {
                 "no_matching_rule",
             )
         }
-        Refusal::Invalid { code, detail } => {
+        Refusal::Invalid(Unreadable { code, detail }) => {
             (problem(StatusCode::FORBIDDEN, code, &detail, None), code)
         }
     };

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod original;
 pub mod path;
 pub mod rules;
 #[cfg(test)]
@@ -23,7 +24,7 @@ use axum::routing::get;
 use crate::api::responses::{ProxyRefusals, Refusals};
 use crate::bearer::Gate;
 use crate::config::Config;
-use check::Face;
+pub use original::Face;
 use rules::{Rules, RulesError};
 
 /// What a check needs: the bearer path and the rules in force (the endpoints' own state, so

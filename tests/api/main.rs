@@ -20,6 +20,7 @@ mod foundation;
 mod helpers;
 mod hostile;
 mod instances;
+mod lane;
 mod leaks;
 mod members;
 mod observability;
