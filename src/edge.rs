@@ -68,7 +68,6 @@ pub(crate) struct Seen {
     started: Instant,
     api: bool,
     group: &'static str,
-    state: AppState,
     /// Only when the request log is on: the method, the route to name when the response
     /// carries none, the client's address.
     log: Option<(Method, &'static str, Option<IpAddr>)>,
@@ -90,7 +89,7 @@ where
         let (seen, span) = begin(&req, &self.state);
         EdgeFuture {
             inner: self.inner.call(req).instrument(span),
-            seen: Some(seen),
+            seen: Some((seen, self.state.clone())),
         }
     }
 }
@@ -113,7 +112,6 @@ pub(crate) fn begin(req: &Request, state: &AppState) -> (Seen, Span) {
         started: Instant::now(),
         api: path == "/api" || path.starts_with("/api/"),
         group: route_group(path),
-        state: state.clone(),
         log,
     };
     (seen, span)
@@ -121,11 +119,11 @@ pub(crate) fn begin(req: &Request, state: &AppState) -> (Seen, Span) {
 
 /// The edge's work on a response: the error page or problem body, the security headers,
 /// the metrics and the log line.
-pub(crate) fn finish(seen: Seen, res: Response) -> Response {
+pub(crate) fn finish(state: &AppState, seen: Seen, res: Response) -> Response {
     let route = seen.log.is_some().then(|| route_of(&res)).flatten();
     let mut res = errors::render(seen.api, res);
     headers::secure(&mut res);
-    observe(seen, route, &res);
+    observe(state, seen, route, &res);
     res
 }
 
@@ -133,7 +131,7 @@ pin_project! {
     pub struct EdgeFuture<F> {
         #[pin]
         inner: F,
-        seen: Option<Seen>,
+        seen: Option<(Seen, AppState)>,
     }
 }
 
@@ -146,10 +144,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Ok(res) = ready!(this.inner.poll(cx));
-        let Some(seen) = this.seen.take() else {
+        let Some((seen, state)) = this.seen.take() else {
             return Poll::Ready(Ok(res));
         };
-        Poll::Ready(Ok(finish(seen, res)))
+        Poll::Ready(Ok(finish(&state, seen, res)))
     }
 }
 
@@ -197,10 +195,10 @@ fn plain_route(path: &str) -> &'static str {
 
 /// Counts the request in the metrics and writes its log line (never a secret: the token id
 /// only, from the bearer layer).
-fn observe(seen: Seen, route: Option<Route>, res: &Response) {
+fn observe(state: &AppState, seen: Seen, route: Option<Route>, res: &Response) {
     let status = res.status().as_u16();
     let code = res.extensions().get::<ErrorInfo>().map(|e| e.code);
-    seen.state.metrics.observe(seen.group, status, code);
+    state.metrics.observe(seen.group, status, code);
     let Some((method, plain, ip)) = seen.log else {
         return;
     };

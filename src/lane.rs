@@ -96,7 +96,7 @@ impl<S> Lane<S> {
             }
             Some(face) => check::at_once(&self.judge, req, face),
         })?;
-        Some(edge::finish(seen, res))
+        Some(edge::finish(&self.state, seen, res))
     }
 }
 

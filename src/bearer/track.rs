@@ -62,7 +62,6 @@ pub(crate) struct Seen {
     pub caller: Caller,
     pub spent: Spent,
     pub method: Method,
-    pub gate: Gate,
     /// The route template, for the request log.
     pub route: &'static str,
 }
@@ -138,7 +137,6 @@ where
         caller: caller.clone(),
         spent,
         method: req.method().clone(),
-        gate: gate.clone(),
         route,
     };
     // The path for usage, kept as the request's `Uri`: its clone shares the request's bytes.
@@ -146,14 +144,14 @@ where
     req.extensions_mut().insert(caller);
     TrackFuture::Admitted {
         inner: inner.call(req),
-        seen: Some((seen, uri)),
+        seen: Some((seen, uri, gate.clone())),
     }
 }
 
 pin_project! {
     #[project = TrackProj]
     pub enum TrackFuture<F> {
-        Admitted { #[pin] inner: F, seen: Option<(Seen, Uri)> },
+        Admitted { #[pin] inner: F, seen: Option<(Seen, Uri, Gate)> },
         Miss { miss: Boxed },
         Refused { res: Option<Response> },
     }
@@ -169,8 +167,8 @@ where
         match self.project() {
             TrackProj::Admitted { inner, seen } => {
                 let Ok(mut res) = ready!(inner.poll(cx));
-                if let Some((seen, uri)) = seen.take() {
-                    count(seen, uri.path(), &mut res);
+                if let Some((seen, uri, gate)) = seen.take() {
+                    count(&gate, seen, uri.path(), &mut res);
                 }
                 Poll::Ready(Ok(res))
             }
@@ -207,21 +205,19 @@ pub(crate) fn at_once(
         caller,
         spent,
         method: req.method().clone(),
-        gate: gate.clone(),
         route,
     };
-    count(seen, req.uri().path(), &mut res);
+    count(gate, seen, req.uri().path(), &mut res);
     Some(res)
 }
 
 /// Counts a request to `path` that passed the 401 checks, with its response's status, and
 /// adds the rate-limit headers.
-pub(crate) fn count(seen: Seen, path: &str, res: &mut Response) {
+pub(crate) fn count(gate: &Gate, seen: Seen, path: &str, res: &mut Response) {
     let Seen {
         caller,
         spent,
         method,
-        gate,
         route,
     } = seen;
     let at = now();

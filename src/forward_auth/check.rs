@@ -131,10 +131,9 @@ fn decide(
         caller,
         spent,
         method,
-        gate: judge.gate.clone(),
         route: face.route(),
     };
-    track::count(seen, target, &mut res);
+    track::count(&judge.gate, seen, target, &mut res);
     Some(res)
 }
 
