@@ -94,7 +94,7 @@ impl<S> Lane<S> {
                 let state = &self.state;
                 track::at_once(&state.gate, ME, req, None, |c| me::respond(state, c))
             }
-            Some(face) => check::at_once(&self.judge, req, face),
+            Some(face) => check::at_once(&self.judge, req, face).ok(),
         })?;
         Some(edge::finish(&self.state, seen, res))
     }

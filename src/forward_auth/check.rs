@@ -6,6 +6,8 @@
 //! permissions, the channel and the rate limit; and it is counted like an API request
 //! ([`track::count`]), under the original method and path.
 
+use std::convert::Infallible;
+
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
@@ -17,6 +19,7 @@ use super::original::{Face, Original, Read, Unreadable};
 use super::rules::{Access, Fallback, Rules, Verdict};
 use crate::bearer::track::{self, Seen};
 use crate::bearer::{Admitted, Authentication, Caller};
+use crate::domain::secret::SecretHash;
 use crate::error::{AppError, BearerError, problem};
 use crate::request_log::{self, RouteName};
 use crate::web::headers::NO_STORE;
@@ -59,27 +62,27 @@ impl From<BearerError> for Refusal {
 /// The whole check for one request to either endpoint; the response carries its route for
 /// the request log.
 pub async fn run(judge: &Judge, req: Request, face: Face) -> Response {
-    if let Some(res) = at_once(judge, &req, face) {
-        return res;
-    }
+    let hash = match at_once(judge, &req, face) {
+        Ok(res) => return res,
+        Err(hash) => hash,
+    };
     // The token is not cached: read it, then decide with it (reading the original request
     // again, which changes nothing).
     let peer = track::peer_of(&req);
-    let gate = &judge.gate;
-    let admission = match gate.authenticate(req.headers(), peer) {
-        Authentication::Done(admission) => admission,
-        Authentication::Miss(hash) => gate.authenticate_miss(&hash, req.headers(), peer).await,
-    };
-    let res = decide(judge, &req, face, || Some(admission));
-    named(res.unwrap_or_default(), face)
+    let admission = judge
+        .gate
+        .authenticate_miss(&hash, req.headers(), peer)
+        .await;
+    let Ok(res) = decide(judge, &req, face, || Ok::<_, Infallible>(admission));
+    named(res, face)
 }
 
 /// The check when it needs no waiting: a public route, a token refused before any lookup,
-/// a cached token. `None` when the token must be read first, having changed nothing.
-pub fn at_once(judge: &Judge, req: &Request, face: Face) -> Option<Response> {
+/// a cached token. Else the secret's hash, to read, having changed nothing.
+pub fn at_once(judge: &Judge, req: &Request, face: Face) -> Result<Response, SecretHash> {
     let admit = || match judge.gate.authenticate(req.headers(), track::peer_of(req)) {
-        Authentication::Done(admission) => Some(admission),
-        Authentication::Miss(_) => None,
+        Authentication::Done(admission) => Ok(admission),
+        Authentication::Miss(hash) => Err(hash),
     };
     decide(judge, req, face, admit).map(|res| named(res, face))
 }
@@ -93,13 +96,13 @@ fn named(mut res: Response, face: Face) -> Response {
 }
 
 /// The check in its order, with the token's admission (the 401 checks and the spending)
-/// from `admit`, asked only past a public route: `None` when it has none yet.
-fn decide(
+/// from `admit`, asked only past a public route; `admit`'s error when it has none yet.
+fn decide<E>(
     judge: &Judge,
     req: &Request,
     face: Face,
-    admit: impl FnOnce() -> Option<Result<Admitted, AppError>>,
-) -> Option<Response> {
+    admit: impl FnOnce() -> Result<Result<Admitted, AppError>, E>,
+) -> Result<Response, E> {
     let read = Read::of(req.headers(), face);
     let params = params(req.uri().query());
     let rules = judge.rules.current();
@@ -109,11 +112,11 @@ fn decide(
         _ => Needs::NoMatchingRule,
     };
     if matches!(needs, Needs::Public) {
-        return Some(allowed(None));
+        return Ok(allowed(None));
     }
     let Admitted { caller, spent } = match admit()? {
         Ok(admission) => admission,
-        Err(refused) => return Some(refuse(Refusal::App(refused), face)),
+        Err(refused) => return Ok(refuse(Refusal::App(refused), face)),
     };
     let verdict = match read.refusal {
         Some(refused) => Err(Refusal::Invalid(refused)),
@@ -134,7 +137,7 @@ fn decide(
         route: face.route(),
     };
     track::count(&judge.gate, seen, target, &mut res);
-    Some(res)
+    Ok(res)
 }
 
 /// `?permission=P` (repeatable) and `?channel=ID` from the endpoint's own query string.
