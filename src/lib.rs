@@ -1,7 +1,7 @@
 //! keyward: a self-hosted API token service. The dashboard (askama + htmx, session cookie),
 //! the bearer JSON API and the verify endpoint are one axum router over one SQLite database.
 //!
-//! Request flow: `app()` layers tracing, body limits and error pages over the dashboard
+//! Request flow: `app()` layers tracing, timeouts and error pages over the dashboard
 //! (`web`, behind sessions and CSRF) and the API (`api`, behind the bearer extractor). SQL
 //! lives in `db`, pure rules in `domain`, shared token changes in `ops`.
 
@@ -31,7 +31,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Json};
@@ -45,7 +45,7 @@ pub use state::AppState;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Request bodies above this are refused with 413.
+/// Request bodies above this are refused with 413 (the server wraps each body in the limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Log lines waiting for the writer thread; past this, new lines are dropped (the request
@@ -134,8 +134,9 @@ pub fn routes(state: AppState) -> Router {
 
 /// The whole application: the hot bearer routes' lane (answered there when nothing needs
 /// waiting for), then the routes inside the app-wide layers, applied once around the router
-/// rather than to each route — a timeout (408), the body limit (413), and the edge layer
-/// (error pages, security headers, metrics, request log).
+/// rather than to each route — a timeout (408) and the edge layer (error pages, security
+/// headers, metrics, request log). The body limit (413) is the server's, set on each request's
+/// body as it is handed over (`server::conn`).
 pub fn app(
     state: AppState,
 ) -> impl Service<
@@ -155,7 +156,6 @@ pub fn app(
             status: StatusCode::REQUEST_TIMEOUT,
         })
         .layer(edge::EdgeLayer(state.clone()))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .service(routes(state))
 }
 
@@ -199,6 +199,7 @@ pub async fn serve(
     let limits = server::ConnLimits {
         max_connections: state.config.max_connections as usize,
         header_timeout: Duration::from_secs(state.config.header_timeout),
+        body_limit: BODY_LIMIT,
     };
     let drain = Duration::from_secs(state.config.shutdown_timeout);
     let app = app(state.clone());

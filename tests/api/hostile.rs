@@ -52,6 +52,17 @@ fn healthy(server: &Server) -> Duration {
     started.elapsed()
 }
 
+/// The server closes `s` cleanly, with nothing more sent, at least one 2 s header timeout
+/// after `since`.
+fn closed_unanswered_after_the_timeout(s: TcpStream, since: Instant) {
+    assert_eq!(read_to_close(s).unwrap(), "", "closed without an answer");
+    let waited = since.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(8),
+        "closed after the 2 s header timeout: {waited:?}"
+    );
+}
+
 #[test]
 fn stalled_headers_are_cut_off_while_others_are_served() {
     let (dir, server) = start();
@@ -60,13 +71,7 @@ fn stalled_headers_are_cut_off_while_others_are_served() {
         .unwrap();
     let started = Instant::now();
     assert!(healthy(&server) < PROMPT);
-    let reply = read_to_close(slow).unwrap();
-    let waited = started.elapsed();
-    assert_eq!(reply, "", "closed without an answer");
-    assert!(
-        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(8),
-        "closed after the 2 s header timeout: {waited:?}"
-    );
+    closed_unanswered_after_the_timeout(slow, started);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -126,6 +131,51 @@ fn the_connection_bound_holds_and_idle_connections_are_reclaimed() {
         );
     }
     assert!(healthy(&server) < PROMPT);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Sends `GET /healthz` on a kept-alive connection and reads its whole answer.
+fn ask_healthz(s: &mut TcpStream) {
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(br#"{"status":"ok"}"#) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed mid-answer: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+}
+
+#[test]
+fn a_kept_alive_connection_is_closed_one_to_two_header_timeouts_after_its_last_answer() {
+    let (dir, server) = start();
+    let mut s = connect(&server);
+    ask_healthz(&mut s);
+    // Between 2 and 4 s after the answer: the loose upper bound is for a busy machine.
+    closed_unanswered_after_the_timeout(s, Instant::now());
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_connection_that_keeps_asking_outlives_the_header_timeout() {
+    let (dir, server) = start();
+    let mut s = connect(&server);
+    let started = Instant::now();
+    // Twelve requests half a second apart: three header timeouts, each one answered.
+    for _ in 0..12 {
+        ask_healthz(&mut s);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(started.elapsed() >= Duration::from_secs(6));
+    ask_healthz(&mut s);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

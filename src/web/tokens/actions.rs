@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -267,7 +267,7 @@ async fn confirm_page(
 pub async fn confirm(
     State(state): State<AppState>,
     m: Member,
-    OriginalUri(uri): OriginalUri,
+    uri: axum::http::Uri,
     Path((_, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let action = action_of(&uri)?;

@@ -1,7 +1,9 @@
 //! The HTTP/1.1 accept loop (hyper directly, so slow clients can be bounded): at most
 //! `--max-connections` open at once (further ones wait in the listen backlog), request
-//! headers must arrive within `--header-timeout` (idle keep-alive connections included),
-//! headers are capped at 16 KiB (431), and shutdown drains in-flight requests gracefully.
+//! headers must arrive within `--header-timeout` (idle keep-alive connections included,
+//! [`conn::Guarded`]), headers are capped at 16 KiB (431), bodies at 64 KiB (413, as each
+//! request is handed to the app: [`conn::Conn`]), and shutdown drains in-flight requests
+//! gracefully.
 //!
 //! Each accepted connection is handed, in turn, to one of [`Workers`]: a thread per core,
 //! each with a single-threaded runtime, that serves it until it closes. A connection's
@@ -9,6 +11,8 @@
 //! (BENCHMARKS.md, eleventh pass: `/me` 1.04–1.08×, `/healthz` 1.00–1.01× against the
 //! shared work-stealing runtime). Background work (the flusher, webhooks, sweeps) stays on
 //! the main runtime.
+
+mod conn;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,26 +23,25 @@ use std::time::Duration;
 
 use std::convert::Infallible;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use axum::response::Response;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 /// Request head limit: hyper answers 431 above it.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+#[derive(Clone, Copy)]
 pub struct ConnLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// Request bodies above this many bytes are refused (413).
+    pub body_limit: usize,
 }
 
 /// Work handed to a worker: run on its thread, inside its runtime.
@@ -103,9 +106,7 @@ where
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+    http.max_buf_size(MAX_HEADER_BYTES);
     let mut shutdown = pin!(shutdown);
     let (mut turn, mut worker_stopped) = (0usize, false);
     loop {
@@ -129,7 +130,8 @@ where
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let Ok(job) = connection(stream, peer, app.clone(), &http, &graceful, permit) else {
+        let Ok(job) = connection(stream, peer, app.clone(), &http, &graceful, permit, limits)
+        else {
             continue;
         };
         if !workers.run(turn, job) {
@@ -157,6 +159,7 @@ fn connection<S>(
     http: &http1::Builder,
     graceful: &GracefulShutdown,
     permit: OwnedSemaphorePermit,
+    limits: ConnLimits,
 ) -> std::io::Result<Job>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -168,16 +171,20 @@ where
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
             return;
         };
-        let service = app.map_request(move |req: hyper::Request<Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            req
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let conn = watcher.watch(conn);
+        let watch = Arc::new(conn::Watch::default());
+        let io = TokioIo::new(conn::Watched::new(stream, watch.clone()));
+        let service = conn::Conn::new(app, peer, limits.body_limit, watch.clone());
+        let conn = watcher.watch(http.serve_connection(io, service));
+        let conn = conn::Guarded::new(conn, watch, limits.header_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            match conn.await {
+                conn::Ended::Served(Err(e)) => {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                conn::Ended::TimedOut => {
+                    tracing::debug!(%peer, "no request head within the header timeout");
+                }
+                conn::Ended::Served(Ok(())) => {}
             }
             drop(permit);
         });
