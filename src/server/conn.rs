@@ -12,7 +12,8 @@
 //! fires, whether the connection has answered anything since it last looked (or has a request
 //! in hand), and if so waits another timeout. A connection opened and never used is closed
 //! one timeout after it opened; one that has answered, between one and two timeouts after its
-//! last answer.
+//! last answer. A request in hand keeps its connection (the request timeout is its bound), and
+//! so does an answer still being written, as long as the client takes some of it.
 
 use std::convert::Infallible;
 use std::future::Future;
