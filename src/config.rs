@@ -110,8 +110,7 @@ pub struct Config {
     #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub max_connections: u32,
 
-    /// Seconds a client has to send a request's headers (an idle keep-alive connection is
-    /// closed one to two of these after its last answer).
+    /// Seconds a client has to send a request's headers (idle keep-alive connections too).
     #[arg(long, env = "KEYWARD_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub header_timeout: u64,
 

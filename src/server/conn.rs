@@ -8,12 +8,11 @@
 //! within `--header-timeout` of its opening or of its last answer — a stalled head, or an
 //! idle keep-alive connection. hyper's own header timeout makes a timer per request and
 //! registers and removes it in the runtime's timer wheel (a lock each) around every request
-//! on a keep-alive connection; here each connection has one timer, which looks, when it
-//! fires, whether the connection has answered anything since it last looked (or has a request
-//! in hand), and if so waits another timeout. A connection opened and never used is closed
-//! one timeout after it opened; one that has answered, between one and two timeouts after its
-//! last answer. A request in hand keeps its connection (the request timeout is its bound), and
-//! so does an answer still being written, as long as the client takes some of it.
+//! on a keep-alive connection; here each connection has one timer, and each write notes its
+//! time (a clock read). When the timer fires it is set again for a timeout after the last
+//! write, or after now while a request is in hand, and closes the connection if that time has
+//! passed. A request in hand keeps its connection (the request timeout is its bound), and so
+//! does an answer still being written, as long as the client takes some of it each timeout.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -36,12 +35,28 @@ use tokio::time::{Instant, Sleep};
 use tower::util::Oneshot;
 use tower::{Service, ServiceExt};
 
-/// What a connection's timer looks at: requests in hand, and a count that moves with every
-/// answer written.
-#[derive(Default)]
+/// What a connection's timer looks at: requests in hand, and when the connection last wrote.
 pub struct Watch {
+    opened: Instant,
     in_hand: AtomicU32,
-    written: AtomicU64,
+    /// Milliseconds from `opened` to the last write.
+    wrote_at: AtomicU64,
+}
+
+impl Watch {
+    /// The watch of a connection opening now.
+    pub fn from_now() -> Self {
+        Self {
+            opened: Instant::now(),
+            in_hand: AtomicU32::new(0),
+            wrote_at: AtomicU64::new(0),
+        }
+    }
+
+    /// When the connection last wrote (an answer, or part of one), or opened.
+    fn idle_since(&self) -> Instant {
+        self.opened + Duration::from_millis(self.wrote_at.load(Relaxed))
+    }
 }
 
 /// The connection's socket, counting writes for its [`Watch`].
@@ -57,7 +72,10 @@ impl<T> Watched<T> {
 
     fn wrote(&self, n: &Poll<io::Result<usize>>) {
         if matches!(n, Poll::Ready(Ok(n)) if *n > 0) {
-            self.watch.written.fetch_add(1, Relaxed);
+            let ms = self.watch.opened.elapsed().as_millis();
+            self.watch
+                .wrote_at
+                .store(u64::try_from(ms).unwrap_or(u64::MAX), Relaxed);
         }
     }
 }
@@ -161,7 +179,6 @@ struct Hand(Arc<Watch>);
 impl Drop for Hand {
     fn drop(&mut self) {
         self.0.in_hand.fetch_sub(1, Relaxed);
-        self.0.written.fetch_add(1, Relaxed);
     }
 }
 
@@ -204,7 +221,6 @@ pin_project! {
         timer: Sleep,
         armed: bool,
         watch: Arc<Watch>,
-        seen: u64,
         timeout: Duration,
     }
 }
@@ -216,7 +232,6 @@ impl<C> Guarded<C> {
             timer: tokio::time::sleep(timeout),
             armed: false,
             watch,
-            seen: 0,
             timeout,
         }
     }
@@ -240,12 +255,16 @@ where
             return Poll::Ready(Ended::Served(done));
         }
         if this.timer.is_elapsed() {
-            let written = this.watch.written.load(Relaxed);
-            if written == *this.seen && this.watch.in_hand.load(Relaxed) == 0 {
+            let now = Instant::now();
+            let from = match this.watch.in_hand.load(Relaxed) {
+                0 => this.watch.idle_since(),
+                _ => now,
+            };
+            let next = from + *this.timeout;
+            if next <= now {
                 return Poll::Ready(Ended::TimedOut);
             }
-            *this.seen = written;
-            this.timer.as_mut().reset(Instant::now() + *this.timeout);
+            this.timer.as_mut().reset(next);
             *this.armed = false;
         }
         if !*this.armed {

@@ -171,7 +171,7 @@ where
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
             return;
         };
-        let watch = Arc::new(conn::Watch::default());
+        let watch = Arc::new(conn::Watch::from_now());
         let io = TokioIo::new(conn::Watched::new(stream, watch.clone()));
         let service = conn::Conn::new(app, peer, limits.body_limit, watch.clone());
         let conn = watcher.watch(http.serve_connection(io, service));

@@ -52,13 +52,13 @@ fn healthy(server: &Server) -> Duration {
     started.elapsed()
 }
 
-/// The server closes `s` cleanly, with nothing more sent, at least one 2 s header timeout
-/// after `since`.
-fn closed_unanswered_after_the_timeout(s: TcpStream, since: Instant) {
+/// The server closes `s` cleanly, with nothing more sent, one 2 s header timeout after
+/// `since` (before `within`: loose, for a busy machine).
+fn closed_unanswered_after_the_timeout(s: TcpStream, since: Instant, within: Duration) {
     assert_eq!(read_to_close(s).unwrap(), "", "closed without an answer");
     let waited = since.elapsed();
     assert!(
-        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(8),
+        waited >= Duration::from_millis(1800) && waited < within,
         "closed after the 2 s header timeout: {waited:?}"
     );
 }
@@ -71,7 +71,7 @@ fn stalled_headers_are_cut_off_while_others_are_served() {
         .unwrap();
     let started = Instant::now();
     assert!(healthy(&server) < PROMPT);
-    closed_unanswered_after_the_timeout(slow, started);
+    closed_unanswered_after_the_timeout(slow, started, Duration::from_secs(8));
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -154,12 +154,12 @@ fn ask_healthz(s: &mut TcpStream) {
 }
 
 #[test]
-fn a_kept_alive_connection_is_closed_one_to_two_header_timeouts_after_its_last_answer() {
+fn a_kept_alive_connection_is_closed_one_header_timeout_after_its_last_answer() {
     let (dir, server) = start();
     let mut s = connect(&server);
     ask_healthz(&mut s);
-    // Between 2 and 4 s after the answer: the loose upper bound is for a busy machine.
-    closed_unanswered_after_the_timeout(s, Instant::now());
+    // Not a second timeout later: the timer runs from the answer, not from its last look.
+    closed_unanswered_after_the_timeout(s, Instant::now(), Duration::from_millis(3500));
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
