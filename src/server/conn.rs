@@ -59,7 +59,7 @@ impl Watch {
     }
 }
 
-/// The connection's socket, counting writes for its [`Watch`].
+/// The connection's socket, noting the time of each write in its [`Watch`].
 pub struct Watched<T> {
     io: T,
     watch: Arc<Watch>,
@@ -229,7 +229,7 @@ impl<C> Guarded<C> {
     pub fn new(conn: C, watch: Arc<Watch>, timeout: Duration) -> Self {
         Self {
             conn,
-            timer: tokio::time::sleep(timeout),
+            timer: tokio::time::sleep_until(watch.opened + timeout),
             armed: false,
             watch,
             timeout,
