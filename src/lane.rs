@@ -92,7 +92,7 @@ impl<S> Lane<S> {
         let res = span.in_scope(|| match face {
             None => {
                 let state = &self.state;
-                track::at_once(&state.gate, ME, req, None, |c| me::respond(state, c))
+                track::at_once(&state.gate, ME, req, |c, live| me::respond(state, c, live))
             }
             Some(face) => check::at_once(&self.judge, req, face).ok(),
         })?;

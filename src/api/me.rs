@@ -19,6 +19,8 @@ use serde::Serialize;
 use crate::api::Data;
 
 use super::model::{Live, TokenObject};
+use crate::bearer::cache::Held;
+use crate::bearer::usage::LiveUsage;
 use crate::bearer::{AnyToken, Bearer, Caller};
 use crate::config::Config;
 use crate::db::tokens::Token;
@@ -51,12 +53,13 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Bearer(caller, _): Bearer<AnyToken>,
 ) -> Response {
-    respond(&state, &caller)
+    let live = state.gate.usage.live_of(caller.entry());
+    respond(&state, &caller, live)
 }
 
 /// `/me`'s answer for a caller past every check (also answered before the router on a cache
 /// hit: `crate::lane`).
-pub(crate) fn respond(state: &AppState, caller: &Caller) -> Response {
+pub(crate) fn respond(state: &AppState, caller: &Caller, usage: LiveUsage) -> Response {
     // The hot path's body: the cached JSON of everything fixed, then status and usage.
     let t = caller.token();
     let now = now();
@@ -64,13 +67,12 @@ pub(crate) fn respond(state: &AppState, caller: &Caller) -> Response {
     let open = if t.previous.is_some() {
         Bytes::from(open_json(caller.workspace(), t, &state.config, now))
     } else {
-        let entry = caller.entry();
-        let open = entry
+        caller
+            .entry()
             .me_json
             .get_or_init(|| Bytes::from(open_json(caller.workspace(), t, &state.config, now)));
-        open.clone()
+        Bytes::from_owner(OpenJson(caller.held().clone()))
     };
-    let usage = state.gate.usage.live_of(caller.entry());
     let live = Live {
         status: t.status(now),
         last_used_at: usage.last_at,
@@ -111,6 +113,17 @@ fn tail(live: &Live) -> Bytes {
         tail.extend_from_slice(b"}}");
         Bytes::copy_from_slice(tail)
     })
+}
+
+/// An entry's cached `/me` JSON as a body part, kept alive by the request's hold on the
+/// entry: a clone of the cached bytes would write their reference count, which every core's
+/// requests for the token write too.
+struct OpenJson(Held);
+
+impl AsRef<[u8]> for OpenJson {
+    fn as_ref(&self) -> &[u8] {
+        self.0.me_json.get().map_or(&[], |json| json)
+    }
 }
 
 /// `/me`'s body in its two parts, the cached JSON and this request's fields, handed to the

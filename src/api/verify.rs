@@ -18,9 +18,8 @@ use super::{ApiJson, ok};
 use crate::bearer::budget::{Scope, Spent};
 use crate::bearer::usage::Hit;
 use crate::domain::rate::Window;
-use std::sync::Arc;
 
-use crate::bearer::cache::Entry;
+use crate::bearer::cache::{Entry, Held};
 use crate::bearer::{Bearer, Caller, TokensVerify, parse_authorization};
 use crate::db::tokens::Token;
 use crate::db::workspaces::Workspace;
@@ -185,11 +184,7 @@ pub(crate) async fn verify(
 }
 
 /// The verified token if it is live and of the caller's workspace; else the verdict.
-async fn find(
-    state: &AppState,
-    caller: &Caller,
-    token: &str,
-) -> AppResult<Result<Arc<Entry>, Verdict>> {
+async fn find(state: &AppState, caller: &Caller, token: &str) -> AppResult<Result<Held, Verdict>> {
     let presented = format!("Bearer {token}");
     let refused = |code: BearerError, token: Option<Token>| Verdict {
         valid: false,

@@ -127,6 +127,32 @@ impl Stored for Entry {
     }
 }
 
+/// A cached entry as a request holds it: through a reference count of its own thread's
+/// ([`front`]; the second allocation is the point) rather than the entry's, which every
+/// thread's hits would write (two writes per request to a line the other cores write too).
+#[derive(Clone, Debug)]
+#[allow(clippy::redundant_allocation)]
+pub struct Held(Arc<Arc<Entry>>);
+
+impl Held {
+    fn new(entry: Arc<Entry>) -> Self {
+        Self(Arc::new(entry))
+    }
+
+    /// The entry itself, shared (the same for every holder of it).
+    pub fn shared(&self) -> &Arc<Entry> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = Entry;
+
+    fn deref(&self) -> &Entry {
+        &self.0
+    }
+}
+
 /// A token's budget slots ([`Entry::slots`]).
 #[derive(Debug)]
 pub struct Slots {
@@ -176,14 +202,14 @@ impl TokenCache {
     }
 
     /// The cached entry for a secret's hash, if there is one (no waiting).
-    pub fn cached(&self, hash: &SecretHash) -> Option<Arc<Entry>> {
+    pub fn cached(&self, hash: &SecretHash) -> Option<Held> {
         // The epoch before the lookup: an entry found here just before a change is kept
         // under the epoch the change leaves behind.
         let epoch = self.epoch.load(Ordering::Acquire);
         let hit = match front::get(epoch, &hash.0) {
             Some(hit) => hit,
             None => {
-                let hit = self.by_hash.get(&hash.0)?;
+                let hit = Held::new(self.by_hash.get(&hash.0)?);
                 front::keep(epoch, &hash.0, &hit);
                 hit
             }
@@ -198,11 +224,7 @@ impl TokenCache {
     }
 
     /// The token for a secret's hash: from the cache, else one indexed lookup.
-    pub async fn lookup(
-        &self,
-        db: &Db,
-        hash: &SecretHash,
-    ) -> Result<Option<Arc<Entry>>, sqlx::Error> {
+    pub async fn lookup(&self, db: &Db, hash: &SecretHash) -> Result<Option<Held>, sqlx::Error> {
         if let Some(hit) = self.cached(hash) {
             return Ok(Some(hit));
         }
@@ -228,7 +250,7 @@ impl TokenCache {
 
     /// Caches an entry read while the cache was at generation `seen`, unless a change
     /// (invalidation or flushed usage) came in since: that read may predate it.
-    fn insert_if_current(&self, seen: u64, hash: &SecretHash, entry: Entry) -> Arc<Entry> {
+    fn insert_if_current(&self, seen: u64, hash: &SecretHash, entry: Entry) -> Held {
         let entry = Arc::new(entry);
         if let Ok(_guard) = self.write.lock()
             && self.generation() == seen
@@ -241,7 +263,7 @@ impl TokenCache {
             // It may replace or evict an entry a front keeps.
             self.changed();
         }
-        entry
+        Held::new(entry)
     }
 
     /// Drops everything (a token, its channels or its workspace changed).

@@ -4,13 +4,12 @@
 
 use std::marker::PhantomData;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::budget::Spent;
-use super::cache::Entry;
+use super::cache::{Entry, Held};
 use crate::db::{tokens::Token, workspaces::Workspace};
 use crate::domain::actor::Actor;
 use crate::domain::permissions;
@@ -22,7 +21,7 @@ use crate::error::{AppError, BearerError};
 /// themselves stay with the tracking layer for the headers ([`super::Admitted`]).
 #[derive(Clone, Debug)]
 pub struct Caller {
-    entry: Arc<Entry>,
+    entry: Held,
     pub ip: IpAddr,
     /// `Some(seconds)` when a budget refused this request: until it allows one more.
     retry_after: Option<u64>,
@@ -56,7 +55,7 @@ pub fn authorization_secret(value: Option<&[u8]>) -> Result<&str, BearerError> {
 }
 
 impl Caller {
-    pub fn new(entry: Arc<Entry>, ip: IpAddr, spent: &Spent) -> Self {
+    pub fn new(entry: Held, ip: IpAddr, spent: &Spent) -> Self {
         Self {
             entry,
             ip,
@@ -78,6 +77,11 @@ impl Caller {
 
     /// The cached entry the token came from.
     pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// That entry as this request holds it (cloning it writes only this thread's count).
+    pub fn held(&self) -> &Held {
         &self.entry
     }
 

@@ -48,7 +48,7 @@ use crate::domain::secret::{Secret, SecretHash};
 use crate::error::{AppError, BearerError};
 use crate::metrics::Metrics;
 use budget::{Limiter, Spent};
-use cache::{Entry, Slots, TokenCache};
+use cache::{Entry, Held, Slots, TokenCache};
 use usage::UsageBuffer;
 
 /// Everything the bearer path needs, shared by the layer, the verify endpoint and the
@@ -83,7 +83,7 @@ impl Gate {
 
     /// Looks a secret up (cache, else one indexed read) and applies the token-state checks:
     /// known, not revoked, not expired.
-    pub async fn live_token(&self, secret: &Secret) -> Result<Arc<Entry>, AppError> {
+    pub async fn live_token(&self, secret: &Secret) -> Result<Held, AppError> {
         let hash = secret.hash();
         match self.tokens.cached(&hash) {
             Some(hit) if self.leased(&hit) => live(hit),
@@ -94,7 +94,7 @@ impl Gate {
     /// A cache miss: one indexed read (the cache is checked again first), then the
     /// token-state checks. Not while a flush commits, or the entry could count that flush's
     /// batch twice (stored and still buffered).
-    async fn read_token(&self, hash: &SecretHash) -> Result<Arc<Entry>, AppError> {
+    async fn read_token(&self, hash: &SecretHash) -> Result<Held, AppError> {
         let settled = self.usage.settled().await;
         let entry = self.tokens.lookup(&self.db, hash).await?;
         drop(settled);
@@ -138,7 +138,7 @@ impl Gate {
     }
 
     /// A live token's request now counts: it spends its budgets.
-    fn admit(&self, entry: Arc<Entry>, headers: &HeaderMap, peer: IpAddr) -> Admitted {
+    fn admit(&self, entry: Held, headers: &HeaderMap, peer: IpAddr) -> Admitted {
         let ip = crate::domain::client_ip::resolve(peer, headers, &self.config.trusted_proxies);
         let spent = self.spend(&entry);
         Admitted {
@@ -293,7 +293,7 @@ fn ws_ref(ws: &Option<(String, Limits)>) -> Option<(&str, &Limits)> {
 /// A secret that still works (a previous one only within its overlap: `invalid_token` once
 /// it has passed, like any unknown secret), of a token not revoked, not expired (401
 /// otherwise).
-fn live(entry: Arc<Entry>) -> Result<Arc<Entry>, AppError> {
+fn live(entry: Held) -> Result<Held, AppError> {
     let now = now();
     if !entry.secret_works(now) {
         return Err(BearerError::InvalidToken.into());

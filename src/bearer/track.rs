@@ -8,17 +8,18 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::budget::Spent;
 use super::extract::Caller;
-use super::usage::Hit;
+use super::usage::{Hit, LiveUsage};
 use super::{Admitted, Authentication, Gate};
 use crate::domain::now;
 use crate::error::AppError;
@@ -178,28 +179,22 @@ where
     }
 }
 
-/// A bearer route whose handler never waits, answered in one step while its token is cached:
-/// SPEC §6's order — the 401 checks and spending, IP allowlist, `permission`, rate limit —
-/// then the handler (`respond`) and the counting, as the layer and the extractor do them in
-/// turn. `None` on a cache miss, left to the layer.
+/// `/me`, answered in one step while its token is cached: SPEC §6's order — the 401 checks
+/// and spending, IP allowlist, rate limit — then the answer, made by `respond` from the
+/// token's live usage, and the counting. Its answer is a 200 whatever the usage, so the
+/// usage is read and the request counted under one lock of the usage buffer (the router's
+/// path reads it in the handler and counts after, under two). `None` on a cache miss, left
+/// to the layer.
 pub(crate) fn at_once(
     gate: &Gate,
     route: &'static str,
     req: &Request,
-    permission: Option<&str>,
-    respond: impl FnOnce(&Caller) -> Response,
+    respond: impl FnOnce(&Caller, LiveUsage) -> Response,
 ) -> Option<Response> {
     let Admitted { caller, spent } = match gate.authenticate(req.headers(), peer_of(req)) {
         Authentication::Done(Ok(admission)) => admission,
         Authentication::Done(Err(refused)) => return Some(refusal(route, refused)),
         Authentication::Miss(_) => return None,
-    };
-    let checked = caller
-        .authorize(permission)
-        .and_then(|()| caller.check_rate());
-    let mut res = match checked {
-        Ok(()) => respond(&caller),
-        Err(refused) => AppError::from(refused).into_response(),
     };
     let seen = Seen {
         caller,
@@ -207,31 +202,60 @@ pub(crate) fn at_once(
         method: req.method().clone(),
         route,
     };
-    count(gate, seen, req.uri().path(), &mut res);
+    let path = req.uri().path();
+    if let Err(refused) = seen
+        .caller
+        .authorize(None)
+        .and_then(|()| seen.caller.check_rate())
+    {
+        let mut res = AppError::from(refused).into_response();
+        count(gate, seen, path, &mut res);
+        return Some(res);
+    }
+    let at = now();
+    let entry = seen.caller.entry();
+    let live =
+        gate.usage
+            .live_then_record(entry, path, hit(&seen.caller, seen.method.clone(), at, 200));
+    let mut res = respond(&seen.caller, live);
+    debug_assert_eq!(res.status(), StatusCode::OK);
+    counted(seen, at, &mut res);
     Some(res)
 }
 
 /// Counts a request to `path` that passed the 401 checks, with its response's status, and
 /// adds the rate-limit headers.
 pub(crate) fn count(gate: &Gate, seen: Seen, path: &str, res: &mut Response) {
+    let at = now();
+    let status = res.status().as_u16();
+    let entry = seen.caller.entry();
+    let hit = hit(&seen.caller, seen.method.clone(), at, status);
+    gate.usage
+        .record(&entry.token.id, &entry.batch_slot, path, hit);
+    counted(seen, at, res);
+}
+
+/// The request as usage records it, its path given.
+fn hit(caller: &Caller, method: Method, at: i64, status: u16) -> impl FnOnce(Arc<str>) -> Hit {
+    let (ip, hint) = (caller.ip, caller.entry().hint.clone());
+    move |path| Hit {
+        at,
+        method,
+        path,
+        status,
+        ip,
+        hint,
+    }
+}
+
+/// A counted request's rate-limit headers, and what the request log reads of it.
+fn counted(seen: Seen, at: i64, res: &mut Response) {
     let Seen {
         caller,
         spent,
-        method,
         route,
+        ..
     } = seen;
-    let at = now();
-    let status = res.status().as_u16();
-    let entry = caller.entry();
-    gate.usage
-        .record(&entry.token.id, &entry.batch_slot, path, |path| Hit {
-            at,
-            method,
-            path,
-            status,
-            ip: caller.ip,
-            hint: entry.hint.clone(),
-        });
     super::headers::write(res.headers_mut(), &spent, at);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.

@@ -80,7 +80,7 @@ async fn alike(app: &TestApp, secret: &str, req: impl Fn() -> RequestBuilder) ->
         let Some(after) = tokens.cached(&hash) else {
             continue;
         };
-        if !Arc::ptr_eq(&entry, &after) {
+        if !Arc::ptr_eq(entry.shared(), after.shared()) {
             continue;
         }
         assert_eq!(read, cached);

@@ -11,10 +11,9 @@
 //! counter for the process, so no two caches ever share one.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Entry;
+use super::Held;
 
 /// Places in each thread's front: a few times the busy tokens of most deployments. A place is
 /// the hash's first bits (hashes are SHA-256: spread evenly); a token whose place another
@@ -33,7 +32,7 @@ pub(super) fn new_epoch() -> u64 {
 struct Place {
     epoch: u64,
     hash: [u8; 32],
-    entry: Option<Arc<Entry>>,
+    entry: Option<Held>,
 }
 
 thread_local! {
@@ -47,7 +46,7 @@ fn place(hash: &[u8; 32]) -> usize {
 
 /// The entry this thread keeps for `hash` under `epoch`, if any. A place kept under an older
 /// epoch lets its entry go (a revoked token's entry is not held past the change).
-pub(super) fn get(epoch: u64, hash: &[u8; 32]) -> Option<Arc<Entry>> {
+pub(super) fn get(epoch: u64, hash: &[u8; 32]) -> Option<Held> {
     FRONT.with_borrow_mut(|places| {
         let place = places.get_mut(place(hash))?;
         if place.epoch != epoch {
@@ -62,7 +61,7 @@ pub(super) fn get(epoch: u64, hash: &[u8; 32]) -> Option<Arc<Entry>> {
 }
 
 /// Keeps `entry`, found in the cache for `hash` under `epoch` (read before the lookup).
-pub(super) fn keep(epoch: u64, hash: &[u8; 32], entry: &Arc<Entry>) {
+pub(super) fn keep(epoch: u64, hash: &[u8; 32], entry: &Held) {
     FRONT.with_borrow_mut(|places| {
         if places.is_empty() {
             *places = std::iter::repeat_with(Place::default)
@@ -73,7 +72,7 @@ pub(super) fn keep(epoch: u64, hash: &[u8; 32], entry: &Arc<Entry>) {
             *place = Place {
                 epoch,
                 hash: *hash,
-                entry: Some(Arc::clone(entry)),
+                entry: Some(entry.clone()),
             };
         }
     });

@@ -141,7 +141,7 @@ fn a_threads_front_serves_only_what_the_cache_holds_now() {
     let Some(served) = cache.cached(&HASH) else {
         panic!("the entry just cached")
     };
-    assert!(Arc::ptr_eq(&served, &first));
+    assert!(Arc::ptr_eq(served.shared(), first.shared()));
     cache.invalidate();
     assert!(cache.cached(&HASH).is_none(), "served after invalidation");
 
@@ -167,7 +167,7 @@ fn a_threads_front_serves_only_what_the_cache_holds_now() {
         panic!("the entry read again")
     };
     assert!(
-        Arc::ptr_eq(&served, &second),
+        Arc::ptr_eq(served.shared(), second.shared()),
         "the front kept the evicted entry"
     );
     assert_eq!(served.token.name, "v2");

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{BatchSlot, Pending, UsageBuffer};
+use super::{BatchSlot, Buffers, Pending, UsageBuffer};
 use crate::db::tokens::Usage;
 
 /// A token's totals with the usage not yet flushed added.
@@ -44,11 +44,32 @@ impl UsageBuffer {
     /// [`UsageBuffer::live`] for a cached entry (its stored totals read while the buffer is
     /// locked, as there), with no address string made unless the stored one is the answer.
     pub fn live_of(&self, entry: &impl Stored) -> LiveUsage {
-        let b = self.lock();
+        self.lock().live_of(entry)
+    }
+
+    /// [`UsageBuffer::live_of`], then [`UsageBuffer::record`] of a request of the entry's
+    /// token, under one lock of the buffer (an answer that shows the usage before it).
+    pub fn live_then_record(
+        &self,
+        entry: &impl Stored,
+        path: &str,
+        hit: impl FnOnce(std::sync::Arc<str>) -> super::Hit,
+    ) -> LiveUsage {
+        let path = super::truncated_path(path);
+        let mut b = self.lock();
+        let live = b.live_of(entry);
+        b.pending
+            .record(entry.token_id(), entry.batch_slot(), path, hit);
+        live
+    }
+}
+
+impl Buffers {
+    fn live_of(&self, entry: &impl Stored) -> LiveUsage {
         let id = entry.token_id();
         let batches = [
-            b.writing.get(id),
-            b.pending.get_hinted(id, entry.batch_slot()),
+            self.writing.get(id),
+            self.pending.get_hinted(id, entry.batch_slot()),
         ];
         entry.with_usage(|stored| fold(stored, batches))
     }
