@@ -240,7 +240,7 @@ async fn judge(
         path,
         status,
         ip: ip.unwrap_or(caller.ip),
-        hint: entry.hint.clone(),
+        hint: entry.hint,
     });
     let mut shown = token.clone();
     (shown.request_count, shown.last_used_at, shown.last_used_ip) =

@@ -17,7 +17,7 @@ use axum::http::HeaderValue;
 use quick_cache::sync::Cache;
 
 use super::budget::Slot;
-use super::usage::{Batch, BatchSlot, Stored};
+use super::usage::{Batch, BatchSlot, Hint, Stored};
 use crate::config::Config;
 use crate::db::tokens::{Token, Usage, Used};
 use crate::db::workspaces::Workspace;
@@ -50,8 +50,8 @@ pub struct Entry {
     /// The token's rate limits as this server's tiers resolve them, on first use (a tier is
     /// found by its name, which every request would otherwise read and hash).
     limits: OnceLock<Limits>,
-    /// The hint of that secret, as recent requests record it (shared, not copied, per hit).
-    pub hint: Arc<str>,
+    /// The hint of that secret, as recent requests record it (copied per hit).
+    pub hint: Hint,
     /// The JSON of `/me` up to the fields that change per request, made on first use
     /// (`api::me`); it depends only on the token and workspace, as the entry does. Sent as it
     /// is, shared: no request copies it.

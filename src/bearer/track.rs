@@ -237,7 +237,7 @@ pub(crate) fn count(gate: &Gate, seen: Seen, path: &str, res: &mut Response) {
 
 /// The request as usage records it, its path given.
 fn hit(caller: &Caller, method: Method, at: i64, status: u16) -> impl FnOnce(Arc<str>) -> Hit {
-    let (ip, hint) = (caller.ip, caller.entry().hint.clone());
+    let (ip, hint) = (caller.ip, caller.entry().hint);
     move |path| Hit {
         at,
         method,

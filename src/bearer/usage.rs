@@ -4,6 +4,7 @@
 
 mod batch;
 mod flush;
+mod hint;
 mod live;
 mod log;
 
@@ -17,6 +18,7 @@ use crate::db::tokens::Usage;
 pub use crate::db::usage::RECENT_KEPT;
 use crate::db::{self, Db};
 pub use batch::{Batch, BatchSlot, Pending};
+pub use hint::Hint;
 pub use live::{LastIp, LiveUsage, Stored};
 /// Days of per-day counts kept.
 pub const DAYS_KEPT: i64 = 90;
@@ -33,7 +35,7 @@ pub struct Hit {
     pub status: u16,
     pub ip: IpAddr,
     /// The hint of the secret the request used (SPEC §12: which one, during an overlap).
-    pub hint: std::sync::Arc<str>,
+    pub hint: Hint,
 }
 
 /// A request path as recent requests keep it: at most 200 characters.
