@@ -181,6 +181,73 @@ fn hit(app: &TestApp, token_id: &str, at: i64, path: &str) {
         });
 }
 
+/// A flushed chunk leaves out of each request what repeats the chunk's first request
+/// (`bearer::usage::flush`); the database reads every request back whole.
+#[tokio::test]
+async fn recent_requests_that_repeat_their_chunks_first_read_back_whole() {
+    let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;
+    let slug = app.setup().await.1;
+    let (id, _) = app.create_token(&slug, &["chats:read"], |_| {}).await;
+    let now = keyward::domain::now();
+    let sent = [
+        (now - 4, "/a", 200, [192, 0, 2, 7]),
+        (now - 3, "/a", 200, [192, 0, 2, 7]),
+        (now - 2, "/a", 429, [192, 0, 2, 7]),
+        (now - 1, "/b", 200, [192, 0, 2, 8]),
+    ];
+    let place = keyward::bearer::usage::BatchSlot::default();
+    for (at, path, status, ip) in sent {
+        let usage = &app.state.gate.usage;
+        usage.record(&id, &place, path, |path| keyward::bearer::usage::Hit {
+            at,
+            method: axum::http::Method::GET,
+            path,
+            status,
+            ip: ip.into(),
+            hint: "kw_AbCd…wxyz".into(),
+        });
+    }
+    assert_eq!(app.state.gate.flush().await.unwrap(), 1);
+    let db = &app.state.db;
+    let sql = "SELECT COUNT(*) FROM usage_recent_chunks WHERE token_id = ? AND requests LIKE ?";
+    let repeat = format!("%,[{}],%", now - 3);
+    assert_eq!(
+        crate::backend::scalar(db, sql, &[&id, &repeat]).await,
+        1,
+        "kept as its time alone"
+    );
+    let recent = keyward::db::usage::recent(db, &id, 10).await.unwrap();
+    let read: Vec<_> = recent
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r.at,
+                r.method.clone(),
+                r.path.clone(),
+                r.status,
+                r.ip.clone(),
+                r.hint.clone(),
+            )
+        })
+        .collect();
+    let want: Vec<_> = sent
+        .iter()
+        .map(|(at, path, status, ip)| {
+            let ip = std::net::IpAddr::from(*ip).to_string();
+            (
+                *at,
+                "GET".into(),
+                path.to_string(),
+                i64::from(*status),
+                ip,
+                "kw_AbCd…wxyz".into(),
+            )
+        })
+        .collect();
+    assert_eq!(read, want);
+}
+
 #[tokio::test]
 async fn the_flusher_keeps_100_recent_requests_and_90_days_and_skips_deleted_tokens() {
     let app = TestApp::spawn_with(|c| c.usage_flush_ms = 3_600_000).await;

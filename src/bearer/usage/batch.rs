@@ -253,7 +253,11 @@ impl Batch {
     /// order, each written by `write` into its token's buffer. Two passes over the log in
     /// order (how many each token has, then the requests past each token's older ones), where
     /// walking each token's requests newest first jumped a token's worth of log each step.
-    pub(super) fn recent_by_slot(&self, mut write: impl FnMut(&Hit, &mut Vec<u8>)) -> Vec<Vec<u8>> {
+    /// `write` is also given the first request it was given for the same token, if any.
+    pub(super) fn recent_by_slot(
+        &self,
+        mut write: impl FnMut(&Hit, Option<&Hit>, &mut Vec<u8>),
+    ) -> Vec<Vec<u8>> {
         let mut older = vec![0usize; self.tokens.len()];
         for e in self.hits.entries() {
             if let Some(n) = older.get_mut(e.slot as usize) {
@@ -268,6 +272,7 @@ impl Batch {
                 Vec::with_capacity(kept * 96)
             })
             .collect();
+        let mut firsts: Vec<Option<&Hit>> = vec![None; out.len()];
         for e in self.hits.entries() {
             let slot = e.slot as usize;
             match older.get_mut(slot) {
@@ -278,8 +283,9 @@ impl Batch {
                 }
                 None => continue,
             }
-            if let Some(buf) = out.get_mut(slot) {
-                write(&e.hit, buf);
+            if let (Some(buf), Some(first)) = (out.get_mut(slot), firsts.get_mut(slot)) {
+                write(&e.hit, *first, buf);
+                first.get_or_insert(&e.hit);
             }
         }
         out

@@ -325,9 +325,60 @@ fn a_flushed_chunk_is_what_serde_json_writes_for_the_same_requests() {
         want.push((at, method.as_str(), *path, *status, ip, *hint));
     }
     let rows = super::flush::rows_in(&buffer.take()).unwrap_or_default();
-    let want = serde_json::to_string(&want).unwrap_or_default();
+    let [row] = &rows[..] else {
+        panic!("one token, one row: {rows:?}")
+    };
+    // Each request after the first is cut after its last field that differs from the first's
+    // (here each differs in its hint, the last field, so none is cut); the first is whole.
+    let whole = serde_json::to_string(&want).unwrap_or_default();
+    assert_eq!(row.recent, whole);
+    assert_eq!(expanded(&row.recent), serde_json::json!(want));
+}
+
+/// A chunk's requests with each missing field taken from its first request's, as
+/// `db::usage::recent` reads them.
+fn expanded(chunk: &str) -> serde_json::Value {
+    let hits: Vec<Vec<serde_json::Value>> = serde_json::from_str(chunk).unwrap_or_default();
+    let first = hits.first().cloned().unwrap_or_default();
+    let whole = hits.into_iter().map(|mut hit| {
+        hit.extend(first.iter().skip(hit.len()).cloned());
+        hit
+    });
+    serde_json::Value::from(whole.collect::<Vec<_>>())
+}
+
+/// A client calling one endpoint from one address: after the first request, a chunk keeps
+/// each request's time alone; one that differs keeps its fields up to the last that differs.
+#[test]
+fn a_chunk_keeps_only_what_differs_from_its_first_request() {
+    let buffer = UsageBuffer::default();
+    let slot = BatchSlot::default();
+    let record = |at: i64, path: &str, status: u16| {
+        buffer.record("t", &slot, path, |path| Hit {
+            status,
+            ..hit_at(at, path)
+        });
+    };
+    record(START, "/api/v1/me", 200);
+    record(START + 1, "/api/v1/me", 200);
+    record(START + 2, "/api/v1/me", 429);
+    record(START + 3, "/other", 200);
+    let rows = super::flush::rows_in(&buffer.take()).unwrap_or_default();
+    let first = hit_at(START, "/api/v1/me".into());
+    let head = format!(
+        r#"[[{START},"GET","/api/v1/me",200,"{}","{}"],[{}],[{},"GET","/api/v1/me",429],[{},"GET","/other"]]"#,
+        first.ip,
+        &*first.hint,
+        START + 1,
+        START + 2,
+        START + 3,
+    );
     assert_eq!(
         rows.iter().map(|r| r.recent.as_str()).collect::<Vec<_>>(),
-        [want]
+        [head]
     );
+    let whole = expanded(&rows[0].recent);
+    assert_eq!(whole[2][3], 429);
+    assert_eq!(whole[3][2], "/other");
+    assert_eq!(whole[3][4], whole[0][4]);
 }

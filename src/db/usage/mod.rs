@@ -23,7 +23,8 @@ pub struct TokenUsage {
     pub days: Vec<(String, i64)>,
     /// The newest requests (at most [`RECENT_KEPT`]), oldest first, as a JSON array
     /// `[[at, method, path, status, ip, hint], …]` (`hint`: of the secret used; requests
-    /// stored before migration 0014 have none).
+    /// stored before migration 0014 have none), each request after the first without its
+    /// fields from the last that differs from the first's on ([`recent`] fills them in).
     pub recent: String,
 }
 
@@ -66,7 +67,8 @@ pub async fn daily(db: &Db, token_id: &str, since_day: &str) -> Result<Vec<DayCo
 }
 
 /// The most recent requests, newest first (read from the token's chunks, see
-/// [`write_batch`]).
+/// [`write_batch`]). A request's missing fields are its chunk's first request's: a chunk
+/// leaves out what repeats it (`bearer::usage::flush`).
 pub async fn recent(
     db: &Db,
     token_id: &str,
@@ -75,10 +77,12 @@ pub async fn recent(
     Ok(on!(db.acquire().await?.conn(), |c|
         sqlite: sqlx::query_as!(
             RecentRequest,
-            r#"SELECT r.value ->> 0 AS "at!: i64", r.value ->> 1 AS "method!: String",
-                      r.value ->> 2 AS "path!: String", r.value ->> 3 AS "status!: i64",
-                      r.value ->> 4 AS "ip!: String",
-                      COALESCE(r.value ->> 5, '') AS "hint!: String"
+            r#"SELECT r.value ->> 0 AS "at!: i64",
+                      COALESCE(r.value ->> 1, c.requests ->> '$[0][1]') AS "method!: String",
+                      COALESCE(r.value ->> 2, c.requests ->> '$[0][2]') AS "path!: String",
+                      COALESCE(r.value ->> 3, c.requests ->> '$[0][3]') AS "status!: i64",
+                      COALESCE(r.value ->> 4, c.requests ->> '$[0][4]') AS "ip!: String",
+                      COALESCE(r.value ->> 5, c.requests ->> '$[0][5]', '') AS "hint!: String"
                FROM usage_recent_chunks AS c, json_each(c.requests) AS r
                WHERE c.token_id = ?
                ORDER BY c.last_seq DESC, r.key DESC
@@ -89,11 +93,15 @@ pub async fn recent(
         .await?,
         postgres: sqlx::query_as!(
             RecentRequest,
-            r#"SELECT (r.value ->> 0)::BIGINT AS "at!", r.value ->> 1 AS "method!",
-                      r.value ->> 2 AS "path!", (r.value ->> 3)::BIGINT AS "status!",
-                      r.value ->> 4 AS "ip!", COALESCE(r.value ->> 5, '') AS "hint!"
+            r#"SELECT (r.value ->> 0)::BIGINT AS "at!",
+                      COALESCE(r.value ->> 1, j.doc -> 0 ->> 1) AS "method!",
+                      COALESCE(r.value ->> 2, j.doc -> 0 ->> 2) AS "path!",
+                      COALESCE(r.value ->> 3, j.doc -> 0 ->> 3)::BIGINT AS "status!",
+                      COALESCE(r.value ->> 4, j.doc -> 0 ->> 4) AS "ip!",
+                      COALESCE(r.value ->> 5, j.doc -> 0 ->> 5, '') AS "hint!"
                FROM usage_recent_chunks AS c,
-                    jsonb_array_elements(c.requests::jsonb) WITH ORDINALITY AS r(value, key)
+                    LATERAL (SELECT c.requests::jsonb AS doc) AS j,
+                    jsonb_array_elements(j.doc) WITH ORDINALITY AS r(value, key)
                WHERE c.token_id = $1
                ORDER BY c.last_seq DESC, r.key DESC
                LIMIT $2"#,
