@@ -354,8 +354,8 @@ mod tests {
 
     #[test]
     fn schema_version_is_the_newest_migration() {
-        assert_eq!(schema_version(), 19);
-        assert!(VERSION.ends_with("(schema version 19)"));
+        assert_eq!(schema_version(), 20);
+        assert!(VERSION.ends_with("(schema version 20)"));
     }
 
     #[test]

@@ -131,7 +131,7 @@ async fn a_backup_taken_under_load_restores_into_a_working_server() {
     .await
     .unwrap();
     assert!(out.contains("integrity ok"), "{out}");
-    assert!(out.contains("schema version 19"), "{out}");
+    assert!(out.contains("schema version 20"), "{out}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     let mut during = 0;
@@ -314,7 +314,7 @@ async fn a_database_from_a_newer_keyward_is_refused_and_left_unchanged() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("schema version 99") && err.contains("up to 19") && err.contains("newer"),
+        err.contains("schema version 99") && err.contains("up to 20") && err.contains("newer"),
         "{err}"
     );
     assert_eq!(digest(&db), before, "the file is unchanged");
@@ -323,13 +323,13 @@ async fn a_database_from_a_newer_keyward_is_refused_and_left_unchanged() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(digest(&db), before);
 
-    // This binary's own version line and readiness report schema version 19.
+    // This binary's own version line and readiness report schema version 20.
     let version = std::process::Command::new(crate::real::BIN)
         .arg("--version")
         .output()
         .unwrap();
     let version = String::from_utf8(version.stdout).unwrap();
-    assert!(version.contains("(schema version 19)"), "{version}");
+    assert!(version.contains("(schema version 20)"), "{version}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -337,7 +337,7 @@ async fn a_database_from_a_newer_keyward_is_refused_and_left_unchanged() {
 async fn readyz_reports_the_schema_version() {
     let app = crate::helpers::TestApp::spawn().await;
     let body = app.get_json("/readyz").await;
-    assert_eq!(body, json!({ "status": "ready", "schema_version": 19 }));
+    assert_eq!(body, json!({ "status": "ready", "schema_version": 20 }));
 }
 
 #[test]
