@@ -4,7 +4,8 @@
 //! — the bearer checks in their order, the answer, the counting ([`track::at_once`],
 //! [`check::at_once`]) — and the edge's work on the response ([`edge::finish`]), with no
 //! routing, layer, extractor or handler future between them. The answer is the one the
-//! router's path gives (same functions, same order); the difference is only the steps saved
+//! router's path gives (the same functions; `/me` reads its usage and counts itself under
+//! one lock, the usage it shows still the one before it); the difference is only the steps saved
 //! (BENCHMARKS.md, twelfth pass). Anything else, a cache miss included, goes on to the
 //! router unchanged: nothing has been spent or counted when the lane lets a request pass.
 

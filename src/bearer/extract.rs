@@ -80,7 +80,8 @@ impl Caller {
         &self.entry
     }
 
-    /// That entry as this request holds it (cloning it writes only this thread's count).
+    /// That entry as this request holds it (a clone writes the hold's count, which a hit takes
+    /// from its thread's front, not the entry's).
     pub fn held(&self) -> &Held {
         &self.entry
     }

@@ -19,7 +19,8 @@
 //! (`crate::forward_auth::check`) answers public routes before any token, so it sits outside
 //! the layer and makes the same calls itself: [`Gate::authenticate`], the `Caller` checks,
 //! [`track::count`]. While a token is cached, `/me` and forward auth are answered before the
-//! router (`crate::lane`): steps 1–3 in one call, [`track::at_once`], for `/me`.
+//! router (`crate::lane`): steps 1–3 in one call, [`track::at_once`], for `/me`, which reads
+//! its live usage and records itself under one lock before it answers.
 
 pub mod budget;
 pub mod cache;

@@ -119,11 +119,11 @@ fn chunk(mut hits: Vec<u8>) -> Result<String, sqlx::Error> {
 
 /// A request as `[at, method, path, status, ip, hint]`: the bytes `serde_json` writes for
 /// that tuple (tested), without its machinery — a busy second's flush writes tens of
-/// thousands. After its chunk's `first` request, the fields from the last one that differs
-/// from that request's on are left out: readers take a missing field from the chunk's first
-/// request (`db::usage::recent`). A client calls one endpoint from one address over and over,
-/// and the chunk shrinks to its times (`[at]`), a fifth of the bytes the database writes, and
-/// deletes a few seconds later, every second.
+/// thousands. After its chunk's `first` request, a request ends with its last field that
+/// differs from that request's; the fields after it are left out, and readers take a missing
+/// field from the chunk's first request (`db::usage::recent`). A client calls one endpoint
+/// from one address over and over, and the chunk shrinks to its times (`[at]`), a fifth of
+/// the bytes the database writes, and deletes a few seconds later, every second.
 fn hit_json(h: &Hit, first: Option<&Hit>, buf: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
     buf.push(b'[');

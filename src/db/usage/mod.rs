@@ -23,8 +23,8 @@ pub struct TokenUsage {
     pub days: Vec<(String, i64)>,
     /// The newest requests (at most [`RECENT_KEPT`]), oldest first, as a JSON array
     /// `[[at, method, path, status, ip, hint], …]` (`hint`: of the secret used; requests
-    /// stored before migration 0014 have none), each request after the first without its
-    /// fields from the last that differs from the first's on ([`recent`] fills them in).
+    /// stored before migration 0014 have none), each request after the first ending with its
+    /// last field that differs from the first's ([`recent`] fills in the rest).
     pub recent: String,
 }
 
@@ -68,7 +68,8 @@ pub async fn daily(db: &Db, token_id: &str, since_day: &str) -> Result<Vec<DayCo
 
 /// The most recent requests, newest first (read from the token's chunks, see
 /// [`write_batch`]). A request's missing fields are its chunk's first request's: a chunk
-/// leaves out what repeats it (`bearer::usage::flush`).
+/// leaves out what repeats it (`bearer::usage::flush`). On PostgreSQL each chunk is parsed
+/// once (`OFFSET 0` keeps the planner from pulling the parse up into every field).
 pub async fn recent(
     db: &Db,
     token_id: &str,
@@ -100,7 +101,7 @@ pub async fn recent(
                       COALESCE(r.value ->> 4, j.doc -> 0 ->> 4) AS "ip!",
                       COALESCE(r.value ->> 5, j.doc -> 0 ->> 5, '') AS "hint!"
                FROM usage_recent_chunks AS c,
-                    LATERAL (SELECT c.requests::jsonb AS doc) AS j,
+                    LATERAL (SELECT c.requests::jsonb AS doc OFFSET 0) AS j,
                     jsonb_array_elements(j.doc) WITH ORDINALITY AS r(value, key)
                WHERE c.token_id = $1
                ORDER BY c.last_seq DESC, r.key DESC
