@@ -212,27 +212,36 @@ pub(crate) fn at_once(
         count(gate, seen, path, &mut res);
         return Some(res);
     }
+    let Seen {
+        caller,
+        spent,
+        method,
+        route,
+    } = seen;
     let at = now();
-    let entry = seen.caller.entry();
-    let live =
-        gate.usage
-            .live_then_record(entry, path, hit(&seen.caller, seen.method.clone(), at, 200));
-    let mut res = respond(&seen.caller, live);
+    let hit = hit(&caller, method, at, 200);
+    let live = gate.usage.live_then_record(caller.entry(), path, hit);
+    let mut res = respond(&caller, live);
     debug_assert_eq!(res.status(), StatusCode::OK);
-    counted(seen, at, &mut res);
+    counted(caller, &spent, route, at, &mut res);
     Some(res)
 }
 
 /// Counts a request to `path` that passed the 401 checks, with its response's status, and
 /// adds the rate-limit headers.
 pub(crate) fn count(gate: &Gate, seen: Seen, path: &str, res: &mut Response) {
+    let Seen {
+        caller,
+        spent,
+        method,
+        route,
+    } = seen;
     let at = now();
-    let status = res.status().as_u16();
-    let entry = seen.caller.entry();
-    let hit = hit(&seen.caller, seen.method.clone(), at, status);
+    let hit = hit(&caller, method, at, res.status().as_u16());
+    let entry = caller.entry();
     gate.usage
         .record(&entry.token.id, &entry.batch_slot, path, hit);
-    counted(seen, at, res);
+    counted(caller, &spent, route, at, res);
 }
 
 /// The request as usage records it, its path given.
@@ -249,14 +258,8 @@ fn hit(caller: &Caller, method: Method, at: i64, status: u16) -> impl FnOnce(Arc
 }
 
 /// A counted request's rate-limit headers, and what the request log reads of it.
-fn counted(seen: Seen, at: i64, res: &mut Response) {
-    let Seen {
-        caller,
-        spent,
-        route,
-        ..
-    } = seen;
-    super::headers::write(res.headers_mut(), &spent, at);
+fn counted(caller: Caller, spent: &Spent, route: &'static str, at: i64, res: &mut Response) {
+    super::headers::write(res.headers_mut(), spent, at);
     // Only the request log reads them: the caller itself (no copy of the id) and the route,
     // in one extension, when that log is on.
     if request_log::enabled() {
