@@ -38,7 +38,8 @@ impl fmt::Display for PathError {
 /// The normalised path of a request target (`/a/b?x=1` → `/a/b`): the target's own text
 /// when it is already normal (the common case, no copy).
 pub fn normalise(target: &str) -> Result<Cow<'_, str>, PathError> {
-    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let end = target.bytes().position(|b| b == b'?' || b == b'#');
+    let path = end.map_or(target, |i| &target[..i]);
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
@@ -72,16 +73,36 @@ pub fn normalise(target: &str) -> Result<Cow<'_, str>, PathError> {
 
 /// Whether the path is its own normal form (the common case, taken without decoding): plain
 /// ASCII without escapes, backslashes or control characters, and no empty, `.` or `..`
-/// segment (nor one with a `;` parameter).
+/// segment (nor one with a `;` parameter). One pass over the bytes (`path` starts with `/`).
 fn already_normal(path: &str) -> bool {
-    let plain = path
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\');
-    plain
-        && (path == "/"
-            || path[1..]
-                .split('/')
-                .all(|s| !matches!(s.split(';').next(), Some("" | "." | ".."))))
+    if path == "/" {
+        return true;
+    }
+    // Of the segment being read: the length of its part before any `;`, whether that part is
+    // all dots, and whether a `;` has ended it.
+    let (mut head, mut dots, mut ended) = (0usize, true, false);
+    // A segment whose part before `;` is empty, `.` or `..` is not normal.
+    let bad = |head: usize, dots: bool| head == 0 || (dots && head <= 2);
+    for &b in &path.as_bytes()[1..] {
+        if !b.is_ascii_graphic() || b == b'%' || b == b'\\' {
+            return false;
+        }
+        match b {
+            b'/' => {
+                if bad(head, dots) {
+                    return false;
+                }
+                (head, dots, ended) = (0, true, false);
+            }
+            b';' => ended = true,
+            _ if !ended => {
+                head += 1;
+                dots &= b == b'.';
+            }
+            _ => {}
+        }
+    }
+    !bad(head, dots)
 }
 
 /// One segment, percent-decoded once and checked.
@@ -177,6 +198,24 @@ mod tests {
             "//a", "/a/", "/a/./b", "/a/../b", "/..;/a", "/;x", "/a%2e", "/a\\b", "/a b",
         ] {
             assert!(!already_normal(raw), "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass check says what its definition says: plain bytes, and no segment whose
+        /// part before `;` is empty, `.` or `..`.
+        #[test]
+        fn the_fast_path_check_agrees_with_its_definition(rest in "[a./;%\\\\ ]{0,12}") {
+            let path = format!("/{rest}");
+            let plain = path
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\');
+            let by_split = plain
+                && (path == "/"
+                    || path[1..]
+                        .split('/')
+                        .all(|s| !matches!(s.split(';').next(), Some("" | "." | ".."))));
+            proptest::prop_assert_eq!(already_normal(&path), by_split, "{}", path);
         }
     }
 
