@@ -42,11 +42,7 @@ pub fn authorization_secret(value: Option<&[u8]>) -> Result<&str, BearerError> {
     let text = std::str::from_utf8(raw)
         .map_err(|_| BearerError::InvalidToken)?
         .trim();
-    // `Bearer ` in any case, as clients send it, without a search for the space.
-    let (scheme, rest) = match text.as_bytes().get(6) {
-        Some(b' ') => text.split_at(6),
-        _ => text.split_once(' ').unwrap_or((text, "")),
-    };
+    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(BearerError::MissingToken);
     }

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 
 use super::path::normalise;
 
-/// The headers read, by their names' lower-case text (as a `HeaderName` gives it), in the
-/// order of [`Named`]'s fields.
+/// The headers [`Original::of`] reads, by their names' lower-case text (as a `HeaderName`
+/// gives it).
 const NAMES: [&str; 6] = [
     "x-forwarded-method",
     "x-forwarded-uri",
@@ -96,9 +96,16 @@ impl<'h> Original<'h> {
     /// the endpoint's own proxy first. Both sets naming different requests are refused: a
     /// client's copy of the set its proxy does not send can never pass for the original.
     fn of(headers: &'h HeaderMap, face: Face) -> Result<Self, Unreadable> {
-        let named = Named::of(headers);
-        let forwarded = (named.forwarded_method, named.forwarded_uri);
-        let original = (named.original_method, named.original_uri);
+        let [
+            forwarded_method,
+            forwarded_uri,
+            forwarded_host,
+            original_method,
+            original_uri,
+            host,
+        ] = first_texts(headers);
+        let forwarded = (forwarded_method, forwarded_uri);
+        let original = (original_method, original_uri);
         let invalid = |detail: &str| Unreadable {
             code: "invalid_original_request",
             detail: detail.to_owned(),
@@ -123,10 +130,7 @@ impl<'h> Original<'h> {
             .ok_or_else(|| invalid("The original request's method is missing or not a method."))?;
         // nginx's original host is its subrequest's Host; X-Forwarded-Host comes with the
         // X-Forwarded set.
-        let host = from_forwarded
-            .then_some(named.forwarded_host)
-            .flatten()
-            .or(named.host);
+        let host = from_forwarded.then_some(forwarded_host).flatten().or(host);
         Ok(Self {
             method,
             target: uri.split('?').next().unwrap_or_default(),
@@ -135,39 +139,20 @@ impl<'h> Original<'h> {
     }
 }
 
-/// The first value of each header [`Original::of`] reads, as text (`None` when that value is
-/// not), found in one pass over the request's headers: a lookup by name hashes the name, byte
-/// by byte for these non-standard ones (six lookups cost ~1,250 instructions a check).
-struct Named<'h> {
-    forwarded_method: Option<&'h str>,
-    forwarded_uri: Option<&'h str>,
-    forwarded_host: Option<&'h str>,
-    original_method: Option<&'h str>,
-    original_uri: Option<&'h str>,
-    host: Option<&'h str>,
-}
-
-impl<'h> Named<'h> {
-    fn of(headers: &'h HeaderMap) -> Self {
-        // Each name's first value, as `HeaderMap::get` returns it: a later one changes nothing.
-        let mut first: [Option<&HeaderValue>; 6] = [None; 6];
-        for (name, value) in headers {
-            if let Some(i) = NAMES.iter().position(|n| *n == name.as_str())
-                && first[i].is_none()
-            {
-                first[i] = Some(value);
-            }
-        }
-        let [fm, fu, fh, om, ou, host] = first.map(|v| v.and_then(|v| v.to_str().ok()));
-        Self {
-            forwarded_method: fm,
-            forwarded_uri: fu,
-            forwarded_host: fh,
-            original_method: om,
-            original_uri: ou,
-            host,
+/// The first value of each of [`NAMES`], as text (`None` when that value is not), found in
+/// one pass over the request's headers: a lookup by name hashes the name, byte by byte for
+/// these non-standard ones (six lookups cost ~1,250 instructions a check).
+fn first_texts(headers: &HeaderMap) -> [Option<&str>; 6] {
+    // Each name's first value, as `HeaderMap::get` returns it: a later one changes nothing.
+    let mut first: [Option<&HeaderValue>; 6] = [None; 6];
+    for (name, value) in headers {
+        if let Some(i) = NAMES.iter().position(|n| *n == name.as_str())
+            && first[i].is_none()
+        {
+            first[i] = Some(value);
         }
     }
+    first.map(|v| v.and_then(|v| v.to_str().ok()))
 }
 
 /// A method in any case (`get` is `GET`); upper case as proxies send it is read without a
