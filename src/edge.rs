@@ -65,12 +65,19 @@ pub struct Edge<S> {
 
 /// What the request looked like, for after the response.
 pub(crate) struct Seen {
-    started: Instant,
     api: bool,
     group: &'static str,
-    /// Only when the request log is on: the method, the route to name when the response
-    /// carries none, the client's address.
-    log: Option<(Method, &'static str, Option<IpAddr>)>,
+    /// Only when the request log is on.
+    log: Option<ForLog>,
+}
+
+/// What the request log's line takes from the request.
+struct ForLog {
+    started: Instant,
+    method: Method,
+    /// The route to name when the response carries none.
+    plain: &'static str,
+    client_ip: Option<IpAddr>,
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -104,12 +111,15 @@ pub(crate) fn begin(req: &Request, state: &AppState) -> (Seen, Span) {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         let trusted = &state.config.trusted_proxies;
-        let ip = peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted));
-        (req.method().clone(), plain_route(path), ip)
+        ForLog {
+            started: Instant::now(),
+            method: req.method().clone(),
+            plain: plain_route(path),
+            client_ip: peer.map(|p| crate::domain::client_ip::resolve(p, req.headers(), trusted)),
+        }
     });
     let span = tracing::debug_span!("http", method = %req.method(), path = %path);
     let seen = Seen {
-        started: Instant::now(),
         api: path == "/api" || path.starts_with("/api/"),
         group: route_group(path),
         log,
@@ -199,16 +209,18 @@ fn observe(state: &AppState, seen: Seen, route: Option<Route>, res: &Response) {
     let status = res.status().as_u16();
     let code = res.extensions().get::<ErrorInfo>().map(|e| e.code);
     state.metrics.observe(seen.group, status, code);
-    let Some((method, plain, ip)) = seen.log else {
+    let Some(log) = seen.log else {
         return;
     };
     let token = res.extensions().get::<CountedToken>();
+    // In whole microseconds: the line writes such a figure from the integer.
+    let micros = u64::try_from(log.started.elapsed().as_micros()).unwrap_or(u64::MAX);
     request_log::write(&request_log::Line {
-        method: &method,
-        route: route.as_ref().map_or(plain, Route::as_str),
+        method: &log.method,
+        route: route.as_ref().map_or(log.plain, Route::as_str),
         status,
-        latency_ms: seen.started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms: micros as f64 / 1000.0,
         token_id: token.map(CountedToken::id),
-        client_ip: ip,
+        client_ip: log.client_ip,
     });
 }

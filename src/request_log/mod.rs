@@ -89,7 +89,7 @@ pub fn write_directly(sink: Arc<Sink>, format: LogFormat) {
 }
 
 thread_local! {
-    static BUF: RefCell<(Vec<u8>, Clock)> = RefCell::new((Vec::with_capacity(512), Clock::default()));
+    static BUF: RefCell<(Vec<u8>, Memo)> = RefCell::new((Vec::with_capacity(512), Memo::default()));
 }
 
 /// Writes the request's log line (the caller has checked [`enabled`]).
@@ -97,9 +97,9 @@ pub fn write(line: &Line) {
     if let Some((sink, format)) = DIRECT.get()
         && no_current_span()
     {
-        BUF.with_borrow_mut(|(buf, clock)| {
+        BUF.with_borrow_mut(|(buf, memo)| {
             buf.clear();
-            lay_out(*format, line, clock, SystemTime::now(), buf);
+            lay_out(*format, line, memo, SystemTime::now(), buf);
             sink.push(buf);
         });
         return;
@@ -125,24 +125,26 @@ fn emit(line: &Line) {
     );
 }
 
-fn lay_out(format: LogFormat, line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
+fn lay_out(format: LogFormat, line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
     match format {
-        LogFormat::Text => text(line, clock, now, buf),
-        LogFormat::Json => json(line, clock, now, buf),
+        LogFormat::Text => text(line, memo, now, buf),
+        LogFormat::Json => json(line, memo, now, buf),
     }
 }
 
 /// `tracing-subscriber`'s full text format without colours: timestamp, level, target, the
 /// message, then `name=value` with strings quoted as `Debug` quotes them.
-fn text(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
-    clock.stamp(now, buf);
-    buf.extend_from_slice(b"  INFO keyward::request: request method=");
-    buf.extend_from_slice(line.method.as_str().as_bytes());
-    buf.extend_from_slice(b" route=");
-    debug_str(line.route, buf);
-    buf.extend_from_slice(b" status=");
-    buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
-    buf.extend_from_slice(b" latency_ms=");
+fn text(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
+    memo.clock.stamp(now, buf);
+    memo.middle(LogFormat::Text, line, buf, |buf| {
+        buf.extend_from_slice(b"  INFO keyward::request: request method=");
+        buf.extend_from_slice(line.method.as_str().as_bytes());
+        buf.extend_from_slice(b" route=");
+        debug_str(line.route, buf);
+        buf.extend_from_slice(b" status=");
+        buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
+        buf.extend_from_slice(b" latency_ms=");
+    });
     debug_f64(line.latency_ms, buf);
     if let Some(id) = line.token_id {
         buf.extend_from_slice(b" token_id=");
@@ -150,33 +152,94 @@ fn text(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
     }
     if let Some(ip) = line.client_ip {
         buf.extend_from_slice(b" client_ip=");
-        crate::domain::client_ip::write(ip, buf);
+        memo.ip(ip, buf);
     }
     buf.push(b'\n');
 }
 
 /// `tracing-subscriber`'s JSON format: timestamp, level, the fields (message first), target.
-fn json(line: &Line, clock: &mut Clock, now: SystemTime, buf: &mut Vec<u8>) {
+fn json(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"{\"timestamp\":\"");
-    clock.stamp(now, buf);
-    buf.extend_from_slice(b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"method\":");
-    json_str(line.method.as_str(), buf);
-    buf.extend_from_slice(b",\"route\":");
-    json_str(line.route, buf);
-    buf.extend_from_slice(b",\"status\":");
-    buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
-    buf.extend_from_slice(b",\"latency_ms\":");
-    let _ = serde_json::to_writer(&mut *buf, &line.latency_ms);
+    memo.clock.stamp(now, buf);
+    memo.middle(LogFormat::Json, line, buf, |buf| {
+        buf.extend_from_slice(
+            b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"method\":",
+        );
+        json_str(line.method.as_str(), buf);
+        buf.extend_from_slice(b",\"route\":");
+        json_str(line.route, buf);
+        buf.extend_from_slice(b",\"status\":");
+        buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
+        buf.extend_from_slice(b",\"latency_ms\":");
+    });
+    if !whole_micros(line.latency_ms, buf) {
+        let _ = serde_json::to_writer(&mut *buf, &line.latency_ms);
+    }
     if let Some(id) = line.token_id {
         buf.extend_from_slice(b",\"token_id\":");
         json_str(id, buf);
     }
     if let Some(ip) = line.client_ip {
         buf.extend_from_slice(b",\"client_ip\":\"");
-        crate::domain::client_ip::write(ip, buf);
+        memo.ip(ip, buf);
         buf.push(b'"');
     }
     buf.extend_from_slice(b"},\"target\":\"keyward::request\"}\n");
+}
+
+/// What a thread's last line had, copied into the next one when it has the same: the part
+/// between the timestamp and the latency (method, route, status), and the client address as
+/// text. A client calling one endpoint from one address gets most of its line copied.
+#[derive(Default)]
+struct Memo {
+    clock: Clock,
+    /// The format, method, route and status `middle_text` was laid out for.
+    middle_of: Option<(LogFormat, Method, String, u16)>,
+    middle_text: Vec<u8>,
+    ip: Option<IpAddr>,
+    ip_text: Vec<u8>,
+}
+
+impl Memo {
+    /// Appends the line's middle part, laid out by `lay_out` unless the last line's was the same.
+    fn middle(
+        &mut self,
+        format: LogFormat,
+        line: &Line,
+        buf: &mut Vec<u8>,
+        lay_out: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let same = self
+            .middle_of
+            .as_ref()
+            .is_some_and(|(f, method, route, status)| {
+                *f == format
+                    && method == line.method
+                    && *status == line.status
+                    && route == line.route
+            });
+        if !same {
+            self.middle_text.clear();
+            lay_out(&mut self.middle_text);
+            self.middle_of = Some((
+                format,
+                line.method.clone(),
+                line.route.to_owned(),
+                line.status,
+            ));
+        }
+        buf.extend_from_slice(&self.middle_text);
+    }
+
+    /// Appends `ip` as text.
+    fn ip(&mut self, ip: IpAddr, buf: &mut Vec<u8>) {
+        if self.ip != Some(ip) {
+            self.ip_text.clear();
+            crate::domain::client_ip::write(ip, &mut self.ip_text);
+            self.ip = Some(ip);
+        }
+        buf.extend_from_slice(&self.ip_text);
+    }
 }
 
 /// A string as `{:?}` writes it; printable ASCII without quotes or backslashes is copied.
@@ -216,11 +279,55 @@ fn quoted(
 /// digits in plain decimal notation with at least one fractional digit, which is what `ryu`
 /// writes there too (tested below); elsewhere `{:?}` itself.
 fn debug_f64(v: f64, buf: &mut Vec<u8>) {
+    if whole_micros(v, buf) {
+        return;
+    }
     if (1e-4..1e4).contains(&v) {
         buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     } else {
         let _ = write!(buf, "{v:?}");
     }
+}
+
+/// Writes a latency that is a whole number of microseconds below 10 s (as the edge measures
+/// them) as `{:?}` and `serde_json` write it, from the integer, and says whether it did: the
+/// float nearest to m / 1000 with at most 15 digits prints as those digits (tested below).
+fn whole_micros(v: f64, buf: &mut Vec<u8>) -> bool {
+    if !((0.0..1e4).contains(&v) && v.is_sign_positive()) {
+        return false;
+    }
+    let micros = (v * 1000.0 + 0.5) as u64;
+    if micros as f64 / 1000.0 != v {
+        return false;
+    }
+    // Laid out from the right: the fraction's three digits less its trailing zeros (one
+    // digit at least), the point, the whole milliseconds.
+    let mut out = [0u8; 12];
+    let mut at = out.len();
+    let mut frac = micros % 1000;
+    let mut shown = false;
+    for place in 0..3 {
+        let digit = (frac % 10) as u8;
+        frac /= 10;
+        if shown || digit != 0 || place == 2 {
+            shown = true;
+            at -= 1;
+            out[at] = b'0' + digit;
+        }
+    }
+    at -= 1;
+    out[at] = b'.';
+    let mut whole = micros / 1000;
+    loop {
+        at -= 1;
+        out[at] = b'0' + (whole % 10) as u8;
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&out[at..]);
+    true
 }
 
 /// A JSON string as `serde_json` writes it; one that needs no escape (no `"`, `\\` or

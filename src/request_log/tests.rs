@@ -40,15 +40,9 @@ fn through_tracing(format: LogFormat, line: &Line) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-fn laid_out(format: LogFormat, line: &Line) -> String {
+fn laid_out(format: LogFormat, line: &Line, memo: &mut Memo) -> String {
     let mut buf = Vec::new();
-    lay_out(
-        format,
-        line,
-        &mut Clock::default(),
-        SystemTime::now(),
-        &mut buf,
-    );
+    lay_out(format, line, memo, SystemTime::now(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()
 }
 
@@ -101,16 +95,73 @@ fn the_direct_line_is_the_line_tracing_subscriber_writes() {
                 "2001:db8::1".parse().unwrap_or(Ipv6Addr::LOCALHOST),
             )),
         },
+        Line {
+            method: &get,
+            route: "/healthz",
+            status: 200,
+            latency_ms: 0.058,
+            token_id: None,
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
+        },
+        Line {
+            method: &get,
+            route: "/healthz",
+            status: 503,
+            latency_ms: 1.0,
+            token_id: None,
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
+        },
     ];
     for format in [LogFormat::Text, LogFormat::Json] {
-        for line in &lines {
-            let expected = through_tracing(format, line);
-            let direct = laid_out(format, line);
+        // Each line laid out afresh, and all of them twice through one thread's memo (each
+        // line after one with the same middle part or address copies it from there).
+        let mut memo = Memo::default();
+        for (i, line) in lines
+            .iter()
+            .chain(&lines)
+            .chain(lines.iter().rev())
+            .enumerate()
+        {
+            let expected = without_time(format, &through_tracing(format, line));
+            let fresh = laid_out(format, line, &mut Memo::default());
             assert_eq!(
-                without_time(format, &direct),
-                without_time(format, &expected),
-                "{format:?}"
+                without_time(format, &fresh),
+                expected,
+                "{format:?}, line {i}"
             );
+            let remembered = laid_out(format, line, &mut memo);
+            assert_eq!(
+                without_time(format, &remembered),
+                expected,
+                "{format:?}, line {i}"
+            );
+        }
+    }
+}
+
+/// Latencies in whole microseconds, as the edge measures them, written from the integer: the
+/// same as `{:?}` and `serde_json` write the float (every one below 1 s, a spread above).
+#[test]
+fn whole_microseconds_are_written_as_debug_and_json_write_them() {
+    let above = (1_000_000..10_000_000)
+        .step_by(997)
+        .chain([9_999_999, 10_000_000]);
+    for micros in (0..1_000_000u64).chain(above) {
+        let v = micros as f64 / 1000.0;
+        let mut buf = Vec::new();
+        debug_f64(v, &mut buf);
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            format!("{v:?}"),
+            "{micros} µs"
+        );
+        buf.clear();
+        if micros < 10_000_000 {
+            assert!(whole_micros(v, &mut buf), "{micros} µs");
+            let json = serde_json::to_string(&v).unwrap_or_default();
+            assert_eq!(String::from_utf8_lossy(&buf), json, "{micros} µs");
+        } else {
+            assert!(!whole_micros(v, &mut buf) && buf.is_empty(), "{micros} µs");
         }
     }
 }
@@ -120,6 +171,8 @@ fn the_direct_line_is_the_line_tracing_subscriber_writes() {
 fn floats_are_written_as_debug_writes_them() {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut values = vec![
+        -0.0,
+        0.0,
         1e-4,
         0.1,
         1.0,
