@@ -4,17 +4,16 @@
 //!
 //! The line itself is written here. Through `tracing` it goes through the general formatter
 //! (a visitor per field, a timestamp formatted from scratch); [`write`] instead lays out the
-//! same line directly — the same bytes as `tracing-subscriber`'s text or JSON format (tested
-//! below) — into a per-thread buffer and queues it on the log writer ([`log_sink`]). It does so
-//! once [`init_tracing`](crate::init_tracing) has set it up (not with colours, not with a
-//! filter on span or field values) and when no span is current (a span's context would be part
-//! of the line); otherwise the line goes through `tracing`.
+//! same line directly ([`layout`]: the same bytes as `tracing-subscriber`'s text or JSON
+//! format, tested) into a per-thread buffer and queues it on the log writer ([`log_sink`]).
+//! It does so once [`init_tracing`](crate::init_tracing) has set it up (not with colours, not
+//! with a filter on span or field values) and when no span is current (a span's context would
+//! be part of the line); otherwise the line goes through `tracing`.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
@@ -22,6 +21,10 @@ use axum::http::Method;
 use crate::bearer::Caller;
 use crate::config::LogFormat;
 use crate::log_sink::Sink;
+pub(crate) use layout::json_str;
+use layout::{Memo, lay_out};
+
+mod layout;
 
 /// The token a request was counted for and its route template, left on the response by the
 /// bearer layer (the caller itself: no copy of the id; one extension, not two).
@@ -123,272 +126,6 @@ fn emit(line: &Line) {
         client_ip = line.client_ip.map(tracing::field::display),
         "request"
     );
-}
-
-fn lay_out(format: LogFormat, line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
-    match format {
-        LogFormat::Text => text(line, memo, now, buf),
-        LogFormat::Json => json(line, memo, now, buf),
-    }
-}
-
-/// `tracing-subscriber`'s full text format without colours: timestamp, level, target, the
-/// message, then `name=value` with strings quoted as `Debug` quotes them.
-fn text(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
-    memo.clock.stamp(now, buf);
-    memo.middle(LogFormat::Text, line, buf, |buf| {
-        buf.extend_from_slice(b"  INFO keyward::request: request method=");
-        buf.extend_from_slice(line.method.as_str().as_bytes());
-        buf.extend_from_slice(b" route=");
-        debug_str(line.route, buf);
-        buf.extend_from_slice(b" status=");
-        buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
-        buf.extend_from_slice(b" latency_ms=");
-    });
-    debug_f64(line.latency_ms, buf);
-    if let Some(id) = line.token_id {
-        buf.extend_from_slice(b" token_id=");
-        debug_str(id, buf);
-    }
-    if let Some(ip) = line.client_ip {
-        buf.extend_from_slice(b" client_ip=");
-        memo.ip(ip, buf);
-    }
-    buf.push(b'\n');
-}
-
-/// `tracing-subscriber`'s JSON format: timestamp, level, the fields (message first), target.
-fn json(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
-    buf.extend_from_slice(b"{\"timestamp\":\"");
-    memo.clock.stamp(now, buf);
-    memo.middle(LogFormat::Json, line, buf, |buf| {
-        buf.extend_from_slice(
-            b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"method\":",
-        );
-        json_str(line.method.as_str(), buf);
-        buf.extend_from_slice(b",\"route\":");
-        json_str(line.route, buf);
-        buf.extend_from_slice(b",\"status\":");
-        buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
-        buf.extend_from_slice(b",\"latency_ms\":");
-    });
-    if !whole_micros(line.latency_ms, buf) {
-        let _ = serde_json::to_writer(&mut *buf, &line.latency_ms);
-    }
-    if let Some(id) = line.token_id {
-        buf.extend_from_slice(b",\"token_id\":");
-        json_str(id, buf);
-    }
-    if let Some(ip) = line.client_ip {
-        buf.extend_from_slice(b",\"client_ip\":\"");
-        memo.ip(ip, buf);
-        buf.push(b'"');
-    }
-    buf.extend_from_slice(b"},\"target\":\"keyward::request\"}\n");
-}
-
-/// What a thread's last line had, copied into the next one when it has the same: the part
-/// between the timestamp and the latency (method, route, status), and the client address as
-/// text. A client calling one endpoint from one address gets most of its line copied.
-#[derive(Default)]
-struct Memo {
-    clock: Clock,
-    /// The format, method, route and status `middle_text` was laid out for.
-    middle_of: Option<(LogFormat, Method, String, u16)>,
-    middle_text: Vec<u8>,
-    ip: Option<IpAddr>,
-    ip_text: Vec<u8>,
-}
-
-impl Memo {
-    /// Appends the line's middle part, laid out by `lay_out` unless the last line's was the same.
-    fn middle(
-        &mut self,
-        format: LogFormat,
-        line: &Line,
-        buf: &mut Vec<u8>,
-        lay_out: impl FnOnce(&mut Vec<u8>),
-    ) {
-        let same = self
-            .middle_of
-            .as_ref()
-            .is_some_and(|(f, method, route, status)| {
-                *f == format
-                    && method == line.method
-                    && *status == line.status
-                    && route == line.route
-            });
-        if !same {
-            self.middle_text.clear();
-            lay_out(&mut self.middle_text);
-            self.middle_of = Some((
-                format,
-                line.method.clone(),
-                line.route.to_owned(),
-                line.status,
-            ));
-        }
-        buf.extend_from_slice(&self.middle_text);
-    }
-
-    /// Appends `ip` as text.
-    fn ip(&mut self, ip: IpAddr, buf: &mut Vec<u8>) {
-        if self.ip != Some(ip) {
-            self.ip_text.clear();
-            crate::domain::client_ip::write(ip, &mut self.ip_text);
-            self.ip = Some(ip);
-        }
-        buf.extend_from_slice(&self.ip_text);
-    }
-}
-
-/// A string as `{:?}` writes it; printable ASCII without quotes or backslashes is copied.
-fn debug_str(s: &str, buf: &mut Vec<u8>) {
-    quoted(
-        s,
-        buf,
-        |b| (b' '..=b'~').contains(&b),
-        |s, buf| {
-            let _ = write!(buf, "{s:?}");
-        },
-    );
-}
-
-/// `s` in double quotes when every byte is `plain` and none is a quote or a backslash, else as
-/// `escaped` writes it.
-fn quoted(
-    s: &str,
-    buf: &mut Vec<u8>,
-    plain: impl Fn(u8) -> bool,
-    escaped: impl FnOnce(&str, &mut Vec<u8>),
-) {
-    // Every byte checked, without stopping at the first bad one: the loop vectorises.
-    let copy = s
-        .bytes()
-        .fold(true, |ok, b| ok & (plain(b) && b != b'"' && b != b'\\'));
-    if copy {
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-    } else {
-        escaped(s, buf);
-    }
-}
-
-/// A float as `{:?}` writes it. Between 10⁻⁴ and 10⁴ (latencies up to 10 s) that is the shortest round-trip
-/// digits in plain decimal notation with at least one fractional digit, which is what `ryu`
-/// writes there too (tested below); elsewhere `{:?}` itself.
-fn debug_f64(v: f64, buf: &mut Vec<u8>) {
-    if whole_micros(v, buf) {
-        return;
-    }
-    if (1e-4..1e4).contains(&v) {
-        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
-    } else {
-        let _ = write!(buf, "{v:?}");
-    }
-}
-
-/// Writes a latency that is a whole number of microseconds below 10 s (as the edge measures
-/// them) as `{:?}` and `serde_json` write it, from the integer, and says whether it did: the
-/// float nearest to m / 1000 with at most 15 digits prints as those digits (tested below).
-fn whole_micros(v: f64, buf: &mut Vec<u8>) -> bool {
-    if !((0.0..1e4).contains(&v) && v.is_sign_positive()) {
-        return false;
-    }
-    let micros = (v * 1000.0 + 0.5) as u64;
-    if micros as f64 / 1000.0 != v {
-        return false;
-    }
-    // Laid out from the right: the fraction's three digits less its trailing zeros (one
-    // digit at least), the point, the whole milliseconds.
-    let mut out = [0u8; 12];
-    let mut at = out.len();
-    let mut frac = micros % 1000;
-    let mut shown = false;
-    for place in 0..3 {
-        let digit = (frac % 10) as u8;
-        frac /= 10;
-        if shown || digit != 0 || place == 2 {
-            shown = true;
-            at -= 1;
-            out[at] = b'0' + digit;
-        }
-    }
-    at -= 1;
-    out[at] = b'.';
-    let mut whole = micros / 1000;
-    loop {
-        at -= 1;
-        out[at] = b'0' + (whole % 10) as u8;
-        whole /= 10;
-        if whole == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&out[at..]);
-    true
-}
-
-/// A JSON string as `serde_json` writes it; one that needs no escape (no `"`, `\\` or
-/// control character) is copied.
-pub(crate) fn json_str(s: &str, buf: &mut Vec<u8>) {
-    quoted(
-        s,
-        buf,
-        |b| b >= b' ',
-        |s, buf| {
-            let _ = serde_json::to_writer(&mut *buf, s);
-        },
-    );
-}
-
-/// The timestamp as `tracing-subscriber` writes it (UTC, microseconds:
-/// `2026-12-01T18:03:00.123456Z`), the date and time of day made once per second.
-#[derive(Default)]
-struct Clock {
-    secs: Option<u64>,
-    /// `YYYY-MM-DDTHH:MM:SS` of `secs`.
-    prefix: Vec<u8>,
-}
-
-impl Clock {
-    fn stamp(&mut self, now: SystemTime, buf: &mut Vec<u8>) {
-        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        if self.secs != Some(secs) {
-            self.prefix.clear();
-            let t = i64::try_from(secs)
-                .ok()
-                .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-            let year = t.year();
-            if year > 9999 {
-                let _ = write!(self.prefix, "+{year}");
-            } else {
-                let _ = write!(self.prefix, "{year:04}");
-            }
-            let _ = write!(
-                self.prefix,
-                "-{:02}-{:02}T{:02}:{:02}:{:02}",
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            );
-            self.secs = Some(secs);
-        }
-        buf.extend_from_slice(&self.prefix);
-        let micros = since.subsec_micros();
-        let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0', b'Z'];
-        let mut m = micros;
-        for d in digits[1..7].iter_mut().rev() {
-            *d = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
-        buf.extend_from_slice(&digits);
-    }
 }
 
 #[cfg(test)]

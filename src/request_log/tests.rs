@@ -1,7 +1,9 @@
+use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
+use super::layout::{Clock, debug_f64, whole_micros};
 use super::*;
 
 #[derive(Clone, Default)]
