@@ -213,13 +213,11 @@ fn observe(state: &AppState, seen: Seen, route: Option<Route>, res: &Response) {
         return;
     };
     let token = res.extensions().get::<CountedToken>();
-    // In whole microseconds: the line writes such a figure from the integer.
-    let micros = u64::try_from(log.started.elapsed().as_micros()).unwrap_or(u64::MAX);
     request_log::write(&request_log::Line {
         method: &log.method,
         route: route.as_ref().map_or(log.plain, Route::as_str),
         status,
-        latency_ms: micros as f64 / 1000.0,
+        latency_us: u64::try_from(log.started.elapsed().as_micros()).unwrap_or(u64::MAX),
         token_id: token.map(CountedToken::id),
         client_ip: log.client_ip,
     });

@@ -36,7 +36,9 @@ fn text(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
         buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
         buf.extend_from_slice(b" latency_ms=");
     });
-    debug_f64(line.latency_ms, buf);
+    if !millis(line.latency_us, buf) {
+        debug_f64(line.latency_ms(), buf);
+    }
     if let Some(id) = line.token_id {
         buf.extend_from_slice(b" token_id=");
         debug_str(id, buf);
@@ -63,8 +65,8 @@ fn json(line: &Line, memo: &mut Memo, now: SystemTime, buf: &mut Vec<u8>) {
         buf.extend_from_slice(itoa::Buffer::new().format(line.status).as_bytes());
         buf.extend_from_slice(b",\"latency_ms\":");
     });
-    if !whole_micros(line.latency_ms, buf) {
-        let _ = serde_json::to_writer(&mut *buf, &line.latency_ms);
+    if !millis(line.latency_us, buf) {
+        let _ = serde_json::to_writer(&mut *buf, &line.latency_ms());
     }
     if let Some(id) = line.token_id {
         buf.extend_from_slice(b",\"token_id\":");
@@ -170,9 +172,6 @@ fn quoted(
 /// shortest round-trip digits in plain decimal notation with at least one fractional digit,
 /// which is what `ryu` writes there too (tested); elsewhere `{:?}` itself.
 pub(super) fn debug_f64(v: f64, buf: &mut Vec<u8>) {
-    if whole_micros(v, buf) {
-        return;
-    }
     if (1e-4..1e4).contains(&v) {
         buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     } else {
@@ -180,15 +179,11 @@ pub(super) fn debug_f64(v: f64, buf: &mut Vec<u8>) {
     }
 }
 
-/// Writes a latency that is a whole number of microseconds below 10 s (as the edge measures
-/// them) as `{:?}` and `serde_json` write it, from the integer, and says whether it did: the
-/// float nearest to m / 1000 with at most 15 digits prints as those digits (tested).
-pub(super) fn whole_micros(v: f64, buf: &mut Vec<u8>) -> bool {
-    if !((0.0..1e4).contains(&v) && v.is_sign_positive()) {
-        return false;
-    }
-    let micros = (v * 1000.0 + 0.5) as u64;
-    if micros as f64 / 1000.0 != v {
+/// Writes a latency of `micros` below 10 s in milliseconds as `{:?}` and `serde_json` write
+/// the float `micros / 1000.0`, from the integer, and says whether it did: the float nearest
+/// to m / 1000 with at most 15 digits prints as those digits (tested).
+pub(super) fn millis(micros: u64, buf: &mut Vec<u8>) -> bool {
+    if micros >= 10_000_000 {
         return false;
     }
     // Laid out from the right: the fraction's three digits less its trailing zeros (one

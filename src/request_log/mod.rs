@@ -71,9 +71,17 @@ pub struct Line<'a> {
     pub method: &'a Method,
     pub route: &'a str,
     pub status: u16,
-    pub latency_ms: f64,
+    /// In whole microseconds, as the edge measures it; the line gives it in milliseconds.
+    pub latency_us: u64,
     pub token_id: Option<&'a str>,
     pub client_ip: Option<IpAddr>,
+}
+
+impl Line<'_> {
+    /// The latency as the line gives it: milliseconds, a float.
+    fn latency_ms(&self) -> f64 {
+        self.latency_us as f64 / 1000.0
+    }
 }
 
 /// Where and how [`write`] lays out lines itself; unset, lines go through `tracing`.
@@ -121,7 +129,7 @@ fn emit(line: &Line) {
         method = %line.method,
         route = line.route,
         status = line.status,
-        latency_ms = line.latency_ms,
+        latency_ms = line.latency_ms(),
         token_id = line.token_id,
         client_ip = line.client_ip.map(tracing::field::display),
         "request"
