@@ -1,13 +1,14 @@
-//! The hot bearer routes, answered before the router when nothing needs waiting for:
-//! `GET /api/v1/me`, `/api/v1/forward-auth` and `/api/v1/auth-request` with a cached token
-//! (or one refused before any lookup, or a public forward-auth route). Each is then one call
-//! — the bearer checks in their order, the answer, the counting ([`track::at_once`],
-//! [`check::at_once`]) — and the edge's work on the response ([`edge::finish`]), with no
-//! routing, layer, extractor or handler future between them. The answer is the one the
-//! router's path gives (the same functions; `/me` reads its usage and counts itself under
-//! one lock, the usage it shows still the one before it); the difference is only the steps saved
-//! (BENCHMARKS.md, twelfth pass). Anything else, a cache miss included, goes on to the
-//! router unchanged: nothing has been spent or counted when the lane lets a request pass.
+//! The hot routes, answered before the router when nothing needs waiting for: `GET /healthz`
+//! (a fixed answer), and `GET /api/v1/me`, `/api/v1/forward-auth` and `/api/v1/auth-request`
+//! with a cached token (or one refused before any lookup, or a public forward-auth route).
+//! Each is then one call — for a bearer route the checks in their order, the answer, the
+//! counting ([`track::at_once`], [`check::at_once`]) — and the edge's work on the response
+//! ([`edge::finish`]), with no routing, layer, extractor or handler future between them. The
+//! answer is the one the router's path gives (the same functions; `/me` reads its usage and
+//! counts itself under one lock, the usage it shows still the one before it); the difference
+//! is only the steps saved (BENCHMARKS.md, twelfth and seventeenth passes). Anything else, a
+//! cache miss included, goes on to the router unchanged: nothing has been spent or counted
+//! when the lane lets a request pass.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,6 +25,7 @@ use crate::api::me;
 use crate::bearer::track;
 use crate::edge;
 use crate::forward_auth::{Face, Judge, check};
+use crate::health::{self, HEALTHZ};
 use crate::state::AppState;
 
 const ME: &str = "/api/v1/me";
@@ -77,25 +79,35 @@ where
     }
 }
 
+/// The routes the lane answers.
+#[derive(Clone, Copy)]
+enum Hot {
+    Health,
+    Me,
+    Check(Face),
+}
+
 impl<S> Lane<S> {
     /// The answer to a hot route that needs no waiting, with the edge's work done on it.
     fn at_once(&self, req: &Request) -> Option<Response> {
         if req.method() != Method::GET {
             return None;
         }
-        let face = match req.uri().path() {
-            ME => None,
-            path if path == Face::Forward.route() => Some(Face::Forward),
-            path if path == Face::Nginx.route() => Some(Face::Nginx),
+        let hot = match req.uri().path() {
+            HEALTHZ => Hot::Health,
+            ME => Hot::Me,
+            path if path == Face::Forward.route() => Hot::Check(Face::Forward),
+            path if path == Face::Nginx.route() => Hot::Check(Face::Nginx),
             _ => return None,
         };
         let (seen, span) = edge::begin(req, &self.state);
-        let res = span.in_scope(|| match face {
-            None => {
+        let res = span.in_scope(|| match hot {
+            Hot::Health => Some(health::alive()),
+            Hot::Me => {
                 let state = &self.state;
                 track::at_once(&state.gate, ME, req, |c, live| me::respond(state, c, live))
             }
-            Some(face) => check::at_once(&self.judge, req, face).ok(),
+            Hot::Check(face) => check::at_once(&self.judge, req, face).ok(),
         })?;
         Some(edge::finish(&self.state, seen, res))
     }

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod forward_auth;
+pub mod health;
 pub mod lane;
 pub mod log_sink;
 pub mod maintenance;
@@ -31,10 +32,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware::from_fn;
-use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
@@ -126,8 +125,8 @@ pub fn routes(state: AppState) -> Router {
             rules: state.forward_rules.clone(),
         }))
         .merge(api::docs::router().route_layer(keep_route))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route(health::HEALTHZ, get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .fallback(|| async { (StatusCode::NOT_FOUND, Extension(edge::Unmatched)) })
         .with_state(state)
 }
@@ -157,34 +156,6 @@ pub fn app(
         })
         .layer(edge::EdgeLayer(state.clone()))
         .service(routes(state))
-}
-
-/// `{"status":"ok"}` as JSON, a fixed body made into a response directly (a `&str` answer
-/// would be labelled `text/plain` first and then relabelled: two header inserts for one).
-async fn healthz() -> axum::response::Response {
-    const JSON: axum::http::HeaderValue = axum::http::HeaderValue::from_static("application/json");
-    let mut res = axum::response::Response::new(axum::body::Body::from(r#"{"status":"ok"}"#));
-    res.headers_mut()
-        .insert(axum::http::header::CONTENT_TYPE, JSON);
-    res
-}
-
-/// Ready when the database answers; reports the schema version it is at.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let version = state.db.schema_version().await;
-    match version {
-        Ok(schema_version) => (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ready", "schema_version": schema_version })),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "database not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "unavailable" })),
-            )
-        }
-    }
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for at most the

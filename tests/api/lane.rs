@@ -1,6 +1,7 @@
 //! The hot bearer routes (`/me` and forward auth) are answered before the router while the
 //! token is cached, and by the router when it must be read: the two answers are the same, but
-//! for what the request itself changes (its count, the budget left).
+//! for what the request itself changes (its count, the budget left). `GET /healthz` is always
+//! answered before the router, `HEAD /healthz` by it: the same again.
 
 use std::sync::Arc;
 
@@ -146,4 +147,25 @@ async fn both_forward_auth_endpoints_answer_alike_from_the_router_and_from_the_l
         assert_eq!(refused.status, 403, "{endpoint}");
     }
     let _ = std::fs::remove_dir_all(rules.parent().unwrap());
+}
+
+#[tokio::test]
+async fn healthz_answers_alike_from_the_router_and_from_the_lane() {
+    let app = TestApp::spawn().await;
+    let url = app.url("/healthz");
+    let lane = answer(client().get(&url)).await;
+    let routed = answer(client().head(&url)).await;
+    assert_eq!(lane.status, 200);
+    assert_eq!(lane.body, serde_json::json!({ "status": "ok" }));
+    assert_eq!(
+        routed.body,
+        Value::String(String::new()),
+        "HEAD has no body"
+    );
+    assert_eq!(
+        (lane.status, &lane.headers),
+        (routed.status, &routed.headers)
+    );
+    let has = |name: &str| lane.headers.iter().any(|(n, _)| n == name);
+    assert!(has("content-type") && has("x-content-type-options"));
 }
