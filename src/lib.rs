@@ -1,9 +1,12 @@
 //! keyward: a self-hosted API token service. The dashboard (askama + htmx, session cookie),
-//! the bearer JSON API and the verify endpoint are one axum router over one SQLite database.
+//! the bearer JSON API and the verify endpoint are one axum router over one SQLite or
+//! PostgreSQL database.
 //!
-//! Request flow: `app()` layers tracing, timeouts and error pages over the dashboard
-//! (`web`, behind sessions and CSRF) and the API (`api`, behind the bearer extractor). SQL
-//! lives in `db`, pure rules in `domain`, shared token changes in `ops`.
+//! Request flow: `app()` puts the lane (`lane`: `/healthz`, and the hot bearer routes with a
+//! cached token, answered before the router) in front of the timeout and the edge layer
+//! (error pages, security headers, metrics, request log), around the dashboard (`web`, behind
+//! sessions and CSRF) and the API (`api`, behind the bearer checks of `bearer`). SQL lives in
+//! `db`, pure rules in `domain`, shared token changes in `ops`.
 
 pub mod api;
 pub mod auth;
@@ -131,11 +134,11 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The whole application: the hot bearer routes' lane (answered there when nothing needs
-/// waiting for), then the routes inside the app-wide layers, applied once around the router
-/// rather than to each route — a timeout (408) and the edge layer (error pages, security
-/// headers, metrics, request log). The body limit (413) is the server's, set on each request's
-/// body as it is handed over (`server::conn`).
+/// The whole application: the hot routes' lane (`GET /healthz`, and the bearer routes when
+/// nothing needs waiting for, are answered there), then the routes inside the app-wide layers,
+/// applied once around the router rather than to each route — a timeout (408) and the edge
+/// layer (error pages, security headers, metrics, request log). The body limit (413) is the
+/// server's, set on each request's body as it is handed over (`server::conn`).
 pub fn app(
     state: AppState,
 ) -> impl Service<
