@@ -248,6 +248,11 @@ async fn the_json_request_log_has_a_line_per_request_with_its_token_id_and_no_se
     // A request refused before its handler still names its route.
     assert_eq!(requests[4]["fields"]["status"], 401);
     assert_eq!(requests[4]["fields"]["route"], "/api/v1/me");
+    // `/healthz`, answered before the router, names its route as the router would.
+    let health = &requests[7]["fields"];
+    assert_eq!(health["route"], "/healthz");
+    assert_eq!(health["status"], 200);
+    assert!(health["token_id"].is_null());
     for secret in &secrets {
         assert!(!text.contains(secret.as_str()));
     }
